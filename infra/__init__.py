@@ -1,0 +1,1 @@
+"""ml-platform infrastructure: stack configuration, hardware catalog, Pulumi components, preview."""

@@ -1,0 +1,117 @@
+"""GKE node pools: CPU pools and GPU pools built by one parameterised component."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.config import GPU_TAINT_KEY
+
+ACCELERATOR_LABEL = "ml-platform/accelerator"
+"""Our own node label; GKE adds ``cloud.google.com/gke-accelerator`` by itself."""
+
+
+@dataclass(frozen=True)
+class AcceleratorArgs:
+    type: str
+    """GKE accelerator type, e.g. ``nvidia-tesla-t4``."""
+    count: int
+    driver_version: str
+    """DEFAULT or LATEST: GKE installs the driver; never INSTALLATION_DISABLED here."""
+
+
+@dataclass(frozen=True)
+class NodePoolArgs:
+    pool_name: str
+    """The GKE pool name; nodes carry it as ``cloud.google.com/gke-nodepool``."""
+    project: str
+    cluster: pulumi.Input[str]
+    location: str
+    node_locations: tuple[str, ...]
+    machine_type: str
+    min_nodes: int
+    """Total across zones. 0 lets a GPU pool cost nothing while idle."""
+    max_nodes: int
+    spot: bool
+    disk_size_gb: int
+    disk_type: str
+    service_account: pulumi.Input[str]
+    labels: dict[str, str]
+    resource_labels: dict[str, str]
+    taints: tuple[tuple[str, str, str], ...] = ()
+    """(key, value, effect) in the GKE API's spelling, e.g. NO_SCHEDULE."""
+    accelerator: AcceleratorArgs | None = None
+
+
+class NodePool(pulumi.ComponentResource):
+    """One autoscaled node pool on COS with containerd, shielded nodes and GKE metadata server.
+
+    A GPU pool additionally gets its guest accelerators with GKE-managed driver installation, the
+    ``nvidia.com/gpu=present:NoSchedule`` taint (so only pods that request GPUs land there) and an
+    accelerator label for node selectors. Spot pools use the ANY location policy so the
+    autoscaler takes whichever zone has capacity.
+    """
+
+    pool: gcp.container.NodePool
+
+    def __init__(self, name: str, args: NodePoolArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ml-platform:gke:NodePool", name, None, opts)
+        acc = args.accelerator
+        taints = list(args.taints)
+        labels = dict(args.labels)
+        accelerators = None
+        if acc is not None:
+            if not any(key == GPU_TAINT_KEY for key, _, _ in taints):
+                taints.append((GPU_TAINT_KEY, "present", "NO_SCHEDULE"))
+            labels[ACCELERATOR_LABEL] = acc.type
+            accelerators = [gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
+                type=acc.type,
+                count=acc.count,
+                gpu_driver_installation_config=gcp.container
+                .NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
+                    gpu_driver_version=acc.driver_version),
+            )]
+        self.pool = gcp.container.NodePool(
+            f"{name}-pool",
+            name=args.pool_name,
+            project=args.project,
+            cluster=args.cluster,
+            location=args.location,
+            node_locations=list(args.node_locations),
+            # Per zone. Explicit, so a pool that scales from 0 starts with no (GPU) node at all.
+            initial_node_count=math.ceil(args.min_nodes / max(len(args.node_locations), 1)),
+            autoscaling=gcp.container.NodePoolAutoscalingArgs(
+                total_min_node_count=args.min_nodes,
+                total_max_node_count=args.max_nodes,
+                location_policy="ANY" if args.spot else "BALANCED",
+            ),
+            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(
+                strategy="SURGE", max_surge=1, max_unavailable=0),
+            node_config=gcp.container.NodePoolNodeConfigArgs(
+                machine_type=args.machine_type,
+                image_type="COS_CONTAINERD",
+                disk_size_gb=args.disk_size_gb,
+                disk_type=args.disk_type,
+                spot=args.spot,
+                service_account=args.service_account,
+                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                labels=labels,
+                resource_labels=args.resource_labels,
+                taints=[gcp.container.NodePoolNodeConfigTaintArgs(key=k, value=v, effect=e)
+                        for k, v, e in taints],
+                guest_accelerators=accelerators,
+                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+                    enable_secure_boot=True, enable_integrity_monitoring=True),
+                workload_metadata_config=gcp.container
+                .NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+                metadata={"disable-legacy-endpoints": "true"},
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"name": self.pool.name, "instance_groups":
+                               self.pool.managed_instance_group_urls})

@@ -1,0 +1,380 @@
+"""Typed stack configuration and its validation.
+
+A stack file (`stacks/Pulumi.<stack>.yaml`) carries the provider keys `gcp:project` and
+`gcp:region` and one structured key, `ml-platform:platform`, parsed here into frozen pydantic
+models. Defaults live on the models and nowhere else. Structural errors (wrong types, unknown keys)
+come from pydantic; hardware errors (a GPU that cannot attach, a zone without that GPU) come from the
+hardware catalog. Both are reported as one `ConfigError` whose lines each name the field path, the
+bad value and what is allowed, before any resource is declared.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from infra.hardware import HardwareCatalog, UnknownMachineType, catalog
+
+PROJECT_NAME = "ml-platform"
+PLATFORM_KEY = f"{PROJECT_NAME}:platform"
+PROJECT_KEY = "gcp:project"
+REGION_KEY = "gcp:region"
+
+GPU_TAINT_KEY = "nvidia.com/gpu"
+
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_POOL_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+_HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+LabelValue = Annotated[str, Field(pattern=_LABEL_VALUE.pattern)]
+
+
+class Labels(_Model):
+    """Labels put on every labelled resource; the cost report groups spend by them."""
+
+    team: LabelValue
+    cost_center: LabelValue
+    env: LabelValue
+
+    def as_gcp(self) -> dict[str, str]:
+        """GCP label keys allow no underscores in our convention: ``cost_center`` → ``cost-center``."""
+        return {"team": self.team, "cost-center": self.cost_center, "env": self.env,
+                "managed-by": "pulumi", "platform": PROJECT_NAME}
+
+
+class NetworkConfig(_Model):
+    """Address plan of the VPC-native cluster. The four ranges must not overlap."""
+
+    subnet_cidr: str = "10.10.0.0/20"
+    pods_cidr: str = "10.16.0.0/14"
+    services_cidr: str = "10.20.0.0/20"
+    master_cidr: str = "172.16.0.0/28"
+    """The control plane's peered range; GKE requires a /28."""
+
+    @field_validator("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            ipaddress.IPv4Network(value, strict=True)
+        except ValueError as err:
+            raise ValueError(f"must be an IPv4 network in CIDR form such as 10.0.0.0/20 ({err})")\
+                from None
+        return value
+
+
+class AuthorizedNetwork(_Model):
+    """A CIDR allowed to reach the cluster's control plane."""
+
+    cidr: str
+    display_name: str
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        network = ipaddress.IPv4Network(value, strict=False)
+        if network.prefixlen == 0:
+            raise ValueError("0.0.0.0/0 would open the control plane to the internet; "
+                             "name the networks that need access")
+        return value
+
+
+class MaintenanceWindow(_Model):
+    """A recurring window in UTC during which GKE may upgrade the cluster."""
+
+    start_time: str = "03:00"
+    duration_hours: int = Field(default=4, ge=4, le=24)
+    """GKE requires at least 4 hours of availability within any 32-day rolling window."""
+    days: tuple[Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"], ...] = ("SA", "SU")
+
+    @field_validator("start_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if not _HH_MM.match(value):
+            raise ValueError("must be HH:MM in 24-hour UTC time, e.g. 03:00")
+        return value
+
+
+class ClusterConfig(_Model):
+    """Options of the GKE control plane."""
+
+    mode: Literal["zonal", "regional"] = "zonal"
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    private_endpoint: bool = False
+    """True hides the public control-plane endpoint: reach it from inside the VPC only."""
+    authorized_networks: tuple[AuthorizedNetwork, ...] = ()
+    deletion_protection: bool = True
+    maintenance_window: MaintenanceWindow = MaintenanceWindow()
+
+
+class Taint(_Model):
+    key: str
+    value: str
+    effect: Literal["NO_SCHEDULE", "PREFER_NO_SCHEDULE", "NO_EXECUTE"] = "NO_SCHEDULE"
+
+
+class AcceleratorConfig(_Model):
+    """GPUs attached to every node of a pool."""
+
+    type: str
+    count: int = Field(default=1, ge=1)
+    driver_version: Literal["DEFAULT", "LATEST"] = "DEFAULT"
+    """GKE installs the NVIDIA driver itself; changing this recreates the pool's nodes."""
+
+
+class NodePoolConfig(_Model):
+    """One GKE node pool. Node counts are totals across the pool's zones."""
+
+    name: str
+    machine_type: str
+    min_nodes: int = Field(default=0, ge=0)
+    max_nodes: int = Field(default=1, ge=1)
+    spot: bool = False
+    disk_size_gb: int = Field(default=100, ge=10, le=65536)
+    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
+    labels: dict[str, str] = {}
+    taints: tuple[Taint, ...] = ()
+    accelerator: AcceleratorConfig | None = None
+    zones: tuple[str, ...] | None = None
+    """Zones for this pool; defaults to the cluster's zones. GPU pools may need fewer."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _POOL_NAME.match(value):
+            raise ValueError("must be 1-40 lowercase letters, digits or hyphens, "
+                             "starting with a letter")
+        return value
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.accelerator is not None
+
+
+class StorageConfig(_Model):
+    """Buckets and registry behaviour."""
+
+    protect: bool = True
+    """Protect buckets and the registry so `pulumi destroy` refuses to delete models and data."""
+    pipeline_root_retention_days: int = Field(default=30, ge=1)
+    noncurrent_versions_kept: int = Field(default=3, ge=1)
+    registry_keep_recent: int = Field(default=10, ge=1)
+    registry_untagged_max_age_days: int = Field(default=14, ge=1)
+
+
+class PlatformConfig(_Model):
+    """The whole of `ml-platform:platform` in a stack file, plus the provider's project/region."""
+
+    project: str
+    region: str
+    zones: tuple[str, ...]
+    labels: Labels
+    network: NetworkConfig = NetworkConfig()
+    cluster: ClusterConfig = ClusterConfig()
+    node_pools: tuple[NodePoolConfig, ...]
+    storage: StorageConfig = StorageConfig()
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        if not _PROJECT_ID.match(value):
+            raise ValueError("must be a GCP project id: 6-30 lowercase letters, digits or "
+                             "hyphens, starting with a letter")
+        return value
+
+    @property
+    def location(self) -> str:
+        """Where the cluster lives: its one zone, or the region."""
+        return self.zones[0] if self.cluster.mode == "zonal" else self.region
+
+    def pool_zones(self, pool: NodePoolConfig) -> tuple[str, ...]:
+        return pool.zones or self.zones
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One invalid value: where it is, what it was, and what would be accepted."""
+
+    path: str
+    value: Any
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.value!r} is not valid; {self.allowed}"
+
+
+class ConfigError(ValueError):
+    """A stack configuration that must not be deployed; `problems` lists every reason."""
+
+    def __init__(self, stack: str, problems: list[Problem]) -> None:
+        self.stack = stack
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"stack '{stack}' has {len(problems)} invalid setting(s):\n{lines}")
+
+
+def _path(loc: tuple[int | str, ...], root: str) -> str:
+    out = root
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _from_pydantic(err: ValidationError, root: str, data: Mapping[str, Any]) -> list[Problem]:
+    problems = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        # project and region come from the provider keys, not from the platform object.
+        path = {("project",): PROJECT_KEY, ("region",): REGION_KEY}.get(loc, _path(loc, root))
+        value = e.get("input", "<missing>") if e["type"] != "missing" else "<missing>"
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            message = "unknown key; check its spelling against infra/config.py"
+        problems.append(Problem(path, value, message))
+    return problems
+
+
+def _check_hardware(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list[Problem]:
+    problems: list[Problem] = []
+    if cfg.region not in hw.regions:
+        return [Problem(REGION_KEY, cfg.region,
+                        f"supported regions: {', '.join(sorted(hw.regions))}")]
+    region_zones = hw.zones(cfg.region)
+    for i, zone in enumerate(cfg.zones):
+        if zone not in region_zones:
+            problems.append(Problem(f"{root}.zones[{i}]", zone,
+                                    f"zones of {cfg.region}: {', '.join(region_zones)}"))
+    if not cfg.zones:
+        problems.append(Problem(f"{root}.zones", [], "name at least one zone"))
+    if cfg.cluster.mode == "zonal" and len(cfg.zones) != 1:
+        problems.append(Problem(f"{root}.zones", list(cfg.zones),
+                                "a zonal cluster lives in exactly one zone"))
+
+    names = [p.name for p in cfg.node_pools]
+    for i, pool in enumerate(cfg.node_pools):
+        at = f"{root}.node_pools[{i}]"
+        if names.count(pool.name) > 1:
+            problems.append(Problem(f"{at}.name", pool.name, "pool names must be unique"))
+        if pool.min_nodes > pool.max_nodes:
+            problems.append(Problem(f"{at}.min_nodes", pool.min_nodes,
+                                    f"must be at most max_nodes ({pool.max_nodes})"))
+        for j, zone in enumerate(pool.zones or ()):
+            if zone not in cfg.zones:
+                problems.append(Problem(f"{at}.zones[{j}]", zone,
+                                        f"a pool's zones must be cluster zones: "
+                                        f"{', '.join(cfg.zones)}"))
+        problems += _check_pool_hardware(cfg, pool, at, hw)
+
+    if not any(not p.is_gpu and not p.taints for p in cfg.node_pools):
+        problems.append(Problem(f"{root}.node_pools", names,
+                                "add an untainted CPU pool so system pods have somewhere to run"))
+    return problems
+
+
+def _check_pool_hardware(cfg: PlatformConfig, pool: NodePoolConfig, at: str,
+                         hw: HardwareCatalog) -> list[Problem]:
+    try:
+        machine = hw.machine(pool.machine_type)
+    except UnknownMachineType as err:
+        return [Problem(f"{at}.machine_type", pool.machine_type, str(err))]
+    family = hw.families[machine.family]
+    acc = pool.accelerator
+    if acc is None:
+        if family.fixed_gpus:
+            return [Problem(f"{at}.accelerator", None,
+                            f"{pool.machine_type} comes with "
+                            f"{family.fixed_gpus[machine.vcpus]} GPU(s); declare them with "
+                            f"type {', '.join(family.accelerators_attachable)}")]
+        return []
+
+    if acc.type not in hw.accelerators:
+        return [Problem(f"{at}.accelerator.type", acc.type,
+                        f"known GPUs: {', '.join(sorted(hw.accelerators))}")]
+    if acc.type not in family.accelerators_attachable:
+        families = sorted(f.name for f in hw.families.values()
+                          if acc.type in f.accelerators_attachable)
+        return [Problem(f"{at}.accelerator.type", acc.type,
+                        f"{acc.type} attaches only to {', '.join(families)} machines, "
+                        f"not {pool.machine_type}; {pool.machine_type} takes: "
+                        f"{', '.join(family.accelerators_attachable) or 'no GPUs'}")]
+
+    gpu = hw.accelerators[acc.type]
+    problems: list[Problem] = []
+    if family.fixed_gpus:
+        fixed = family.fixed_gpus[machine.vcpus]
+        if acc.count != fixed:
+            problems.append(Problem(f"{at}.accelerator.count", acc.count,
+                                    f"{pool.machine_type} comes with exactly {fixed}"))
+    elif acc.count not in gpu.limits:
+        problems.append(Problem(f"{at}.accelerator.count", acc.count,
+                                f"{acc.type} attaches in counts of "
+                                f"{', '.join(map(str, gpu.allowed_counts))}"))
+    else:
+        limit = gpu.limits[acc.count]
+        if machine.vcpus > limit.max_vcpus or machine.memory_gb > limit.max_memory_gb:
+            fitting = [n for n in gpu.allowed_counts
+                       if machine.vcpus <= gpu.limits[n].max_vcpus
+                       and machine.memory_gb <= gpu.limits[n].max_memory_gb]
+            problems.append(Problem(
+                f"{at}.machine_type", pool.machine_type,
+                f"{acc.count} x {acc.type} allows at most {limit.max_vcpus} vCPUs and "
+                f"{limit.max_memory_gb:g} GB; {pool.machine_type} has {machine.vcpus} vCPUs and "
+                f"{machine.memory_gb:g} GB"
+                + (f" (it would fit with {fitting[0]} GPUs)" if fitting else "")))
+
+    if cfg.region in hw.regions:
+        offering = hw.zones_offering(cfg.region, acc.type)
+        for zone in cfg.pool_zones(pool):
+            if zone in hw.regions[cfg.region] and zone not in offering:
+                problems.append(Problem(
+                    f"{at}.zones" if pool.zones else f"{at}.accelerator.type",
+                    zone if pool.zones else acc.type,
+                    f"{acc.type} is not offered in {zone}; zones of {cfg.region} with it: "
+                    f"{', '.join(offering) or 'none'}"))
+    return problems
+
+
+def parse_platform(stack: str, config: Mapping[str, Any],
+                   hw: HardwareCatalog | None = None) -> PlatformConfig:
+    """Build and validate a `PlatformConfig` from a stack's config mapping.
+
+    Args:
+        stack: the stack name, for messages.
+        config: the stack's `config:` mapping: `gcp:project`, `gcp:region` and the
+            `ml-platform:platform` object (already parsed, not a JSON string).
+        hw: the hardware catalog to validate against; the shipped one by default.
+
+    Raises:
+        ConfigError: listing every invalid value with its field path.
+    """
+    root = PLATFORM_KEY
+    platform = config.get(PLATFORM_KEY)
+    problems: list[Problem] = []
+    for key in (PROJECT_KEY, REGION_KEY):
+        if not isinstance(config.get(key), str):
+            problems.append(Problem(key, config.get(key, "<missing>"),
+                                    "set it with `pulumi config set " + key + " <value>`"))
+    if not isinstance(platform, Mapping):
+        problems.append(Problem(root, platform if platform is not None else "<missing>",
+                                "must be an object; see stacks/Pulumi.dev.yaml"))
+    if problems:
+        raise ConfigError(stack, problems)
+    data = {**platform, "project": config[PROJECT_KEY], "region": config[REGION_KEY]}
+    try:
+        cfg = PlatformConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(stack, _from_pydantic(err, root, data)) from None
+    problems = _check_hardware(cfg, root, hw or catalog())
+    if problems:
+        raise ConfigError(stack, problems)
+    return cfg

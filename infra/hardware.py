@@ -1,0 +1,153 @@
+"""The hardware catalog: machine shapes, GPU attachment rules and GPU zones.
+
+One data table (`infra/data/hardware.yaml`) read here into typed objects. Stack validation asks it
+which GPUs attach to a machine and where they exist; the cost module asks it for machine shapes so
+vCPU and memory figures are never copied next to prices.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CATALOG_PATH = Path(__file__).parent / "data" / "hardware.yaml"
+
+_MACHINE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9]*)-(?P<shape>[a-z]+)-(?P<vcpus>\d+)$")
+
+
+class UnknownMachineType(ValueError):
+    """A machine type the catalog does not know; the message says what it does know."""
+
+
+@dataclass(frozen=True)
+class MachineShape:
+    """A predefined machine type, e.g. ``n1-standard-32``."""
+
+    name: str
+    family: str
+    shape: str
+    vcpus: int
+    memory_gb: float
+
+
+@dataclass(frozen=True)
+class GpuLimit:
+    """The largest host an N1 machine may be for a given number of GPUs."""
+
+    max_vcpus: int
+    max_memory_gb: float
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """A GPU type as GKE names it (``nvidia-tesla-t4``), with its attachment limits."""
+
+    name: str
+    display_name: str
+    vertex_name: str
+    memory_gb: int
+    tier: str
+    limits: dict[int, GpuLimit]
+
+    @property
+    def allowed_counts(self) -> tuple[int, ...]:
+        return tuple(sorted(self.limits))
+
+
+@dataclass(frozen=True)
+class Family:
+    """A machine family and the rules for attaching GPUs to it."""
+
+    name: str
+    description: str
+    shapes: dict[str, tuple[float, tuple[int, ...]]]
+    accelerators_attachable: tuple[str, ...]
+    fixed_gpus: dict[int, int]
+
+
+@dataclass(frozen=True)
+class HardwareCatalog:
+    """Everything in ``hardware.yaml``, typed."""
+
+    as_of: str
+    sources: dict[str, str]
+    families: dict[str, Family]
+    accelerators: dict[str, Accelerator]
+    regions: dict[str, dict[str, tuple[str, ...]]]
+
+    def machine(self, machine_type: str) -> MachineShape:
+        """Return the shape of a predefined machine type.
+
+        Raises:
+            UnknownMachineType: with a message listing what is allowed, if the type is not in the catalog.
+        """
+        match = _MACHINE_TYPE.match(machine_type)
+        if not match:
+            raise UnknownMachineType(f"'{machine_type}' is not of the form <family>-<shape>-<vcpus>")
+        family_name, shape_name = match["family"], match["shape"]
+        vcpus = int(match["vcpus"])
+        family = self.families.get(family_name)
+        if family is None:
+            raise UnknownMachineType(f"family '{family_name}' is not in the catalog; known: "
+                           f"{', '.join(sorted(self.families))}")
+        if shape_name not in family.shapes:
+            raise UnknownMachineType(f"{family_name} has no '{shape_name}' shapes; known: "
+                           f"{', '.join(f'{family_name}-{s}' for s in sorted(family.shapes))}")
+        memory_per_vcpu, sizes = family.shapes[shape_name]
+        if vcpus not in sizes:
+            raise UnknownMachineType(f"{family_name}-{shape_name} comes with "
+                           f"{', '.join(map(str, sizes))} vCPUs, not {vcpus}")
+        return MachineShape(machine_type, family_name, shape_name, vcpus,
+                            round(memory_per_vcpu * vcpus, 2))
+
+    def machine_types(self) -> list[str]:
+        """Every predefined machine type in the catalog, for messages and tests."""
+        return [f"{f.name}-{shape}-{n}"
+                for f in self.families.values()
+                for shape, (_, sizes) in f.shapes.items()
+                for n in sizes]
+
+    def zones(self, region: str) -> tuple[str, ...]:
+        return tuple(self.regions[region])
+
+    def zones_offering(self, region: str, accelerator: str) -> tuple[str, ...]:
+        return tuple(z for z, gpus in self.regions[region].items() if accelerator in gpus)
+
+
+def _load(path: Path) -> HardwareCatalog:
+    raw = yaml.safe_load(path.read_text())
+    families = {
+        name: Family(
+            name=name,
+            description=f["description"],
+            shapes={s: (float(v["memory_gb_per_vcpu"]), tuple(v["vcpus"]))
+                    for s, v in f["shapes"].items()},
+            accelerators_attachable=tuple(f["accelerators_attachable"]),
+            fixed_gpus={int(k): int(v) for k, v in (f.get("fixed_gpus") or {}).items()},
+        )
+        for name, f in raw["families"].items()
+    }
+    accelerators = {
+        name: Accelerator(
+            name=name,
+            display_name=a["display_name"],
+            vertex_name=a["vertex_name"],
+            memory_gb=int(a["memory_gb"]),
+            tier=a["tier"],
+            limits={int(n): GpuLimit(int(v["max_vcpus"]), float(v["max_memory_gb"]))
+                    for n, v in a["limits"].items()},
+        )
+        for name, a in raw["accelerators"].items()
+    }
+    regions = {r: {z: tuple(g) for z, g in v["zones"].items()} for r, v in raw["regions"].items()}
+    return HardwareCatalog(str(raw["as_of"]), dict(raw["sources"]), families, accelerators, regions)
+
+
+@cache
+def catalog() -> HardwareCatalog:
+    """The shipped hardware catalog, loaded once per process."""
+    return _load(CATALOG_PATH)

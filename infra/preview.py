@@ -1,0 +1,186 @@
+"""Offline preview: run the Pulumi program under Pulumi's own mocks and record what it declares.
+
+There is no Pulumi engine here, so the program runs against `pulumi.runtime.mocks` with the stack's
+config, in preview mode: inputs known at plan time are recorded as they would reach the provider,
+and values only the cloud can compute (ids, emails, endpoints) stay unknown, as in a real
+`pulumi preview`. A monitor subclass records each registration's parent, dependencies and
+`protect` flag, and the stack's exports.
+
+The result is the preview JSON contract (see `infra/README.md`) that `policies/` and `cost/` read.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.stack_config import REPO_ROOT, StackFile, project_file, pulumi_config_values
+
+PROGRAM = REPO_ROOT / "infra" / "__main__.py"
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""Pulumi's wire sentinel for a value unknown during preview; policies treat it as not applicable."""
+SECRET = "[secret]"
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PreviewResource:
+    """One declared resource, with inputs in the provider's camelCase wire form."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    inputs: dict[str, Any]
+    depends_on: list[str]
+    protect: bool
+    custom: bool
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Everything a stack would create, and its outputs."""
+
+    stack: str
+    project: str
+    resources: list[PreviewResource]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_token: str) -> list[PreviewResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def by_urn(self) -> dict[str, PreviewResource]:
+        return {r.urn: r for r in self.resources}
+
+    def counts(self) -> dict[str, int]:
+        """Number of resources per type token, sorted by type."""
+        return dict(sorted(Counter(r.type for r in self.resources).items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "stack": self.stack, "project": self.project,
+                "resources": [asdict(r) for r in self.resources], "outputs": self.outputs}
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")
+        tmp.replace(path)
+
+
+class PreviewFileError(ValueError):
+    """A preview JSON file that does not follow the contract."""
+
+
+def load_preview(path: Path) -> Preview:
+    """Read a preview JSON written by `mlp preview --json`, checking its shape."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise PreviewFileError(f"{path}: cannot read preview JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise PreviewFileError(f"{path}: top level must be an object")
+    missing = [k for k in ("stack", "project", "resources", "outputs") if k not in raw]
+    if missing:
+        raise PreviewFileError(f"{path}: missing key(s) {', '.join(missing)}")
+    fields = set(PreviewResource.__dataclass_fields__)
+    resources = []
+    for i, r in enumerate(raw["resources"]):
+        if not isinstance(r, dict) or not {"urn", "type", "name", "inputs"} <= set(r):
+            raise PreviewFileError(f"{path}: resources[{i}] needs urn, type, name and inputs")
+        resources.append(PreviewResource(**{
+            "parent": None, "depends_on": [], "protect": False, "custom": True,
+            **{k: v for k, v in r.items() if k in fields}}))
+    return Preview(raw["stack"], raw["project"], resources, raw["outputs"])
+
+
+def _plain(value: Any) -> Any:
+    """Turn mock-deserialised values into JSON: unknowns → sentinel, secrets → masked."""
+    from pulumi.output import Unknown
+    from pulumi.runtime import rpc
+
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        # The wire carries every number as a float; keep integers readable in the JSON.
+        return int(value)
+    return value
+
+
+def run_preview(stack_file: StackFile, program: Path = PROGRAM) -> Preview:
+    """Run the program for a stack under mocks and return what it declares.
+
+    The stack's config is validated first so a bad config raises `ConfigError` before anything
+    is declared. Safe to call repeatedly in one process: each call installs fresh mocks, a fresh
+    root stack and fresh config.
+    """
+    import pulumi
+    from pulumi.runtime import mocks, rpc, settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    stack_file.platform()
+    project = project_file()["name"]
+    records: dict[str, PreviewResource] = {}
+    outputs: dict[str, Any] = {}
+
+    class _Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            # As in a real preview of a create: outputs echo the known inputs, and every value
+            # only the provider computes (ids, emails, endpoints) stays unknown.
+            return None, args.inputs
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            return {}, None
+
+    class _RecordingMonitor(mocks.MockMonitor):
+        def RegisterResource(self, request):
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+                records[response.urn] = PreviewResource(
+                    urn=response.urn, type=request.type, name=request.name,
+                    parent=request.parent or None,
+                    inputs=_plain(inputs),
+                    depends_on=sorted(set(request.dependencies)),
+                    protect=bool(request.protect),
+                    custom=bool(request.custom),
+                )
+            return response
+
+        def RegisterResourceOutputs(self, request):
+            if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
+                outputs.update(_plain(rpc.deserialize_properties(
+                    request.outputs, keep_unknowns=True)))
+            return super().RegisterResourceOutputs(request)
+
+    settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(pulumi_config_values(stack_file), list(stack_file.secret_keys))
+    mocks.set_mocks(_Mocks(), project=project, stack=stack_file.name, preview=True,
+                    monitor=_RecordingMonitor(_Mocks()))
+    settings.ROOT.set(None)
+
+    async def program_in_stack() -> None:
+        from pulumi.runtime.stack import Stack
+
+        stack = Stack()
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        finally:
+            stack._finish()
+
+    _sync_await(run_pulumi_func(program_in_stack))
+    settings.ROOT.set(None)
+    resources = sorted(records.values(), key=lambda r: r.urn)
+    return Preview(stack_file.name, project, resources, dict(sorted(outputs.items())))
