@@ -1,0 +1,32 @@
+# ml-platform developer entry points. `make setup` is implied by every other target.
+SHELL := /bin/bash
+# uv from PATH, or the one pip installs as a module when PATH has none.
+UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml))
+REPORTS ?= reports
+
+.PHONY: setup demo test lint bench
+
+setup: .venv/.synced
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+## demo: preview every stack offline and write each preview JSON under $(REPORTS)/
+demo: setup
+	@mkdir -p $(REPORTS)
+	@for s in $(STACKS); do \
+	  echo "=== mlp preview $$s"; \
+	  $(UV) run --frozen mlp preview $$s --json $(REPORTS)/preview-$$s.json || exit 1; \
+	done
+
+test: setup
+	$(UV) run --frozen pytest -n 2
+
+lint: setup
+	$(UV) run --frozen ruff check .
+
+bench: setup
+	$(UV) run --frozen python -m infra.bench

@@ -1,0 +1,106 @@
+"""`mlp`: the command line of ml-platform.
+
+Each domain owns its sub-commands (`cost`, `policy`, workloads); this module only wires them and
+hosts `preview`. Heavy libraries (TensorFlow, kfp, the Pulumi SDK) are imported inside commands,
+never at start-up, so `mlp --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="GPU ML platform on Google Cloud: preview stacks, price them, check "
+                       "policies, train and serve CIFAR-10.")
+
+BAD_INPUT = 2
+"""Exit code for invalid configuration or arguments, as for a usage error."""
+
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
+    """Print a clear error to stderr and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+StackArg = Annotated[str | None, typer.Argument(help="Stack name: stacks/Pulumi.<stack>.yaml.")]
+StackFileOpt = Annotated[Path | None, typer.Option(
+    "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",
+    exists=False, dir_okay=False)]
+
+
+def resolve_stack_file(stack: str | None, stack_file: Path | None):
+    """The `StackFile` named by a stack argument or `--stack-file` (exactly one of them)."""
+    from infra.stack_config import StackFileError, read_stack_file, stack_path
+
+    if (stack is None) == (stack_file is None):
+        raise fail("give a stack name or --stack-file PATH (exactly one)")
+    try:
+        return read_stack_file(stack_file if stack_file else stack_path(stack))
+    except StackFileError as err:
+        raise fail(str(err)) from None
+
+
+def preview_for(stack: str | None, stack_file: Path | None):
+    """Run the offline preview for a stack; exit 2 with the validation message on bad config."""
+    from infra.config import ConfigError
+    from infra.preview import run_preview
+
+    resolved = resolve_stack_file(stack, stack_file)
+    try:
+        return run_preview(resolved)
+    except ConfigError as err:
+        raise fail(str(err)) from None
+
+
+@app.command()
+def preview(
+    stack: StackArg = None,
+    stack_file: StackFileOpt = None,
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the preview JSON (the contract policies and cost read).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the counts.")] = False,
+) -> None:
+    """Show every resource a stack would create, offline, under Pulumi's mocks."""
+    from infra.render import render_counts, render_outputs, render_tree
+
+    result = preview_for(stack, stack_file)
+    console = Console()
+    if not quiet:
+        render_tree(result, console)
+        render_outputs(result, console)
+    render_counts(result, console)
+    if json_path:
+        result.write(json_path)
+        console.print(f"preview JSON written to {json_path}")
+
+
+@app.command("stacks")
+def list_stacks() -> None:
+    """List the shipped stacks."""
+    from infra.stack_config import stack_names
+
+    for name in stack_names():
+        typer.echo(name)
+
+
+def _register_subcommands() -> None:
+    """Attach each domain's sub-commands; each module keeps its own imports lazy."""
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    app(prog_name="mlp")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

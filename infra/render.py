@@ -1,0 +1,96 @@
+"""Human-readable rendering of a `Preview`: a resource tree with key inputs, and counts by type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from infra.preview import SECRET, UNKNOWN, Preview, PreviewResource
+
+# Per type, the inputs a reviewer looks at first (dotted paths into the wire-form inputs).
+KEY_INPUTS: dict[str, tuple[str, ...]] = {
+    "gcp:container/cluster:Cluster": (
+        "name", "location", "releaseChannel.channel", "privateClusterConfig.enablePrivateNodes",
+        "workloadIdentityConfig.workloadPool", "deletionProtection"),
+    "gcp:container/nodePool:NodePool": (
+        "name", "nodeConfig.machineType", "nodeConfig.guestAccelerators", "nodeConfig.spot",
+        "autoscaling.totalMinNodeCount", "autoscaling.totalMaxNodeCount"),
+    "gcp:storage/bucket:Bucket": ("name", "location", "versioning.enabled",
+                                  "publicAccessPrevention"),
+    "gcp:compute/subnetwork:Subnetwork": ("ipCidrRange", "region"),
+    "gcp:serviceaccount/account:Account": ("accountId",),
+    "gcp:projects/iAMMember:IAMMember": ("role",),
+    "gcp:storage/bucketIAMMember:BucketIAMMember": ("bucket", "role"),
+    "gcp:serviceaccount/iAMMember:IAMMember": ("role", "member"),
+    "gcp:projects/service:Service": ("service",),
+    "gcp:artifactregistry/repository:Repository": ("repositoryId", "format", "location"),
+}
+
+
+def dig(inputs: dict[str, Any], path: str) -> Any:
+    """Follow a dotted path into nested inputs; None where a step is missing."""
+    value: Any = inputs
+    for step in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
+
+
+def _show(value: Any) -> str:
+    if value == UNKNOWN:
+        return "(known after apply)"
+    if value == SECRET:
+        return "[secret]"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "; ".join(", ".join(f"{k}={_show(v)}" for k, v in d.items()
+                                   if not isinstance(v, dict)) for d in value)
+    return str(value)
+
+
+def _label(r: PreviewResource) -> str:
+    lock = " [yellow](protected)[/]" if r.protect else ""
+    head = f"[bold]{r.name}[/] [dim]{r.type}[/]{lock}"
+    shown = [(p, dig(r.inputs, p)) for p in KEY_INPUTS.get(r.type, ())]
+    details = ", ".join(f"{p}={escape(_show(v))}" for p, v in shown if v not in (None, [], {}))
+    return f"{head}\n[cyan]{details}[/]" if details else head
+
+
+def render_tree(preview: Preview, console: Console) -> None:
+    """Print every resource under its parent, with its key inputs."""
+    root = Tree(f"[bold]{preview.project}[/] stack [bold]{preview.stack}[/] "
+                f"({len(preview.resources)} resources, offline preview)")
+    children: dict[str | None, list[PreviewResource]] = {}
+    urns = {r.urn for r in preview.resources}
+    for r in preview.resources:
+        children.setdefault(r.parent if r.parent in urns else None, []).append(r)
+
+    def add(node: Tree, parent: str | None) -> None:
+        for r in children.get(parent, []):
+            add(node.add(_label(r)), r.urn)
+
+    add(root, None)
+    console.print(root)
+
+
+def render_counts(preview: Preview, console: Console) -> None:
+    table = Table(title=f"Resources by type ({preview.stack})")
+    table.add_column("type")
+    table.add_column("count", justify="right")
+    for type_, n in preview.counts().items():
+        table.add_row(type_, str(n))
+    table.add_row("[bold]total[/]", f"[bold]{len(preview.resources)}[/]")
+    console.print(table)
+
+
+def render_outputs(preview: Preview, console: Console) -> None:
+    table = Table(title="Stack outputs")
+    table.add_column("output")
+    table.add_column("value")
+    for key, value in preview.outputs.items():
+        table.add_row(key, escape(_show(value)))
+    console.print(table)
