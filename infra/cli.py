@@ -65,7 +65,8 @@ def preview(
     stack: StackArg = None,
     stack_file: StackFileOpt = None,
     json_path: Annotated[Path | None, typer.Option(
-        "--json", help="Also write the preview JSON (the contract policies and cost read).")] = None,
+        "--json", help="Also write the preview JSON (the contract policies and cost read).",
+    )] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the counts.")] = False,
 ) -> None:
     """Show every resource a stack would create, offline, under Pulumi's mocks."""

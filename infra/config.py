@@ -2,10 +2,10 @@
 
 A stack file (`stacks/Pulumi.<stack>.yaml`) carries the provider keys `gcp:project` and
 `gcp:region` and one structured key, `ml-platform:platform`, parsed here into frozen pydantic
-models. Defaults live on the models and nowhere else. Structural errors (wrong types, unknown keys)
-come from pydantic; hardware errors (a GPU that cannot attach, a zone without that GPU) come from the
-hardware catalog. Both are reported as one `ConfigError` whose lines each name the field path, the
-bad value and what is allowed, before any resource is declared.
+models. Defaults live on the models and nowhere else. Structural errors (wrong types, unknown
+keys) come from pydantic; hardware errors (a GPU that cannot attach, a zone without that GPU) come
+from the hardware catalog. Both are reported as one `ConfigError` whose lines each name the field
+path, the bad value and what is allowed, before any resource is declared.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Labels(_Model):
     env: LabelValue
 
     def as_gcp(self) -> dict[str, str]:
-        """GCP label keys allow no underscores in our convention: ``cost_center`` → ``cost-center``."""
+        """Labels as put on resources: ``cost_center`` becomes the key ``cost-center``."""
         return {"team": self.team, "cost-center": self.cost_center, "env": self.env,
                 "managed-by": "pulumi", "platform": PROJECT_NAME}
 

@@ -83,11 +83,12 @@ class HardwareCatalog:
         """Return the shape of a predefined machine type.
 
         Raises:
-            UnknownMachineType: with a message listing what is allowed, if the type is not in the catalog.
+            UnknownMachineType: naming what the catalog does know.
         """
         match = _MACHINE_TYPE.match(machine_type)
         if not match:
-            raise UnknownMachineType(f"'{machine_type}' is not of the form <family>-<shape>-<vcpus>")
+            raise UnknownMachineType(
+                f"'{machine_type}' is not of the form <family>-<shape>-<vcpus>")
         family_name, shape_name = match["family"], match["shape"]
         vcpus = int(match["vcpus"])
         family = self.families.get(family_name)

@@ -16,14 +16,14 @@ import runpy
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from infra.stack_config import REPO_ROOT, StackFile, project_file, pulumi_config_values
 
 PROGRAM = REPO_ROOT / "infra" / "__main__.py"
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-"""Pulumi's wire sentinel for a value unknown during preview; policies treat it as not applicable."""
+"""Pulumi's wire marker for a value unknown at preview; readers treat it as not applicable."""
 SECRET = "[secret]"
 
 SCHEMA_VERSION = 1
@@ -118,19 +118,41 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def run_preview(stack_file: StackFile, program: Path = PROGRAM) -> Preview:
+def _computed(type_token: str, name: str, inputs: dict[str, Any], project: str) -> dict[str, Any]:
+    """Deterministic stand-ins for outputs only the provider computes, for `mode="apply"`."""
+    fake: dict[str, Any] = {"id": f"{name}-id"}
+    if type_token == "gcp:serviceaccount/account:Account":
+        account = inputs.get("accountId", name)
+        fake |= {"email": f"{account}@{project}.iam.gserviceaccount.com",
+                 "name": f"projects/{project}/serviceAccounts/{account}@{project}"
+                         ".iam.gserviceaccount.com"}
+    elif type_token == "gcp:container/cluster:Cluster":
+        fake |= {"endpoint": "203.0.113.10",
+                 "masterAuth": {"clusterCaCertificate": "Q0EtQ0VSVElGSUNBVEU="}}
+    return fake
+
+
+def run_preview(stack_file: StackFile, program: Path = PROGRAM,
+                mode: Literal["preview", "apply"] = "preview") -> Preview:
     """Run the program for a stack under mocks and return what it declares.
 
     The stack's config is validated first so a bad config raises `ConfigError` before anything
     is declared. Safe to call repeatedly in one process: each call installs fresh mocks, a fresh
     root stack and fresh config.
+
+    Args:
+        stack_file: the stack whose config the program reads.
+        program: the Pulumi program to run; the shipped one by default.
+        mode: "preview" leaves provider-computed values unknown, as `pulumi preview` does.
+            "apply" fills them with deterministic stand-ins (service-account emails, a cluster
+            endpoint) so tests can follow values from one resource into another's inputs.
     """
     import pulumi
     from pulumi.runtime import mocks, rpc, settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    stack_file.platform()
+    project_id = stack_file.platform().project
     project = project_file()["name"]
     records: dict[str, PreviewResource] = {}
     outputs: dict[str, Any] = {}
@@ -139,7 +161,10 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM) -> Preview:
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
             # As in a real preview of a create: outputs echo the known inputs, and every value
             # only the provider computes (ids, emails, endpoints) stays unknown.
-            return None, args.inputs
+            if mode == "preview":
+                return None, args.inputs
+            fake = _computed(args.typ, args.name, args.inputs, project_id)
+            return fake["id"], {**fake, **args.inputs}
 
         def call(self, args: pulumi.runtime.MockCallArgs):
             return {}, None
@@ -167,7 +192,7 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM) -> Preview:
 
     settings.ROOT.set(None)
     pulumi.runtime.set_all_config(pulumi_config_values(stack_file), list(stack_file.secret_keys))
-    mocks.set_mocks(_Mocks(), project=project, stack=stack_file.name, preview=True,
+    mocks.set_mocks(_Mocks(), project=project, stack=stack_file.name, preview=mode == "preview",
                     monitor=_RecordingMonitor(_Mocks()))
     settings.ROOT.set(None)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.components._opts import child_opts
 from infra.components.network import PODS_RANGE, SERVICES_RANGE
 
 # A fixed past date anchors the recurring maintenance window; only its time of day and the
@@ -140,7 +141,7 @@ class Cluster(pulumi.ComponentResource):
             ),
             resource_labels=args.labels,
             deletion_protection=args.deletion_protection,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_opts(self, opts),
         )
         self.name = self.cluster.name
         self.endpoint = self.cluster.endpoint

@@ -13,6 +13,7 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.components._opts import child_opts
 from infra.components.storage import BucketRole
 
 NODE_ROLES: tuple[str, ...] = ("roles/container.defaultNodeServiceAccount",)
@@ -74,7 +75,7 @@ class Identity(pulumi.ComponentResource):
     def __init__(self, name: str, args: IdentityArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-platform:gcp:Identity", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_opts(self, opts)
         self.node_sa = gcp.serviceaccount.Account(
             f"{name}-nodes",
             project=args.project,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.components._opts import child_opts
+
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"
 
@@ -38,7 +40,7 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-platform:gcp:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_opts(self, opts)
         self.network = gcp.compute.Network(
             f"{name}-vpc",
             project=args.project,

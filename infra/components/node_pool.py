@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.components._opts import child_opts
 from infra.config import GPU_TAINT_KEY
 
 ACCELERATOR_LABEL = "ml-platform/accelerator"
@@ -111,7 +112,7 @@ class NodePool(pulumi.ComponentResource):
                 .NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
                 metadata={"disable-legacy-endpoints": "true"},
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_opts(self, opts),
         )
         self.register_outputs({"name": self.pool.name, "instance_groups":
                                self.pool.managed_instance_group_urls})

@@ -8,6 +8,8 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.components._opts import child_opts
+
 BucketRole = Literal["datasets", "models", "pipeline-root"]
 BUCKET_ROLES: tuple[BucketRole, ...] = ("datasets", "models", "pipeline-root")
 VERSIONED: frozenset[BucketRole] = frozenset({"datasets", "models"})
@@ -46,7 +48,7 @@ class Storage(pulumi.ComponentResource):
     def __init__(self, name: str, args: StorageArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-platform:gcp:Storage", name, None, opts)
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        stateful = child_opts(self, opts, protect=args.protect)
         self.buckets = {
             role: gcp.storage.Bucket(
                 f"{name}-{role}",
@@ -99,7 +101,8 @@ class Storage(pulumi.ComponentResource):
         })
 
 
-def _lifecycle_rules(role: BucketRole, args: StorageArgs) -> list[gcp.storage.BucketLifecycleRuleArgs]:
+def _lifecycle_rules(role: BucketRole,
+                     args: StorageArgs) -> list[gcp.storage.BucketLifecycleRuleArgs]:
     delete = gcp.storage.BucketLifecycleRuleActionArgs(type="Delete")
     if role == "pipeline-root":
         return [gcp.storage.BucketLifecycleRuleArgs(

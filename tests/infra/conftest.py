@@ -1,0 +1,33 @@
+"""Shared fixtures: previews of the shipped stacks, computed once per test process."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.preview import Preview, run_preview
+from infra.stack_config import read_stack_file, stack_path
+
+_cache: dict[tuple[str, str], Preview] = {}
+
+
+def preview_of(stack: str, mode: str = "preview") -> Preview:
+    if (stack, mode) not in _cache:
+        _cache[(stack, mode)] = run_preview(read_stack_file(stack_path(stack)), mode=mode)
+    return _cache[(stack, mode)]
+
+
+@pytest.fixture
+def dev_config() -> dict[str, Any]:
+    """A deep copy of the dev stack's config mapping, for tests to break one field at a time."""
+    return copy.deepcopy(read_stack_file(stack_path("dev")).config)
+
+
+def write_stack(tmp_path: Path, name: str, config: dict[str, Any]) -> Path:
+    path = tmp_path / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+    return path
