@@ -94,6 +94,9 @@ def list_stacks() -> None:
 
 def _register_subcommands() -> None:
     """Attach each domain's sub-commands; each module keeps its own imports lazy."""
+    from workloads.cli import register as register_workloads
+
+    register_workloads(app)
 
 
 _register_subcommands()

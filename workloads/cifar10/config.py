@@ -1,0 +1,179 @@
+"""Command-line arguments of the trainer, validated before any work starts.
+
+The hyperparameters accept every spelling the study's Katib and Vertex AI specs pass
+(`--learning_rate` and `--lr`, `--batch-size`, `--num-layers`, `--num_units`, ...), so those specs
+run unchanged. Defaults for output locations come from the Vertex AI environment variables
+(`AIP_MODEL_DIR`, `AIP_CHECKPOINT_DIR`, `AIP_TENSORBOARD_LOG_DIR`) when they are set. This module
+does not import TensorFlow, so `--help` and argument errors are instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import posixpath
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Optimizer = Literal["sgd", "adam", "ftrl"]
+Architecture = Literal["vgg", "resnet"]
+DataSource = Literal["tfds", "tfrecord", "synthetic"]
+
+OPTIMIZERS: tuple[Optimizer, ...] = ("sgd", "adam", "ftrl")
+ARCHITECTURES: tuple[Architecture, ...] = ("vgg", "resnet")
+DATA_SOURCES: tuple[DataSource, ...] = ("tfds", "tfrecord", "synthetic")
+MAX_CONV_BLOCKS = 5
+"""32 px halves five times down to 1 px, so the VGG net has at most five pooled conv blocks."""
+
+DEFAULT_LOCAL_ROOT = "artifacts/cifar10"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs; `hyperparameters()` is what `metrics.json` records."""
+
+    model: Architecture
+    learning_rate: float
+    momentum: float
+    num_units: int
+    num_layers: int
+    epochs: int
+    batch_size: int
+    optimizer: Optimizer
+    width: float
+    augment: bool
+    data: DataSource
+    data_dir: str | None
+    synthetic_train_size: int
+    synthetic_test_size: int
+    model_dir: str
+    checkpoint_dir: str
+    tensorboard_dir: str
+    version: int
+    seed: int
+    hypertune_metric: str
+
+    def hyperparameters(self) -> dict[str, object]:
+        """The knobs that change the trained model (not where its files go)."""
+        keep = ("model", "learning_rate", "momentum", "num_units", "num_layers", "epochs",
+                "batch_size", "optimizer", "width", "augment", "data", "seed")
+        values = asdict(self)
+        return {key: values[key] for key in keep}
+
+    @property
+    def export_dir(self) -> str:
+        """`{model_dir}/{version}`: the layout TF Serving, KServe and Vertex AI load from."""
+        return join(self.model_dir, str(self.version))
+
+
+def join(base: str, *parts: str) -> str:
+    """Join path parts for local paths and `gs://` URIs alike."""
+    if "://" in base:
+        return posixpath.join(base, *parts)
+    return os.path.join(base, *parts)
+
+
+def _number(kind: Callable[[str], float], low: float | None, high: float | None,
+            low_open: bool, allowed: str) -> Callable[[str], float]:
+    """An argparse type that names the bad value and the allowed range in its error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a number; allowed: {allowed}") from None
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and value > high
+        if too_low or too_high or value != value:  # value != value catches NaN
+            raise argparse.ArgumentTypeError(f"{text} is out of range; allowed: {allowed}")
+        return value
+
+    parse.__name__ = allowed
+    return parse
+
+
+def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.ArgumentParser:
+    """The trainer's parser; `mlp train` forwards its arguments here unchanged."""
+    p = argparse.ArgumentParser(
+        prog=prog, allow_abbrev=False,
+        description="Train CIFAR-10 (VGG-like or residual net), print Katib metric lines, report "
+                    "to Vertex HyperTune, checkpoint for resume, export a SavedModel.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    hp = p.add_argument_group("hyperparameters (study spellings)")
+    hp.add_argument("--learning_rate", "--lr", "--learning-rate", dest="learning_rate",
+                    type=_number(float, 0.0, 10.0, True, "a float in (0, 10]"), default=0.01)
+    hp.add_argument("--momentum", type=_number(float, 0.0, 1.0, False, "a float in [0, 1]"),
+                    default=0.9, help="SGD momentum (ignored by adam and ftrl)")
+    hp.add_argument("--num_units", "--num-units", dest="num_units",
+                    type=_number(int, 1, 8192, False, "an integer in [1, 8192]"), default=1024,
+                    help="width of the first dense layer; the second has half as many units")
+    hp.add_argument("--num-layers", "--num_layers", dest="num_layers",
+                    type=_number(int, 1, MAX_CONV_BLOCKS, False,
+                                 f"an integer in [1, {MAX_CONV_BLOCKS}]"), default=3,
+                    help="conv blocks of the VGG net (128, 256, 384 filters, then 384)")
+    hp.add_argument("--epochs", type=_number(int, 1, 10_000, False, "an integer in [1, 10000]"),
+                    default=10)
+    hp.add_argument("--batch-size", "--batch_size", dest="batch_size",
+                    type=_number(int, 1, 65_536, False, "an integer in [1, 65536]"), default=128,
+                    help="global batch size (split across replicas)")
+    hp.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    model = p.add_argument_group("model")
+    model.add_argument("--model", choices=ARCHITECTURES, default="vgg",
+                       help="vgg: the study's network; resnet: a fast residual net")
+    model.add_argument("--width", type=_number(float, 0.0, 4.0, True, "a float in (0, 4]"),
+                       default=1.0, help="multiplier on conv filters (1 = as published)")
+    model.add_argument("--no-augment", dest="augment", action="store_false",
+                       help="train without random flip and crop")
+    data = p.add_argument_group("data")
+    data.add_argument("--data", choices=DATA_SOURCES, default="tfds",
+                      help="tfds: tfds cifar10; tfrecord: CIFAR-10 TFRecords in --data-dir "
+                           "(local or gs://); synthetic: generated, learnable, no download")
+    data.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None,
+                      help="tfds data_dir, or the folder holding *train*/*test* TFRecords")
+    data.add_argument("--synthetic-train-size", type=_number(int, 1, 1_000_000, False,
+                      "an integer in [1, 1000000]"), default=2048)
+    data.add_argument("--synthetic-test-size", type=_number(int, 1, 1_000_000, False,
+                      "an integer in [1, 1000000]"), default=512)
+    out = p.add_argument_group("outputs (defaults: Vertex AI AIP_* variables, else local)")
+    out.add_argument("--model-dir", "--model_dir", dest="model_dir", default=None,
+                     help=f"SavedModel root; default $AIP_MODEL_DIR or {DEFAULT_LOCAL_ROOT}/model")
+    out.add_argument("--checkpoint-dir", "--checkpoint_dir", dest="checkpoint_dir", default=None,
+                     help="BackupAndRestore dir for resume; default $AIP_CHECKPOINT_DIR or "
+                          f"{DEFAULT_LOCAL_ROOT}/checkpoints")
+    out.add_argument("--tensorboard-dir", "--tensorboard_dir", dest="tensorboard_dir",
+                     default=None, help="TensorBoard logs; default $AIP_TENSORBOARD_LOG_DIR or "
+                                        f"{DEFAULT_LOCAL_ROOT}/tensorboard")
+    out.add_argument("--version", type=_number(int, 1, 2**31 - 1, False, "a positive integer"),
+                     default=1, help="export to {model-dir}/{version}")
+    out.add_argument("--seed", type=_number(int, 0, 2**31 - 1, False, "an integer in [0, 2^31)"),
+                     default=42)
+    out.add_argument("--hypertune-metric", default="accuracy",
+                     help="metric tag reported to Vertex HyperTune")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None,
+               prog: str | None = None) -> TrainConfig:
+    """Parse and validate; argparse exits 2 with a message naming the bad argument."""
+    env = os.environ if environ is None else environ
+    parser = build_parser(prog) if prog else build_parser()
+    ns = parser.parse_args(argv)
+    if ns.data == "tfrecord" and not ns.data_dir:
+        parser.error("--data tfrecord needs --data-dir (a local folder or gs:// URI)")
+    model_dir = ns.model_dir or env.get("AIP_MODEL_DIR") or join(DEFAULT_LOCAL_ROOT, "model")
+    return TrainConfig(
+        model=ns.model, learning_rate=ns.learning_rate, momentum=ns.momentum,
+        num_units=int(ns.num_units), num_layers=int(ns.num_layers), epochs=int(ns.epochs),
+        batch_size=int(ns.batch_size), optimizer=ns.optimizer, width=ns.width,
+        augment=ns.augment, data=ns.data, data_dir=ns.data_dir,
+        synthetic_train_size=int(ns.synthetic_train_size),
+        synthetic_test_size=int(ns.synthetic_test_size),
+        model_dir=model_dir,
+        checkpoint_dir=(ns.checkpoint_dir or env.get("AIP_CHECKPOINT_DIR")
+                        or join(DEFAULT_LOCAL_ROOT, "checkpoints")),
+        tensorboard_dir=(ns.tensorboard_dir or env.get("AIP_TENSORBOARD_LOG_DIR")
+                         or join(DEFAULT_LOCAL_ROOT, "tensorboard")),
+        version=int(ns.version), seed=int(ns.seed), hypertune_metric=ns.hypertune_metric,
+    )

@@ -1,0 +1,55 @@
+"""SavedModel export and loading: the artifact every server (KServe, TF Serving, Vertex) loads.
+
+Signatures (input `images`, output `probabilities` float32 [N, 10] in `CLASS_NAMES` order):
+
+- `serving_default`: float32 [N, 32, 32, 3], pixel values in [0, 255] (what JSON numbers become).
+- `serving_uint8`: uint8 [N, 32, 32, 3], raw pixels.
+
+With a single output, TF Serving and Vertex AI's prebuilt TensorFlow containers answer
+`{"predictions": [[p0..p9], ...]}`, the same body as the KServe predictor here.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from workloads.cifar10 import IMAGE_SHAPE
+
+INPUT_NAME = "images"
+OUTPUT_NAME = "probabilities"
+SIGNATURES = ("serving_default", "serving_uint8")
+
+
+def export_saved_model(model: keras.Model, path: str) -> str:
+    """Write `model` as a SavedModel with both serving signatures to `path` (local or gs://)."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def probabilities(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {OUTPUT_NAME: tf.cast(model(tf.cast(images, tf.float32), training=False),
+                                     tf.float32)}
+
+    for name, dtype in zip(SIGNATURES, (tf.float32, tf.uint8), strict=True):
+        archive.add_endpoint(
+            name, tf.function(probabilities),
+            input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], dtype, name=INPUT_NAME)])
+    archive.write_out(path, verbose=False)
+    return path
+
+
+class LoadedClassifier:
+    """A loaded export: call with a float32 or uint8 batch, get probabilities as numpy."""
+
+    def __init__(self, path: str) -> None:
+        if not tf.io.gfile.exists(f"{path.rstrip('/')}/saved_model.pb"):
+            raise FileNotFoundError(f"no SavedModel at {path!r} (saved_model.pb missing); "
+                                    "pass the version folder, e.g. MODEL_DIR/1")
+        self.path = path
+        self._module = tf.saved_model.load(path)
+        self._float = self._module.signatures["serving_default"]
+        self._uint8 = self._module.signatures["serving_uint8"]
+
+    def __call__(self, images: tf.Tensor) -> tf.Tensor:
+        fn = self._uint8 if images.dtype == tf.uint8 else self._float
+        return fn(**{INPUT_NAME: images})[OUTPUT_NAME]

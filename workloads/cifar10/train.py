@@ -1,0 +1,201 @@
+"""Training entry point: `python -m workloads.cifar10.train [args]` (also `mlp train`).
+
+One run: pick the distribution strategy from the environment, load data, build and fit the
+model with a BackupAndRestore checkpoint (a killed or preempted run resumes at the next epoch),
+print Katib metric lines and report to Vertex HyperTune each epoch, evaluate on the test split,
+export the SavedModel to `{model_dir}/{version}` and write `metrics.json` beside it.
+Exit codes: 0 done, 2 bad arguments or unreadable data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from workloads.cifar10 import CLASS_NAMES, NUM_CLASSES
+from workloads.cifar10.config import TrainConfig, join, parse_args
+
+HYPERTUNE_ENV = ("CLOUD_ML_TRIAL_ID", "CLOUD_ML_HP_METRIC_FILE")
+"""Set by Vertex AI hyperparameter tuning trials; either one switches HyperTune reporting on."""
+PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "tensorflow-datasets", "numpy", "kserve",
+            "cloudml-hypertune")
+
+
+def katib_line(epoch: int, logs: Mapping[str, float]) -> str:
+    """One line Katib's StdOut collector parses: `name=value` pairs, Katib's metric names."""
+    names = {"accuracy": "Train-accuracy", "loss": "Train-loss",
+             "val_accuracy": "Validation-accuracy", "val_loss": "Validation-loss"}
+    pairs = [f"epoch={epoch}"]
+    pairs += [f"{names[key]}={float(logs[key]):.6f}" for key in names if key in logs]
+    return " ".join(pairs)
+
+
+def _callbacks(cfg: TrainConfig, backup_dir: str, environ: Mapping[str, str]) -> list:
+    import keras
+
+    class EpochReport(keras.callbacks.Callback):
+        """Prints the Katib line and, under Vertex HPT, reports the validation accuracy."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.started = time.perf_counter()
+            self.hypertune = None
+            if any(environ.get(name) for name in HYPERTUNE_ENV):
+                import hypertune
+
+                self.hypertune = hypertune.HyperTune()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            elapsed = time.perf_counter() - self.started
+            print(katib_line(epoch + 1, logs), f"elapsed_s={elapsed:.1f}", flush=True)
+            if self.hypertune is not None and "val_accuracy" in logs:
+                self.hypertune.report_hyperparameter_tuning_metric(
+                    hyperparameter_metric_tag=cfg.hypertune_metric,
+                    metric_value=float(logs["val_accuracy"]), global_step=epoch + 1)
+
+    # BackupAndRestore first: the checkpoint for an epoch exists before its line is printed.
+    return [
+        keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True),
+        keras.callbacks.TensorBoard(cfg.tensorboard_dir, histogram_freq=0, write_graph=False),
+        EpochReport(),
+    ]
+
+
+def _optimizer(cfg: TrainConfig):
+    import keras
+
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum)
+    if cfg.optimizer == "adam":
+        return keras.optimizers.Adam(cfg.learning_rate)
+    return keras.optimizers.Ftrl(cfg.learning_rate)
+
+
+def evaluation(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, object]:
+    """Accuracy, per-class accuracy and the confusion matrix (rows: true, columns: predicted)."""
+    predicted = probabilities.argmax(axis=1)
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    per_class = {}
+    for index, name in enumerate(CLASS_NAMES):
+        total = int(confusion[index].sum())
+        per_class[name] = float(confusion[index, index] / total) if total else None
+    return {"accuracy": float((predicted == labels).mean()), "examples": len(labels),
+            "per_class_accuracy": per_class, "confusion_matrix": confusion.tolist()}
+
+
+def _git_commit() -> str | None:
+    if os.environ.get("GIT_COMMIT"):
+        return os.environ["GIT_COMMIT"]
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).parent, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    found["python"] = platform.python_version()
+    return found
+
+
+def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Run training as described in the module docstring; returns the metrics it writes."""
+    import keras
+    import tensorflow as tf
+
+    from workloads.cifar10 import data
+    from workloads.cifar10.distribute import choose_strategy, role_from_env
+    from workloads.cifar10.export import export_saved_model
+    from workloads.cifar10.model import build_model
+
+    env = os.environ if environ is None else environ
+    role = role_from_env(env)
+    strategy = choose_strategy(env)
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    train_raw = data.load_split(cfg.data, "train", cfg.data_dir, cfg.synthetic_train_size,
+                                cfg.seed)
+    test_raw = data.load_split(cfg.data, "test", cfg.data_dir, cfg.synthetic_test_size, cfg.seed)
+    train_ds = data.train_pipeline(train_raw, cfg.batch_size, cfg.seed, cfg.augment)
+    test_ds = data.eval_pipeline(test_raw, cfg.batch_size)
+
+    with strategy.scope():
+        model = build_model(cfg.model, cfg.num_layers, cfg.num_units, cfg.width)
+        model.compile(optimizer=_optimizer(cfg), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+
+    # Every worker in a cluster holds the same weights; each backs up to its own folder.
+    backup_dir = cfg.checkpoint_dir if role.num_workers == 1 else join(cfg.checkpoint_dir, role.tag)
+    print(f"training {cfg.model} on {cfg.data} with {strategy.num_replicas_in_sync} replica(s) "
+          f"as {role.tag}; checkpoints in {backup_dir}", flush=True)
+    started = time.perf_counter()
+    model.fit(train_ds.with_options(options), epochs=cfg.epochs,
+              validation_data=test_ds.with_options(options),
+              callbacks=_callbacks(cfg, backup_dir, env), shuffle=False, verbose=0)
+    train_seconds = time.perf_counter() - started
+
+    test_images, test_labels = data.as_arrays(test_raw)
+    probabilities = model.predict(test_images.astype(np.float32), batch_size=cfg.batch_size,
+                                  verbose=0)
+    metrics = {
+        **evaluation(test_labels, probabilities),
+        "class_names": list(CLASS_NAMES),
+        "hyperparameters": cfg.hyperparameters(),
+        "seed": cfg.seed,
+        "train_seconds": round(train_seconds, 3),
+        "replicas": int(strategy.num_replicas_in_sync),
+        "workers": role.num_workers,
+        "package_versions": _versions(),
+        "git_commit": _git_commit(),
+        "export_dir": cfg.export_dir,
+    }
+    # Saving may run collectives, so every worker saves; only the chief keeps its copy.
+    target = cfg.export_dir if role.is_chief else tempfile.mkdtemp(prefix="cifar10-export-")
+    export_saved_model(model, target)
+    if role.is_chief:
+        with tf.io.gfile.GFile(join(target, "metrics.json"), "w") as f:
+            f.write(json.dumps(metrics, indent=2) + "\n")
+        print(f"Test-accuracy={metrics['accuracy']:.6f}", flush=True)
+        print(f"exported SavedModel and metrics.json to {target}", flush=True)
+    else:
+        tf.io.gfile.rmtree(target)
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Parse arguments (exit 2 on bad ones) and train; data errors also exit 2."""
+    cfg = parse_args(argv, prog=prog)
+    from workloads.cifar10.data import DataError
+
+    try:
+        train(cfg)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
