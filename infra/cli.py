@@ -98,6 +98,14 @@ def _register_subcommands() -> None:
 
     register_workloads(app)
 
+    from cost.cli import app as cost_app
+
+    app.add_typer(cost_app, name="cost")
+
+    from policies.cli import app as policy_app
+
+    app.add_typer(policy_app, name="policy")
+
 
 _register_subcommands()
 

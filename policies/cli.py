@@ -1,0 +1,103 @@
+"""`mlp policy ...`: check stacks against the policy pack offline, and generate its table.
+
+Imports of the Pulumi SDK and pulumi-policy stay inside the commands so `mlp --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="CrossGuard policy pack: offline checks and the policy table.")
+
+JsonOpt = Annotated[Path | None, typer.Option(
+    "--json", help="Write the report as JSON to FILE ('-' for stdout).")]
+SarifOpt = Annotated[Path | None, typer.Option(
+    "--sarif", help="Write a SARIF 2.1.0 log to FILE for CI annotations.", dir_okay=False)]
+PreviewOpt = Annotated[Path | None, typer.Option(
+    "--preview", help="Check a saved preview JSON (from `mlp preview --json`) instead of "
+                      "running the program.", dir_okay=False)]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", help="Policy-pack config JSON (default: policies/config/<stack>.json).",
+    dir_okay=False)]
+
+
+@app.command()
+def check(
+    stack: Annotated[str | None, typer.Argument(help="Stack name: stacks/Pulumi.<stack>.yaml.")]
+    = None,
+    stack_file: Annotated[Path | None, typer.Option(
+        "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",
+        dir_okay=False)] = None,
+    preview_file: PreviewOpt = None,
+    config_file: ConfigOpt = None,
+    json_path: JsonOpt = None,
+    sarif_path: SarifOpt = None,
+) -> None:
+    """Evaluate the pack against a stack's offline preview. Exit 0 with no mandatory
+    violation, 1 with one or more, 2 on bad input."""
+    from rich.console import Console
+
+    from infra.cli import fail, preview_for, resolve_stack_file
+    from infra.preview import PreviewFileError, load_preview
+    from policies.pack import all_policies
+    from policies.render import render_report, to_sarif, write_json
+    from policies.runner import PolicyConfigError, config_for_stack, evaluate, load_config
+
+    if sum(x is not None for x in (stack, stack_file, preview_file)) != 1:
+        raise fail("give exactly one of: a stack name, --stack-file PATH, --preview FILE")
+    if preview_file is not None:
+        try:
+            preview = load_preview(preview_file)
+        except PreviewFileError as err:
+            raise fail(str(err)) from None
+        name, artifact = preview.stack, str(preview_file)
+    else:
+        resolved = resolve_stack_file(stack, stack_file)
+        name, artifact = resolved.name, str(stack_file or f"stacks/Pulumi.{stack}.yaml")
+    try:
+        config = load_config(config_file) if config_file else config_for_stack(name)
+    except PolicyConfigError as err:
+        raise fail(str(err)) from None
+    if preview_file is None:
+        preview = preview_for(stack, stack_file)
+
+    report = evaluate(preview, config)
+    to_stdout = json_path is not None and str(json_path) == "-"
+    render_report(report, Console(stderr=to_stdout))
+    if json_path is not None:
+        if to_stdout:
+            sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+        else:
+            write_json(json_path, report.to_json())
+    if sarif_path is not None:
+        write_json(sarif_path, to_sarif(report, all_policies(), artifact))
+    raise typer.Exit(0 if report.passed else 1)
+
+
+@app.command()
+def table(
+    write: Annotated[Path | None, typer.Option(
+        "--write", help="Replace the table between the markers in this Markdown file.",
+        dir_okay=False)] = None,
+) -> None:
+    """Print the policy table (id, name, severity, enforcement per stack, anchor)."""
+    from infra.cli import fail
+    from policies.pack import all_policies
+    from policies.render import policy_table, replace_table
+
+    text = policy_table(all_policies())
+    if write is None:
+        typer.echo(text)
+        return
+    try:
+        updated = replace_table(write.read_text(), text)
+    except (OSError, ValueError) as err:
+        raise fail(f"{write}: {err}") from None
+    write.write_text(updated)
+    typer.echo(f"policy table written to {write}")

@@ -1,0 +1,277 @@
+"""GPU and cost policies (COST-*): GPU pools that scale from zero under caps, allowed hardware,
+spot for training, cost labels, a billing budget, and run limits on jobs, trials and servers.
+
+The allow-lists' defaults name the families and GPUs of `infra/data/hardware.yaml`; a test keeps
+the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
+
+from policies.base import (
+    ADVISORY,
+    MANDATORY,
+    MlpResourcePolicy,
+    MlpStackPolicy,
+    Rule,
+    dig,
+    is_map,
+    items,
+    number,
+    truthy,
+)
+from policies.pods import KSERVE_COMPONENTS, WORKLOAD_TYPES, kind_of
+from policies.security import AI_ENDPOINT, BUCKET, CLUSTER, NODE_POOL
+
+REGISTRY = "gcp:artifactregistry/repository:Repository"
+BUDGET = "gcp:billing/budget:Budget"
+LABEL_PATHS = {CLUSTER: ("resourceLabels",), NODE_POOL: ("nodeConfig", "resourceLabels"),
+               BUCKET: ("labels",), REGISTRY: ("labels",), AI_ENDPOINT: ("labels",)}
+ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
+Props = Mapping[str, Any]
+
+
+def accelerators(props: Props) -> list[Props]:
+    """Guest accelerators with a positive count: a pool with any is a GPU pool."""
+    return [a for a in items(dig(props, "nodeConfig", "guestAccelerators"))
+            if (number(dig(a, "count")) or 0) > 0]
+
+
+def zone_count(props: Props, args: ResourceValidationArgs) -> int:
+    """How many zones a node pool spans; per-zone node counts multiply by it."""
+    locations = items(dig(props, "nodeLocations"))
+    if locations:
+        return len(locations)
+    if ZONE.match(str(dig(props, "location") or "")):
+        return 1
+    args.not_applicable("regional node pool without nodeLocations: its zone count is only "
+                        "known from the cluster")
+    raise AssertionError("not_applicable returns only by raising")
+
+
+def total_max_nodes(props: Props, args: ResourceValidationArgs) -> float:
+    scaling = dig(props, "autoscaling")
+    if is_map(scaling):
+        total = number(dig(scaling, "totalMaxNodeCount"))
+        if total is not None:
+            return total
+        return (number(dig(scaling, "maxNodeCount")) or 0) * zone_count(props, args)
+    return (number(dig(props, "nodeCount")) or number(dig(props, "initialNodeCount")) or 0) \
+        * zone_count(props, args)
+
+
+def _from_zero(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
+    if not accelerators(props):
+        return
+    scaling = dig(props, "autoscaling")
+    if not is_map(scaling):
+        yield "GPU pool has no autoscaling: its GPU nodes run (and bill) while idle"
+        return
+    low = number(dig(scaling, "totalMinNodeCount"))
+    if low is None:
+        low = number(dig(scaling, "minNodeCount")) or 0
+    if low > 0:
+        yield f"GPU pool autoscaling minimum is {low:g}: it must scale down to 0"
+    if dig(props, "nodeCount") is not None:
+        yield "GPU pool sets a fixed nodeCount"
+    initial = number(dig(props, "initialNodeCount")) or 0
+    if initial > 0:
+        yield f"GPU pool starts with initialNodeCount {initial:g}; start at 0"
+
+
+def _caps(props: Props, config: dict, args: ResourceValidationArgs) -> Iterator[str]:
+    nodes = total_max_nodes(props, args)
+    if nodes > config["maxNodesPerPool"]:
+        yield f"pool can grow to {nodes:g} nodes, above maxNodesPerPool {config['maxNodesPerPool']}"
+    gpus = nodes * sum(number(dig(a, "count")) or 0 for a in accelerators(props))
+    if gpus > config["maxGpusPerPool"]:
+        yield f"pool can hold {gpus:g} GPUs, above maxGpusPerPool {config['maxGpusPerPool']}"
+
+
+def _hardware(props: Props, config: dict, _a: ResourceValidationArgs) -> Iterator[str]:
+    machine = dig(props, "nodeConfig", "machineType")
+    if machine is None:
+        yield "nodeConfig.machineType is not set (GKE would pick e2-medium silently)"
+    elif str(machine).split("-", 1)[0] not in config["allowedMachineFamilies"]:
+        yield f"machine type {machine} is outside allowedMachineFamilies " \
+              f"{config['allowedMachineFamilies']}"
+    for a in accelerators(props):
+        if dig(a, "type") not in config["allowedAccelerators"]:
+            yield f"accelerator {dig(a, 'type')} is outside allowedAccelerators " \
+                  f"{config['allowedAccelerators']}"
+
+
+def _spot_training(props: Props, config: dict, _a: ResourceValidationArgs) -> Iterator[str]:
+    if not accelerators(props):
+        return
+    labels = dig(props, "nodeConfig", "labels")
+    training = is_map(labels) and labels.get(config["trainingLabelKey"]) == \
+        config["trainingLabelValue"]
+    spot = truthy(dig(props, "nodeConfig", "spot")) or truthy(
+        dig(props, "nodeConfig", "preemptible"))
+    if training and not spot:
+        yield "training GPU pool runs on-demand; checkpointing jobs can use Spot VMs at a " \
+              "fraction of the price"
+
+
+def _labels(props: Props, config: dict, args: ResourceValidationArgs) -> Iterator[str]:
+    labels = dig(props, *LABEL_PATHS[args.resource_type])
+    labels = labels if is_map(labels) else {}
+    missing = [k for k in config["requiredLabels"] if not labels.get(k)]
+    if missing:
+        yield f"{'.'.join(LABEL_PATHS[args.resource_type])} lacks {', '.join(missing)}"
+
+
+def _budget(resources: Sequence[PolicyResource], _c: dict) -> Iterator[tuple[str, str | None]]:
+    budgets = [r for r in resources if r.resource_type == BUDGET]
+    if not budgets:
+        yield "the stack declares no gcp:billing/budget:Budget: nothing alerts on runaway " \
+              "GPU spend", None
+    for r in budgets:
+        if not items(dig(r.props, "thresholdRules")):
+            yield f"budget {r.name} has no thresholdRules, so it never alerts", r.urn
+
+
+def _job_limits(obj: Props, kind: str, config: dict, path: str = "") -> Iterator[str]:
+    if kind == "Experiment":
+        trial = dig(obj, "spec", "trialTemplate", "trialSpec")
+        if is_map(trial):
+            yield from _job_limits(trial, str(dig(trial, "kind")), config,
+                                   "spec.trialTemplate.trialSpec.")
+        return
+    if kind == "Job":
+        spec, where = dig(obj, "spec"), f"{path}spec"
+    elif kind == "CronJob":
+        spec, where = dig(obj, "spec", "jobTemplate", "spec"), f"{path}spec.jobTemplate.spec"
+    elif kind.endswith("Job"):
+        spec, where = dig(obj, "spec", "runPolicy"), f"{path}spec.runPolicy"
+    else:
+        return
+    for field in ("activeDeadlineSeconds", "ttlSecondsAfterFinished"):
+        if dig(spec, field) is None:
+            yield f"{where}.{field} is not set"
+    backoff = number(dig(spec, "backoffLimit"))
+    if backoff is None:
+        yield f"{where}.backoffLimit is not set (Kubernetes retries 6 times by default)"
+    elif backoff > config["maxBackoffLimit"]:
+        yield f"{where}.backoffLimit {backoff:g} is above maxBackoffLimit " \
+              f"{config['maxBackoffLimit']}"
+
+
+def _run_limits(props: Props, config: dict, args: ResourceValidationArgs) -> Iterator[str]:
+    yield from _job_limits(props, kind_of(args.resource_type, props), config)
+
+
+def _trial_caps(props: Props, config: dict, _a: ResourceValidationArgs) -> Iterator[str]:
+    for field, cap in (("maxTrialCount", "maxTrialCount"),
+                       ("parallelTrialCount", "maxParallelTrialCount"),
+                       ("maxFailedTrialCount", "maxTrialCount")):
+        value = number(dig(props, "spec", field))
+        if value is None:
+            yield f"spec.{field} is not set"
+        elif value > config[cap]:
+            yield f"spec.{field} {value:g} is above {cap} {config[cap]}"
+
+
+def _serving_cap(props: Props, config: dict, _a: ResourceValidationArgs) -> Iterator[str]:
+    for component in KSERVE_COMPONENTS:
+        block = dig(props, "spec", component)
+        if not is_map(block):
+            continue
+        high = number(dig(block, "maxReplicas"))
+        low = number(dig(block, "minReplicas")) or 1
+        if not high:
+            yield f"spec.{component}.maxReplicas is not set: the autoscaler has no ceiling"
+        elif high > config["maxServingReplicas"]:
+            yield f"spec.{component}.maxReplicas {high:g} is above maxServingReplicas " \
+                  f"{config['maxServingReplicas']}"
+        elif low > high:
+            yield f"spec.{component}.minReplicas {low:g} is above maxReplicas {high:g}"
+
+
+def _rule(id_: str, name: str, description: str, severity: Severity, remediation: str,
+          enforcement=MANDATORY, config: Mapping[str, Mapping[str, Any]] | None = None) -> Rule:
+    return Rule(id=id_, name=name, description=description, severity=severity,
+                enforcement=enforcement, remediation=remediation, anchor=None,
+                domain="gpu-cost", config=config or {})
+
+
+def _int(description: str, default: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 0, "default": default, "description": description}
+
+
+def _strings(description: str, default: list[str]) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string"}, "default": default,
+            "description": description}
+
+
+JOB_TYPES = [t for t in WORKLOAD_TYPES if t.rsplit(":", 1)[-1].endswith("Job")
+             or t.endswith(":Experiment")]
+
+POLICIES = [
+    MlpResourcePolicy(_rule(
+        "COST-01", "gpu-pool-autoscale-from-zero", "GPU node pools autoscale and can scale "
+        "down to zero nodes.", Severity.HIGH, "Set autoscaling(total_min_node_count=0, "
+        "total_max_node_count=N) and initial_node_count=0 on GPU pools."),
+        [NODE_POOL], _from_zero),
+    MlpResourcePolicy(_rule(
+        "COST-02", "node-pool-caps", "Node pools have a node ceiling, and GPU pools a GPU "
+        "ceiling, within the stack's caps.", Severity.HIGH, "Lower the pool's max nodes, or "
+        "raise maxNodesPerPool / maxGpusPerPool in the stack's policy config after review.",
+        config={"maxNodesPerPool": _int("Most nodes one pool may reach (all zones).", 10),
+                "maxGpusPerPool": _int("Most GPUs one pool may hold at its maximum size.", 8)}),
+        [NODE_POOL], _caps),
+    MlpResourcePolicy(_rule(
+        "COST-02", "node-pool-allowed-hardware", "Node pools use allowed machine families and "
+        "GPU types.", Severity.MEDIUM, "Pick a machine family and GPU from the lists, or extend "
+        "allowedMachineFamilies / allowedAccelerators in the stack's policy config.",
+        config={"allowedMachineFamilies": _strings("Machine families (prefix of the machine "
+                                                   "type).", ["n1", "e2", "n2", "g2"]),
+                "allowedAccelerators": _strings("GKE accelerator types.", [
+                    "nvidia-tesla-t4", "nvidia-tesla-p4", "nvidia-tesla-p100",
+                    "nvidia-tesla-v100", "nvidia-l4"])}),
+        [NODE_POOL], _hardware),
+    MlpResourcePolicy(_rule(
+        "COST-03", "gpu-training-pools-spot", "GPU pools labelled for training run on Spot "
+        "VMs.", Severity.MEDIUM, "Set node_config.spot = True on training pools; jobs "
+        "checkpoint to GCS and resume after preemption.", enforcement=ADVISORY,
+        config={"trainingLabelKey": {"type": "string", "default": "workload",
+                                     "description": "Node label that marks a pool's use."},
+                "trainingLabelValue": {"type": "string", "default": "training",
+                                       "description": "Its value on training pools."}}),
+        [NODE_POOL], _spot_training),
+    MlpResourcePolicy(_rule(
+        "COST-04", "required-cost-labels", "Billable resources carry the cost labels.",
+        Severity.MEDIUM, "Add the labels in the stack's `labels` config; components copy them "
+        "onto every resource.", config={"requiredLabels": _strings(
+            "Labels every billable resource needs, with non-empty values.",
+            ["cost-center", "team", "env"])}),
+        list(LABEL_PATHS), _labels),
+    MlpStackPolicy(_rule(
+        "COST-05", "stack-has-billing-budget", "The stack declares a billing budget with "
+        "alert thresholds.", Severity.MEDIUM, "Declare a gcp.billing.Budget for the project "
+        "with threshold_rules (e.g. 50 %, 90 %, 100 %)."), _budget),
+    MlpResourcePolicy(_rule(
+        "COST-06", "job-run-limits", "Jobs, TFJobs and Katib trial jobs have a deadline, a "
+        "bounded backoff and a TTL.", Severity.MEDIUM, "Set activeDeadlineSeconds, "
+        "backoffLimit and ttlSecondsAfterFinished (TFJob: under spec.runPolicy).",
+        config={"maxBackoffLimit": _int("Most retries of a failed job.", 3)}),
+        JOB_TYPES, _run_limits),
+    MlpResourcePolicy(_rule(
+        "COST-06", "katib-trial-caps", "Katib experiments cap total, parallel and failed "
+        "trials.", Severity.MEDIUM, "Set maxTrialCount, parallelTrialCount and "
+        "maxFailedTrialCount within the stack's caps.",
+        config={"maxTrialCount": _int("Most trials (and failed trials) per experiment.", 50),
+                "maxParallelTrialCount": _int("Most trials running at once.", 5)}),
+        ["kubernetes:kubeflow.org/v1beta1:Experiment"], _trial_caps),
+    MlpResourcePolicy(_rule(
+        "COST-06", "kserve-max-replicas", "InferenceService components have a maxReplicas "
+        "ceiling.", Severity.MEDIUM, "Set maxReplicas on the predictor (and transformer).",
+        config={"maxServingReplicas": _int("Most replicas of one component.", 4)}),
+        ["kubernetes:serving.kserve.io/v1beta1:InferenceService"], _serving_cap),
+]

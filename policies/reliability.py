@@ -1,0 +1,78 @@
+"""Reliability policies (REL-*): managed upgrades and repair, observability, GPU drivers, and no
+default node pool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from policies.base import MANDATORY, MlpResourcePolicy, Rule, dig, items, truthy
+from policies.gpu_cost import accelerators
+from policies.security import CLUSTER, NODE_POOL
+
+CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
+INSTALLING_DRIVERS = ("DEFAULT", "LATEST")
+Props = Mapping[str, Any]
+
+
+def _operations(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
+    channel = dig(props, "releaseChannel", "channel")
+    if channel not in CHANNELS:
+        yield f"releaseChannel.channel is {channel!r}: enrol in a release channel so GKE " \
+              "patches the control plane and nodes"
+    for service in ("loggingService", "monitoringService"):
+        if dig(props, service) == "none":
+            yield f"{service} is 'none'"
+    for config in ("loggingConfig", "monitoringConfig"):
+        if dig(props, config) is not None and not items(dig(props, config, "enableComponents")):
+            yield f"{config}.enableComponents is empty"
+
+
+def _pool_management(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
+    for field in ("autoRepair", "autoUpgrade"):
+        # Unset means GKE's default, which is on for both.
+        if dig(props, "management", field) is False:
+            yield f"management.{field} is false"
+
+
+def _drivers(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
+    for i, a in enumerate(accelerators(props)):
+        version = dig(a, "gpuDriverInstallationConfig", "gpuDriverVersion")
+        if version not in INSTALLING_DRIVERS:
+            yield f"nodeConfig.guestAccelerators[{i}] ({dig(a, 'type')}) gpuDriverVersion is " \
+                  f"{version!r}: GPU nodes come up without a driver and pods stay Pending"
+
+
+def _no_default_pool(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
+    if not truthy(dig(props, "enableAutopilot")) and not truthy(
+            dig(props, "removeDefaultNodePool")):
+        yield "removeDefaultNodePool is not true: the unmanaged default pool keeps running"
+
+
+def _rule(id_: str, name: str, description: str, severity: Severity, remediation: str) -> Rule:
+    return Rule(id=id_, name=name, description=description, severity=severity,
+                enforcement=MANDATORY, remediation=remediation, anchor=None,
+                domain="reliability")
+
+
+POLICIES = [
+    MlpResourcePolicy(_rule(
+        "REL-01", "gke-release-channel-and-observability", "Clusters are on a release channel "
+        "with Cloud Logging and Monitoring on.", Severity.MEDIUM, "Set release_channel "
+        "(REGULAR or STABLE) and keep logging/monitoring components enabled."),
+        [CLUSTER], _operations),
+    MlpResourcePolicy(_rule(
+        "REL-01", "gke-node-auto-repair-upgrade", "Node pools auto-repair and auto-upgrade.",
+        Severity.MEDIUM, "Set management(auto_repair=True, auto_upgrade=True)."),
+        [NODE_POOL], _pool_management),
+    MlpResourcePolicy(_rule(
+        "REL-02", "gpu-pool-drivers", "GPU node pools let GKE install the NVIDIA driver.",
+        Severity.HIGH, "Set guest_accelerator.gpu_driver_installation_config.gpu_driver_version"
+        " = 'DEFAULT' (or 'LATEST')."), [NODE_POOL], _drivers),
+    MlpResourcePolicy(_rule(
+        "REL-03", "gke-remove-default-pool", "Clusters remove the default node pool and "
+        "manage pools separately.", Severity.LOW, "Set remove_default_node_pool = True and "
+        "declare node pools as their own resources."), [CLUSTER], _no_default_pool),
+]
