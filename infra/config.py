@@ -161,6 +161,54 @@ class NodePoolConfig(_Model):
         return self.accelerator is not None
 
 
+Flavor = Literal["kubeflow", "vertex", "both"]
+"""kubeflow: a GKE cluster running Kubeflow; vertex: Vertex AI only, no cluster; both: the two."""
+
+
+class KubeflowConfig(_Model):
+    """Which Kubeflow components to install on the cluster; each can be switched off."""
+
+    cert_manager: bool = True
+    pipelines: bool = True
+    training_operator: bool = True
+    katib: bool = True
+    kserve: bool = True
+
+
+class VertexConfig(_Model):
+    """Vertex AI resources the CIFAR-10 jobs and endpoint use."""
+
+    endpoint_display_name: str = "cifar10"
+    tensorboard_display_name: str = "cifar10"
+
+
+_BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+
+
+class BudgetConfig(_Model):
+    """A monthly billing budget on the project, alerting at each threshold of the amount."""
+
+    billing_account: str
+    amount_usd: int = Field(ge=1)
+    thresholds: tuple[float, ...] = (0.5, 0.9, 1.0)
+    """Fractions of the amount (1.0 = 100 %) at which budget alerts are sent."""
+
+    @field_validator("billing_account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if not _BILLING_ACCOUNT.match(value):
+            raise ValueError("must be a billing account id like 012345-6789AB-CDEF01")
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(not 0 < t <= 2 for t in value) or list(value) != sorted(set(value)):
+            raise ValueError("must be increasing fractions above 0 and at most 2, e.g. "
+                             "[0.5, 0.9, 1.0]")
+        return value
+
+
 class StorageConfig(_Model):
     """Buckets and registry behaviour."""
 
@@ -177,12 +225,16 @@ class PlatformConfig(_Model):
 
     project: str
     region: str
-    zones: tuple[str, ...]
+    flavor: Flavor = "kubeflow"
+    zones: tuple[str, ...] = ()
     labels: Labels
     network: NetworkConfig = NetworkConfig()
     cluster: ClusterConfig = ClusterConfig()
-    node_pools: tuple[NodePoolConfig, ...]
+    node_pools: tuple[NodePoolConfig, ...] = ()
+    kubeflow: KubeflowConfig = KubeflowConfig()
+    vertex: VertexConfig = VertexConfig()
     storage: StorageConfig = StorageConfig()
+    budget: BudgetConfig | None = None
 
     @field_validator("project")
     @classmethod
@@ -191,6 +243,14 @@ class PlatformConfig(_Model):
             raise ValueError("must be a GCP project id: 6-30 lowercase letters, digits or "
                              "hyphens, starting with a letter")
         return value
+
+    @property
+    def has_cluster(self) -> bool:
+        return self.flavor in ("kubeflow", "both")
+
+    @property
+    def has_vertex(self) -> bool:
+        return self.flavor in ("vertex", "both")
 
     @property
     def location(self) -> str:
@@ -249,6 +309,14 @@ def _check_hardware(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list
     if cfg.region not in hw.regions:
         return [Problem(REGION_KEY, cfg.region,
                         f"supported regions: {', '.join(sorted(hw.regions))}")]
+    if not cfg.has_cluster:
+        return [Problem(f"{root}.{key}", list(value),
+                        f"flavor '{cfg.flavor}' creates no GKE cluster; remove {key} or use "
+                        f"flavor kubeflow or both")
+                for key, value in (("zones", cfg.zones), ("node_pools", [p.name for p in
+                                                                         cfg.node_pools]))
+                if value]
+    problems += _check_kubeflow(cfg, root)
     region_zones = hw.zones(cfg.region)
     for i, zone in enumerate(cfg.zones):
         if zone not in region_zones:
@@ -278,6 +346,20 @@ def _check_hardware(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list
     if not any(not p.is_gpu and not p.taints for p in cfg.node_pools):
         problems.append(Problem(f"{root}.node_pools", names,
                                 "add an untainted CPU pool so system pods have somewhere to run"))
+    return problems
+
+
+def _check_kubeflow(cfg: PlatformConfig, root: str) -> list[Problem]:
+    kf = cfg.kubeflow
+    problems = []
+    if kf.kserve and not kf.cert_manager:
+        problems.append(Problem(f"{root}.kubeflow.cert_manager", False,
+                                "KServe's webhooks get their certificates from cert-manager; "
+                                "enable cert_manager or disable kserve"))
+    if kf.katib and not kf.training_operator:
+        problems.append(Problem(f"{root}.kubeflow.training_operator", False,
+                                "Katib trials run as TFJobs, which need the Training Operator; "
+                                "enable training_operator or disable katib"))
     return problems
 
 

@@ -1,10 +1,16 @@
 """Stack output names, shared by the program, the preview and the tests."""
 
+PROJECT = "project"
+REGION = "region"
+FLAVOR = "flavor"
 CLUSTER_NAME = "clusterName"
 CLUSTER_ENDPOINT = "clusterEndpoint"
 KUBECONFIG = "kubeconfig"
 REGISTRY_URL = "registryUrl"
 NODE_SERVICE_ACCOUNT = "nodeServiceAccount"
+KUBEFLOW_VERSIONS = "kubeflowVersions"
+ENDPOINT_ID = "vertexEndpointId"
+TENSORBOARD = "vertexTensorboard"
 
 
 def bucket(role: str) -> str:

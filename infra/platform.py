@@ -1,7 +1,9 @@
 """Compose the platform's components from a validated `PlatformConfig`.
 
-The one function here is what `infra/__main__.py` runs; it returns the stack outputs so the
-program stays a thin composition root and tests can call it directly under mocks.
+`build_platform` is what `infra/__main__.py` runs; it returns the stack outputs so the program
+stays a thin composition root and tests can call it under mocks. The stack's `flavor` decides the
+halves: `kubeflow` builds the GKE cluster and installs Kubeflow on it, `vertex` wires up Vertex AI
+without a cluster, `both` does both. Storage, registry and identities are common to all.
 """
 
 from __future__ import annotations
@@ -9,55 +11,97 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from infra import exports
 from infra.components.apis import Apis, ApisArgs
+from infra.components.budget import Budget, BudgetArgs
 from infra.components.cluster import Cluster, ClusterArgs, MaintenanceArgs
 from infra.components.identity import Identity, IdentityArgs
+from infra.components.kubeflow import Kubeflow, KubeflowArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.node_pool import AcceleratorArgs, NodePool, NodePoolArgs
-from infra.components.storage import Storage, StorageArgs
+from infra.components.storage import BUCKET_ROLES, Storage, StorageArgs
+from infra.components.vertex import VertexAi, VertexArgs
 from infra.config import PlatformConfig
 
-GKE_SERVICES: tuple[str, ...] = (
-    "compute.googleapis.com",
-    "container.googleapis.com",
-    "iam.googleapis.com",
-    "artifactregistry.googleapis.com",
-    "storage.googleapis.com",
-    "logging.googleapis.com",
-    "monitoring.googleapis.com",
-)
+COMMON_SERVICES = ("iam.googleapis.com", "artifactregistry.googleapis.com",
+                   "storage.googleapis.com", "logging.googleapis.com",
+                   "monitoring.googleapis.com")
+GKE_SERVICES = ("compute.googleapis.com", "container.googleapis.com")
+VERTEX_SERVICES = ("aiplatform.googleapis.com",)
+BUDGET_SERVICES = ("billingbudgets.googleapis.com", "cloudresourcemanager.googleapis.com")
+
+NAME = "mlp"
+
+
+def services_for(cfg: PlatformConfig) -> tuple[str, ...]:
+    """The Google APIs a configuration needs enabled."""
+    return (COMMON_SERVICES + (GKE_SERVICES if cfg.has_cluster else ())
+            + (VERTEX_SERVICES if cfg.has_vertex else ())
+            + (BUDGET_SERVICES if cfg.budget else ()))
 
 
 def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
-    """Declare every resource of the GKE platform and return the stack outputs."""
-    name = "mlp"
+    """Declare every resource of the stack and return the stack outputs."""
     labels = cfg.labels.as_gcp()
-    apis = Apis(f"{name}-apis", ApisArgs(project=cfg.project, services=GKE_SERVICES))
+    apis = Apis(f"{NAME}-apis", ApisArgs(project=cfg.project, services=services_for(cfg)))
     after_apis = pulumi.ResourceOptions(depends_on=apis.resources)
 
-    network = Network(f"{name}-net", NetworkArgs(
-        project=cfg.project, region=cfg.region, subnet_cidr=cfg.network.subnet_cidr,
-        pods_cidr=cfg.network.pods_cidr, services_cidr=cfg.network.services_cidr),
-        opts=after_apis)
-
     s = cfg.storage
-    storage = Storage(f"{name}-storage", StorageArgs(
+    storage = Storage(f"{NAME}-storage", StorageArgs(
         project=cfg.project, region=cfg.region, name_prefix=f"{cfg.project}-{stack}",
         labels=labels, protect=s.protect,
         pipeline_root_retention_days=s.pipeline_root_retention_days,
         noncurrent_versions_kept=s.noncurrent_versions_kept,
         registry_keep_recent=s.registry_keep_recent,
-        registry_untagged_max_age_days=s.registry_untagged_max_age_days),
+        registry_untagged_max_age_days=s.registry_untagged_max_age_days,
+        roles=BUCKET_ROLES + (("vertex-staging",) if cfg.has_vertex else ())),
         opts=after_apis)
 
-    identity = Identity(f"{name}-identity", IdentityArgs(
+    identity = Identity(f"{NAME}-identity", IdentityArgs(
         project=cfg.project, account_prefix=f"mlp-{stack}"[:18],
-        buckets=storage.buckets, registry=storage.registry), opts=after_apis)
+        buckets=storage.buckets, registry=storage.registry,
+        workload_identity=cfg.has_cluster, vertex=cfg.has_vertex), opts=after_apis)
+
+    outputs: dict[str, Any] = {
+        exports.PROJECT: cfg.project,
+        exports.REGION: cfg.region,
+        exports.FLAVOR: cfg.flavor,
+        exports.REGISTRY_URL: storage.registry_url,
+        **{exports.bucket(role): b.name for role, b in storage.buckets.items()},
+        **{exports.workload_service_account(w): sa.email
+           for w, sa in identity.workload_sas.items()},
+    }
+    if cfg.has_cluster:
+        outputs |= _gke(cfg, stack, labels, apis, storage, identity)
+    if cfg.has_vertex:
+        vertex = VertexAi(f"{NAME}-vertex", VertexArgs(
+            project=cfg.project, region=cfg.region, stack=stack,
+            endpoint_display_name=cfg.vertex.endpoint_display_name,
+            tensorboard_display_name=cfg.vertex.tensorboard_display_name, labels=labels),
+            opts=after_apis)
+        outputs |= {exports.ENDPOINT_ID: vertex.endpoint.name,
+                    exports.TENSORBOARD: vertex.tensorboard.id}
+    if cfg.budget:
+        b = cfg.budget
+        Budget(f"{NAME}-budget", BudgetArgs(
+            project=cfg.project, stack=stack, billing_account=b.billing_account,
+            amount_usd=b.amount_usd, thresholds=b.thresholds), opts=after_apis)
+    return outputs
+
+
+def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
+         storage: Storage, identity: Identity) -> dict[str, Any]:
+    """The GKE half: network, cluster, node pools and, on top, Kubeflow."""
+    assert identity.node_sa is not None
+    network = Network(f"{NAME}-net", NetworkArgs(
+        project=cfg.project, region=cfg.region, subnet_cidr=cfg.network.subnet_cidr,
+        pods_cidr=cfg.network.pods_cidr, services_cidr=cfg.network.services_cidr),
+        opts=pulumi.ResourceOptions(depends_on=apis.resources))
 
     c = cfg.cluster
-    cluster = Cluster(f"{name}-cluster", ClusterArgs(
+    cluster = Cluster(f"{NAME}-cluster", ClusterArgs(
         project=cfg.project, cluster_name=f"mlp-{stack}", location=cfg.location,
         node_locations=cfg.zones,
         network=network.network.id, subnet=network.subnet.id,
@@ -70,27 +114,37 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         node_service_account=identity.node_sa.email, labels=labels),
         opts=pulumi.ResourceOptions(depends_on=[*apis.resources, network.nat]))
 
+    pools = []
     for pool in cfg.node_pools:
         acc = pool.accelerator
-        NodePool(f"{name}-{pool.name}", NodePoolArgs(
-            pool_name=pool.name, project=cfg.project, cluster=cluster.name, location=cfg.location,
-            node_locations=cfg.pool_zones(pool), machine_type=pool.machine_type,
-            min_nodes=pool.min_nodes, max_nodes=pool.max_nodes, spot=pool.spot,
-            disk_size_gb=pool.disk_size_gb, disk_type=pool.disk_type,
+        pools.append(NodePool(f"{NAME}-{pool.name}", NodePoolArgs(
+            pool_name=pool.name, project=cfg.project, cluster=cluster.name,
+            location=cfg.location, node_locations=cfg.pool_zones(pool),
+            machine_type=pool.machine_type, min_nodes=pool.min_nodes, max_nodes=pool.max_nodes,
+            spot=pool.spot, disk_size_gb=pool.disk_size_gb, disk_type=pool.disk_type,
             service_account=identity.node_sa.email,
             labels={**pool.labels, "node-pool": pool.name},
             resource_labels={**labels, "node-pool": pool.name},
             taints=tuple((t.key, t.value, t.effect) for t in pool.taints),
             accelerator=AcceleratorArgs(acc.type, acc.count, acc.driver_version) if acc else None,
-        ))
+        )))
 
-    return {
+    outputs: dict[str, Any] = {
         exports.CLUSTER_NAME: cluster.name,
         exports.CLUSTER_ENDPOINT: cluster.endpoint,
         exports.KUBECONFIG: cluster.kubeconfig,
-        exports.REGISTRY_URL: storage.registry_url,
         exports.NODE_SERVICE_ACCOUNT: identity.node_sa.email,
-        **{exports.bucket(role): b.name for role, b in storage.buckets.items()},
-        **{exports.workload_service_account(w): sa.email
-           for w, sa in identity.workload_sas.items()},
     }
+    kf = cfg.kubeflow
+    if any(kf.model_dump().values()):
+        provider = k8s.Provider(f"{NAME}-k8s", kubeconfig=cluster.kubeconfig,
+                                enable_server_side_apply=True)
+        kubeflow = Kubeflow(f"{NAME}-kubeflow", KubeflowArgs(
+            provider=provider, cert_manager=kf.cert_manager, pipelines=kf.pipelines,
+            training_operator=kf.training_operator, katib=kf.katib, kserve=kf.kserve,
+            workload_service_accounts={w: sa.email for w, sa in identity.workload_sas.items()},
+            pipeline_root=storage.buckets["pipeline-root"].name.apply(lambda b: f"gs://{b}/")),
+            # Upstream controllers need nodes to run on before their installs count as ready.
+            opts=pulumi.ResourceOptions(depends_on=pools))
+        outputs[exports.KUBEFLOW_VERSIONS] = kubeflow.versions
+    return outputs

@@ -25,6 +25,8 @@ PROGRAM = REPO_ROOT / "infra" / "__main__.py"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """Pulumi's wire marker for a value unknown at preview; readers treat it as not applicable."""
 SECRET = "[secret]"
+PLACEHOLDER_PROJECT_NUMBER = "000000000000"
+"""What the project-number lookup returns offline, where no Resource Manager can be asked."""
 
 SCHEMA_VERSION = 1
 
@@ -167,7 +169,12 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
             return fake["id"], {**fake, **args.inputs}
 
         def call(self, args: pulumi.runtime.MockCallArgs):
-            return {}, None
+            # A real preview performs data-source reads; offline they answer with documented
+            # placeholders (see PLACEHOLDER_PROJECT_NUMBER).
+            if args.token == "gcp:organizations/getProject:getProject":
+                return {"number": PLACEHOLDER_PROJECT_NUMBER,
+                        "projectId": args.args.get("projectId")}, []
+            return {}, []
 
     class _RecordingMonitor(mocks.MockMonitor):
         def RegisterResource(self, request):

@@ -28,6 +28,14 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "gcp:serviceaccount/iAMMember:IAMMember": ("role", "member"),
     "gcp:projects/service:Service": ("service",),
     "gcp:artifactregistry/repository:Repository": ("repositoryId", "format", "location"),
+    "kubernetes:helm.sh/v4:Chart": ("chart", "version", "namespace"),
+    "kubernetes:kustomize/v2:Directory": ("directory",),
+    "kubernetes:core/v1:Namespace": ("metadata.name",),
+    "kubernetes:core/v1:ServiceAccount": ("metadata.namespace", "metadata.name"),
+    "kubernetes:core/v1:ServiceAccountPatch": ("metadata.namespace", "metadata.name"),
+    "gcp:vertex/aiEndpoint:AiEndpoint": ("name", "displayName", "region"),
+    "gcp:vertex/aiTensorboard:AiTensorboard": ("displayName", "region"),
+    "gcp:billing/budget:Budget": ("amount.specifiedAmount.units", "thresholdRules"),
 }
 
 

@@ -27,28 +27,37 @@ class Workload:
     """A Google service account used from pods through Workload Identity."""
 
     namespace: str
-    ksa: str
+    ksas: tuple[str, ...]
+    """Kubernetes service accounts allowed to act as this account (Workload Identity)."""
     description: str
     bucket_roles: dict[BucketRole, str]
-    """Bucket → the one storage role this workload needs on it."""
+    """Bucket → the one storage role this workload needs on it (where the bucket exists)."""
+    vertex_roles: tuple[str, ...]
+    """Project roles needed only when the workload runs on Vertex AI."""
 
 
 WORKLOADS: dict[WorkloadName, Workload] = {
     "pipelines": Workload(
-        namespace="kubeflow", ksa="pipeline-runner",
-        description="Kubeflow Pipelines runs: read datasets, write artifacts and models",
+        # pipeline-runner runs the steps; ml-pipeline-ui reads artifacts to show them.
+        namespace="kubeflow", ksas=("pipeline-runner", "ml-pipeline-ui"),
+        description="Pipeline runs: read datasets, write artifacts and models, launch jobs",
         bucket_roles={"datasets": "roles/storage.objectViewer",
                       "pipeline-root": "roles/storage.objectAdmin",
-                      "models": "roles/storage.objectAdmin"}),
+                      "models": "roles/storage.objectAdmin",
+                      "vertex-staging": "roles/storage.objectAdmin"},
+        vertex_roles=("roles/aiplatform.user",)),
     "training": Workload(
-        namespace="ml-training", ksa="trainer",
-        description="TFJobs and Katib trials: read datasets, write checkpoints and models",
+        namespace="ml-training", ksas=("trainer",),
+        description="Training jobs and tuning trials: read datasets, write checkpoints and models",
         bucket_roles={"datasets": "roles/storage.objectViewer",
-                      "models": "roles/storage.objectAdmin"}),
+                      "models": "roles/storage.objectAdmin",
+                      "vertex-staging": "roles/storage.objectViewer"},
+        vertex_roles=("roles/logging.logWriter", "roles/monitoring.metricWriter")),
     "serving": Workload(
-        namespace="ml-serving", ksa="predictor",
-        description="KServe predictors: read models only",
-        bucket_roles={"models": "roles/storage.objectViewer"}),
+        namespace="ml-serving", ksas=("predictor",),
+        description="Model servers: read models only",
+        bucket_roles={"models": "roles/storage.objectViewer"},
+        vertex_roles=("roles/logging.logWriter", "roles/monitoring.metricWriter")),
 }
 
 
@@ -59,31 +68,86 @@ class IdentityArgs:
     """Prefix of account ids (6-30 chars in all), e.g. ``mlp-dev``."""
     buckets: dict[BucketRole, gcp.storage.Bucket]
     registry: gcp.artifactregistry.Repository
+    workload_identity: bool
+    """Bind each workload account to its Kubernetes service accounts (needs a GKE cluster)."""
+    vertex: bool
+    """Grant the project roles Vertex AI jobs and endpoints need."""
 
 
 class Identity(pulumi.ComponentResource):
     """The node service account and one Workload Identity service account per workload.
 
     Nodes never use the Compute Engine default account (which holds Editor); they get GKE's minimal
-    node role plus read access to this stack's registry. Workloads get bucket-level roles only, and
-    only the Kubernetes service account named in `WORKLOADS` may impersonate each.
+    node role plus read access to this stack's registry. Workloads get bucket-level roles, the
+    few project roles Vertex AI needs when it is used, and only the Kubernetes service accounts
+    named in `WORKLOADS` may impersonate them.
     """
 
-    node_sa: gcp.serviceaccount.Account
+    node_sa: gcp.serviceaccount.Account | None
+    """Only with a cluster: the account GKE nodes run as."""
     workload_sas: dict[WorkloadName, gcp.serviceaccount.Account]
 
     def __init__(self, name: str, args: IdentityArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-platform:gcp:Identity", name, None, opts)
         child = child_opts(self, opts)
-        self.node_sa = gcp.serviceaccount.Account(
+        self.node_sa = self._node_account(name, args, child) if args.workload_identity else None
+        self.workload_sas = {}
+        for workload, spec in WORKLOADS.items():
+            sa = gcp.serviceaccount.Account(
+                f"{name}-{workload}",
+                project=args.project,
+                account_id=f"{args.account_prefix}-{workload}",
+                display_name=f"{workload} workloads (ml-platform)",
+                description=spec.description,
+                opts=child,
+            )
+            member = sa.email.apply(lambda e: f"serviceAccount:{e}")
+            for bucket_role, role in spec.bucket_roles.items():
+                if bucket_role in args.buckets:
+                    gcp.storage.BucketIAMMember(
+                        f"{name}-{workload}-{bucket_role}",
+                        bucket=args.buckets[bucket_role].name, role=role, member=member,
+                        opts=child)
+            for role in spec.vertex_roles if args.vertex else ():
+                gcp.projects.IAMMember(
+                    f"{name}-{workload}-{role.split('/')[-1]}",
+                    project=args.project, role=role, member=member, opts=child)
+            for ksa in spec.ksas if args.workload_identity else ():
+                gcp.serviceaccount.IAMMember(
+                    f"{name}-{workload}-wi-{ksa}",
+                    service_account_id=sa.name,
+                    role="roles/iam.workloadIdentityUser",
+                    member=f"serviceAccount:{args.project}.svc.id.goog[{spec.namespace}/{ksa}]",
+                    opts=child,
+                )
+            self.workload_sas[workload] = sa
+        if args.vertex:
+            # Pipelines launch custom jobs that run as the training account.
+            gcp.serviceaccount.IAMMember(
+                f"{name}-pipelines-act-as-training",
+                service_account_id=self.workload_sas["training"].name,
+                role="roles/iam.serviceAccountUser",
+                member=self.workload_sas["pipelines"].email.apply(
+                    lambda e: f"serviceAccount:{e}"),
+                opts=child,
+            )
+        self.register_outputs({
+            **({"node_service_account": self.node_sa.email} if self.node_sa else {}),
+            **{f"{w}_service_account": sa.email for w, sa in self.workload_sas.items()},
+        })
+
+    @staticmethod
+    def _node_account(name: str, args: IdentityArgs,
+                      child: pulumi.ResourceOptions) -> gcp.serviceaccount.Account:
+        node_sa = gcp.serviceaccount.Account(
             f"{name}-nodes",
             project=args.project,
             account_id=f"{args.account_prefix}-nodes",
             display_name="GKE nodes (ml-platform)",
             opts=child,
         )
-        node_member = self.node_sa.email.apply(lambda e: f"serviceAccount:{e}")
+        node_member = node_sa.email.apply(lambda e: f"serviceAccount:{e}")
         for role in NODE_ROLES:
             gcp.projects.IAMMember(
                 f"{name}-nodes-{role.split('/')[-1]}",
@@ -97,31 +161,4 @@ class Identity(pulumi.ComponentResource):
             member=node_member,
             opts=child,
         )
-
-        self.workload_sas = {}
-        for workload, spec in WORKLOADS.items():
-            sa = gcp.serviceaccount.Account(
-                f"{name}-{workload}",
-                project=args.project,
-                account_id=f"{args.account_prefix}-{workload}",
-                display_name=f"{workload} workloads (ml-platform)",
-                description=spec.description,
-                opts=child,
-            )
-            member = sa.email.apply(lambda e: f"serviceAccount:{e}")
-            for bucket_role, role in spec.bucket_roles.items():
-                gcp.storage.BucketIAMMember(
-                    f"{name}-{workload}-{bucket_role}",
-                    bucket=args.buckets[bucket_role].name, role=role, member=member, opts=child)
-            gcp.serviceaccount.IAMMember(
-                f"{name}-{workload}-wi",
-                service_account_id=sa.name,
-                role="roles/iam.workloadIdentityUser",
-                member=f"serviceAccount:{args.project}.svc.id.goog[{spec.namespace}/{spec.ksa}]",
-                opts=child,
-            )
-            self.workload_sas[workload] = sa
-        self.register_outputs({
-            "node_service_account": self.node_sa.email,
-            **{f"{w}_service_account": sa.email for w, sa in self.workload_sas.items()},
-        })
+        return node_sa

@@ -10,8 +10,11 @@ import pulumi_gcp as gcp
 
 from infra.components._opts import child_opts
 
-BucketRole = Literal["datasets", "models", "pipeline-root"]
+BucketRole = Literal["datasets", "models", "pipeline-root", "vertex-staging"]
 BUCKET_ROLES: tuple[BucketRole, ...] = ("datasets", "models", "pipeline-root")
+"""Buckets every flavour gets; `vertex-staging` is added when Vertex AI is used."""
+TEMPORARY: frozenset[BucketRole] = frozenset({"pipeline-root", "vertex-staging"})
+"""Buckets of intermediate files only, expired after the retention period."""
 VERSIONED: frozenset[BucketRole] = frozenset({"datasets", "models"})
 """Buckets whose objects must survive an overwrite or a mistaken delete."""
 
@@ -31,6 +34,7 @@ class StorageArgs:
     noncurrent_versions_kept: int
     registry_keep_recent: int
     registry_untagged_max_age_days: int
+    roles: tuple[BucketRole, ...] = BUCKET_ROLES
 
 
 class Storage(pulumi.ComponentResource):
@@ -64,7 +68,7 @@ class Storage(pulumi.ComponentResource):
                 labels={**args.labels, "data-role": role},
                 opts=stateful,
             )
-            for role in BUCKET_ROLES
+            for role in args.roles
         }
         self.registry = gcp.artifactregistry.Repository(
             f"{name}-registry",
@@ -104,7 +108,7 @@ class Storage(pulumi.ComponentResource):
 def _lifecycle_rules(role: BucketRole,
                      args: StorageArgs) -> list[gcp.storage.BucketLifecycleRuleArgs]:
     delete = gcp.storage.BucketLifecycleRuleActionArgs(type="Delete")
-    if role == "pipeline-root":
+    if role in TEMPORARY:
         return [gcp.storage.BucketLifecycleRuleArgs(
             action=delete,
             condition=gcp.storage.BucketLifecycleRuleConditionArgs(

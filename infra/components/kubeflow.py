@@ -1,0 +1,182 @@
+"""Kubeflow on the GKE cluster: cert-manager, Pipelines, Training Operator, Katib and KServe.
+
+Upstream installs are declared as pulumi-kubernetes `helm.v4.Chart` and `kustomize.v2.Directory`
+resources at the versions in `infra/data/versions.yaml`. Ordering is explicit, because the engine
+only orders what it is told to:
+
+- CRDs before custom resources: the KServe CRD chart before `kserve-resources` (which ships
+  ClusterServingRuntimes), the Pipelines cluster-scoped resources before the Pipelines install;
+- cert-manager, with its webhook ready, before KServe, whose webhook certificates it issues;
+- namespaces before what lives in them.
+
+Pods reach Google Cloud through Workload Identity: each Kubernetes service account in
+`infra.components.identity.WORKLOADS` is annotated with its Google service account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.components._opts import child_opts
+from infra.components.identity import WORKLOADS, WorkloadName
+from infra.versions import Pin, pins
+
+WI_ANNOTATION = "iam.gke.io/gcp-service-account"
+KUBEFLOW_NAMESPACE = "kubeflow"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+KSERVE_NAMESPACE = "kserve"
+KSERVE_DEPLOYMENT_MODE = "Standard"
+"""Plain Deployments and Services (formerly RawDeployment): no Knative, no Istio, and no
+scale-to-zero killing a GPU predictor before its node has come up."""
+
+
+@dataclass(frozen=True)
+class KubeflowArgs:
+    provider: k8s.Provider
+    cert_manager: bool
+    pipelines: bool
+    training_operator: bool
+    katib: bool
+    kserve: bool
+    workload_service_accounts: dict[WorkloadName, pulumi.Input[str]]
+    """Google service-account emails the Kubernetes service accounts act as."""
+    pipeline_root: pulumi.Input[str]
+    """`gs://…/` where Pipelines stores every v2 artifact."""
+
+
+class Kubeflow(pulumi.ComponentResource):
+    """The Kubeflow components a stack selects, installed in dependency order."""
+
+    installs: dict[str, pulumi.Resource]
+    versions: dict[str, str]
+    """Install name → pinned upstream version."""
+    namespaces: dict[str, k8s.core.v1.Namespace]
+
+    def __init__(self, name: str, args: KubeflowArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ml-platform:k8s:Kubeflow", name, None, opts)
+        self._name = name
+        self._args = args
+        self._opts = opts
+        self.installs = {}
+        self.namespaces = {}
+        versions = pins()
+
+        for ns in sorted({w.namespace for w in WORKLOADS.values()} - {KUBEFLOW_NAMESPACE}):
+            self._namespace(ns, _workload_namespace_labels(ns))
+        self._workload_service_accounts()
+
+        if args.cert_manager:
+            ns = self._namespace(CERT_MANAGER_NAMESPACE)
+            self._chart("cert-manager", versions["cert_manager"], CERT_MANAGER_NAMESPACE,
+                        {"crds": {"enabled": True}}, [ns])
+        if args.pipelines:
+            scoped = self._directory("pipelines-cluster-scoped",
+                                     versions["pipelines_cluster_scoped"], [])
+            kfp = self._directory("pipelines", versions["pipelines"], [scoped])
+            self._pipelines_config(kfp)
+        if args.training_operator:
+            self._directory("training-operator", versions["training_operator"], [])
+        if args.katib:
+            deps = [self.installs["training-operator"]] if args.training_operator else []
+            self._directory("katib", versions["katib"], deps)
+        if args.kserve:
+            ns = self._namespace(KSERVE_NAMESPACE)
+            crd = self._chart("kserve-crd", versions["kserve_crd"], KSERVE_NAMESPACE, {}, [ns])
+            self._chart("kserve-resources", versions["kserve_resources"], KSERVE_NAMESPACE,
+                        {"kserve": {"controller": {"deploymentMode": KSERVE_DEPLOYMENT_MODE}}},
+                        [ns, crd, *([self.installs["cert-manager"]] if args.cert_manager else [])])
+
+        self.versions = {key: versions[_pin_key(key)].version for key in self.installs}
+        self.register_outputs({
+            "installed": self.versions,
+            "namespaces": [n.metadata.name for n in self.namespaces.values()],
+        })
+
+    def _child(self, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(
+            child_opts(self, self._opts, provider=self._args.provider),
+            pulumi.ResourceOptions(depends_on=depends_on))
+
+    def _namespace(self, ns: str, labels: dict[str, str] | None = None) -> k8s.core.v1.Namespace:
+        self.namespaces[ns] = k8s.core.v1.Namespace(
+            f"{self._name}-ns-{ns}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=labels or {}),
+            opts=self._child([]),
+        )
+        return self.namespaces[ns]
+
+    def _chart(self, key: str, pin: Pin, namespace: str, values: dict[str, Any],
+               depends_on: list[pulumi.Resource]) -> k8s.helm.v4.Chart:
+        chart = k8s.helm.v4.Chart(
+            f"{self._name}-{key}",
+            chart=pin.chart,
+            version=pin.version,
+            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=pin.repository)
+            if pin.repository else None,
+            namespace=namespace,
+            values=values,
+            opts=self._child(depends_on),
+        )
+        self.installs[key] = chart
+        return chart
+
+    def _directory(self, key: str, pin: Pin,
+                   depends_on: list[pulumi.Resource]) -> k8s.kustomize.v2.Directory:
+        directory = k8s.kustomize.v2.Directory(
+            f"{self._name}-{key}", directory=pin.directory, opts=self._child(depends_on))
+        self.installs[key] = directory
+        return directory
+
+    def _workload_service_accounts(self) -> None:
+        for workload, spec in WORKLOADS.items():
+            annotations = {WI_ANNOTATION: self._args.workload_service_accounts[workload]}
+            for ksa in spec.ksas:
+                if spec.namespace == KUBEFLOW_NAMESPACE:
+                    continue  # created by the Pipelines manifests; annotated by a patch below
+                k8s.core.v1.ServiceAccount(
+                    f"{self._name}-ksa-{spec.namespace}-{ksa}",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=ksa, namespace=spec.namespace, annotations=annotations),
+                    automount_service_account_token=False,
+                    opts=self._child([self.namespaces[spec.namespace]]),
+                )
+
+    def _pipelines_config(self, kfp: pulumi.Resource) -> None:
+        spec = WORKLOADS["pipelines"]
+        annotations = {WI_ANNOTATION: self._args.workload_service_accounts["pipelines"]}
+        for ksa in spec.ksas:
+            # The Pipelines manifests own these service accounts; a server-side-apply patch adds
+            # only our annotation and leaves the rest to upstream.
+            k8s.core.v1.ServiceAccountPatch(
+                f"{self._name}-ksa-{spec.namespace}-{ksa}",
+                metadata=k8s.meta.v1.ObjectMetaPatchArgs(
+                    name=ksa, namespace=spec.namespace, annotations=annotations),
+                opts=self._child([kfp]),
+            )
+        # The v2 launcher reads the default pipeline root from this ConfigMap in the namespace
+        # runs execute in; artifacts then go to GCS as the pipeline-runner's Google account.
+        k8s.core.v1.ConfigMap(
+            f"{self._name}-kfp-launcher",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="kfp-launcher", namespace=spec.namespace),
+            data={"defaultPipelineRoot": self._args.pipeline_root},
+            opts=self._child([kfp]),
+        )
+
+
+def _pin_key(install: str) -> str:
+    return install.replace("-", "_")
+
+
+def _workload_namespace_labels(namespace: str) -> dict[str, str]:
+    labels = {"pod-security.kubernetes.io/enforce": "baseline",
+              "pod-security.kubernetes.io/warn": "restricted",
+              "app.kubernetes.io/part-of": "ml-platform"}
+    if namespace == WORKLOADS["training"].namespace:
+        # Katib injects its metrics-collector sidecar only into labelled namespaces.
+        labels["katib.kubeflow.org/metrics-collector-injection"] = "enabled"
+    return labels

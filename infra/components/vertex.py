@@ -1,0 +1,83 @@
+"""Vertex AI resources for the managed flavour: TensorBoard, Metadata Store and an Endpoint.
+
+Jobs (custom training, hyperparameter tuning, pipelines), model upload and deployment to the
+endpoint are API calls made by the workloads, not declarable resources; this component creates
+what they need and exports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.components._opts import child_opts
+
+
+@dataclass(frozen=True)
+class VertexArgs:
+    project: str
+    region: str
+    stack: str
+    endpoint_display_name: str
+    tensorboard_display_name: str
+    labels: dict[str, str]
+
+
+def endpoint_id(project: str, stack: str) -> str:
+    """A stable numeric endpoint id for a project and stack.
+
+    Vertex endpoint ids are numbers of at most 10 digits that the creator may choose; deriving one
+    from the project and stack keeps it stable across `pulumi up` runs and distinct per stack.
+    """
+    digest = int(hashlib.sha256(f"{project}/{stack}".encode()).hexdigest(), 16)
+    return str(1_000_000_000 + digest % 9_000_000_000)
+
+
+class VertexAi(pulumi.ComponentResource):
+    """TensorBoard for training curves, the default Metadata Store, and the CIFAR-10 endpoint."""
+
+    endpoint: gcp.vertex.AiEndpoint
+    tensorboard: gcp.vertex.AiTensorboard
+    metadata_store: gcp.vertex.AiMetadataStore
+
+    def __init__(self, name: str, args: VertexArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ml-platform:gcp:VertexAi", name, None, opts)
+        child = child_opts(self, opts)
+        self.tensorboard = gcp.vertex.AiTensorboard(
+            f"{name}-tensorboard",
+            project=args.project,
+            region=args.region,
+            display_name=args.tensorboard_display_name,
+            description="Training curves of the CIFAR-10 jobs",
+            labels=args.labels,
+            opts=child,
+        )
+        self.metadata_store = gcp.vertex.AiMetadataStore(
+            f"{name}-metadata",
+            project=args.project,
+            region=args.region,
+            # Vertex AI Pipelines and Experiments record lineage in the store named "default".
+            name="default",
+            description="Lineage of pipeline runs and experiments",
+            opts=child,
+        )
+        self.endpoint = gcp.vertex.AiEndpoint(
+            f"{name}-endpoint",
+            project=args.project,
+            name=endpoint_id(args.project, args.stack),
+            location=args.region,
+            region=args.region,
+            display_name=args.endpoint_display_name,
+            description="Online predictions of the CIFAR-10 model",
+            labels=args.labels,
+            opts=child,
+        )
+        self.register_outputs({
+            "endpoint": self.endpoint.name,
+            "tensorboard": self.tensorboard.id,
+            "metadata_store": self.metadata_store.id,
+        })

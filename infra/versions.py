@@ -1,0 +1,34 @@
+"""Pinned upstream versions of the Kubeflow flavour, read from `infra/data/versions.yaml`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+VERSIONS_PATH = Path(__file__).parent / "data" / "versions.yaml"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One upstream component at one version, and how to install it."""
+
+    key: str
+    version: str
+    install: Literal["helm", "kustomize"]
+    source: str
+    chart: str | None = None
+    repository: str | None = None
+    directory: str | None = None
+    note: str | None = None
+
+
+@cache
+def pins() -> dict[str, Pin]:
+    """Every pinned component by key (`cert_manager`, `katib`, …), loaded once."""
+    raw = yaml.safe_load(VERSIONS_PATH.read_text())
+    return {key: Pin(key=key, **{k: str(v) for k, v in spec.items()})
+            for key, spec in raw["components"].items()}
