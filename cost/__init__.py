@@ -1,1 +1,7 @@
-"""placeholder"""
+"""Cost module: what a GPU ML platform on Google Cloud costs a month, and which stack is cheaper.
+
+Prices are dated data (`cost/data/prices/<date>.yaml`), usage assumptions are data (scenario and
+usage files), and the code only does arithmetic on them in `Decimal`, rounding once at the end.
+Three models are compared (a fixed GKE cluster, an autoscaled GKE cluster, Vertex AI pay-per-use),
+with the break-even between them; a stack's offline preview is priced resource by resource.
+"""

@@ -1,0 +1,253 @@
+"""Price catalog snapshots: dated YAML files of unit prices, each with its source and status.
+
+A snapshot is the only place a price lives. Machine shapes are not here (they come from
+`infra.hardware`); what is here is what each shape, GPU, disk and service costs on one date.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+
+PRICES_DIR = Path(__file__).parent / "data" / "prices"
+
+Pricing = Literal["on-demand", "spot", "cud-1y", "cud-3y"]
+PRICING_MODELS: tuple[str, ...] = get_args(Pricing)
+STATUSES = ("verified", "derived", "unverified", "extrapolated")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class CatalogError(ValueError):
+    """A snapshot file that is malformed; the message names the file and the field."""
+
+
+class PriceNotFound(LookupError):
+    """No price for what was asked in this snapshot; the message says what is priced."""
+
+
+@dataclass(frozen=True)
+class Price:
+    """One unit price with its provenance."""
+
+    usd: Decimal
+    as_of: str
+    source: str
+    status: str
+    note: str = ""
+
+    @property
+    def flag(self) -> str:
+        """A short marker for reports: empty when verified, else the status."""
+        return "" if self.status == "verified" else self.status
+
+
+@dataclass(frozen=True)
+class PriceCatalog:
+    """Every unit price of one snapshot (a date, one region, one currency)."""
+
+    snapshot: str
+    region: str
+    currency: str
+    hours_per_month: Decimal
+    sources: dict[str, str]
+    sustained_use: dict[str, tuple[tuple[Decimal, ...], Price]]
+    compute: dict[str, dict[str, Price]]
+    gpus: dict[str, dict[str, Price]]
+    unpriced_gpus: dict[str, str]
+    disks: dict[str, Price]
+    gke: dict[str, Price]
+    vertex_training_machine: dict[str, Price]
+    vertex_training_gpu: dict[str, Price]
+    vertex_prediction_machine: dict[str, Price]
+    vertex_prediction_gpu: dict[str, Price]
+    vertex_pipeline_run: Price
+    vertex_sustained_use: bool
+    path: Path = field(default=Path())
+
+    def machine(self, machine_type: str, pricing: str = "on-demand") -> Price:
+        """The Compute Engine price of one node-hour of a machine type."""
+        return _lookup(self.compute, machine_type, pricing, f"catalog {self.snapshot}: machine")
+
+    def gpu(self, gpu_type: str, pricing: str = "on-demand") -> Price:
+        """The price of one GPU-hour attached to a Compute Engine node."""
+        if gpu_type in self.unpriced_gpus:
+            raise PriceNotFound(f"catalog {self.snapshot}: GPU '{gpu_type}' is not priced: "
+                                f"{self.unpriced_gpus[gpu_type]}")
+        return _lookup(self.gpus, gpu_type, pricing, f"catalog {self.snapshot}: GPU")
+
+    def disk(self, disk_type: str) -> Price:
+        """The price of one GB-month of a persistent disk type."""
+        if disk_type not in self.disks:
+            raise PriceNotFound(f"catalog {self.snapshot}: disk type '{disk_type}' is not "
+                                f"priced; priced: {', '.join(sorted(self.disks))}")
+        return self.disks[disk_type]
+
+    def sud_tiers(self, family: str) -> tuple[Decimal, ...] | None:
+        """Billed share of list price per quarter of the month, or None if no SUD applies."""
+        entry = self.sustained_use.get(family)
+        return entry[0] if entry else None
+
+    def vertex(self, table: str, key: str) -> Price:
+        """A Vertex price: table is training_machine, training_gpu, prediction_machine or
+        prediction_gpu."""
+        prices: dict[str, Price] = getattr(self, f"vertex_{table}")
+        if key not in prices:
+            raise PriceNotFound(f"catalog {self.snapshot}: no Vertex {table.replace('_', ' ')} "
+                                f"price for '{key}'; priced: {', '.join(sorted(prices))}")
+        return prices[key]
+
+    def all_prices(self) -> list[tuple[str, Price]]:
+        """Every price as (dotted key, price), for listing and checks."""
+        rows: list[tuple[str, Price]] = []
+        for family, (_, price) in self.sustained_use.items():
+            rows.append((f"sustained_use.{family}", price))
+        for table_name, table in (("compute", self.compute), ("gpus", self.gpus)):
+            for key, by_pricing in table.items():
+                rows += [(f"{table_name}.{key}.{p}", v) for p, v in by_pricing.items()]
+        rows += [(f"disks.{k}", v) for k, v in self.disks.items()]
+        rows += [(f"gke.{k}", v) for k, v in self.gke.items()]
+        for table in ("training_machine", "training_gpu", "prediction_machine",
+                      "prediction_gpu"):
+            rows += [(f"vertex.{table}.{k}", v)
+                     for k, v in getattr(self, f"vertex_{table}").items()]
+        rows.append(("vertex.pipeline_run", self.vertex_pipeline_run))
+        return rows
+
+
+def _lookup(table: dict[str, dict[str, Price]], key: str, pricing: str, what: str) -> Price:
+    if pricing not in PRICING_MODELS:
+        raise PriceNotFound(f"pricing '{pricing}' is not one of {', '.join(PRICING_MODELS)}")
+    if key not in table:
+        raise PriceNotFound(f"{what} '{key}' is not priced; priced: {', '.join(sorted(table))}")
+    if pricing not in table[key]:
+        raise PriceNotFound(f"{what} '{key}' has no {pricing} price; it has: "
+                            f"{', '.join(table[key])}")
+    return table[key][pricing]
+
+
+def _price(raw: Any, where: str, sources: dict[str, str]) -> Price:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: expected a mapping with usd, as_of, source, status")
+    missing = [k for k in ("usd", "as_of", "source", "status") if k not in raw]
+    if missing:
+        raise CatalogError(f"{where}: missing {', '.join(missing)}")
+    if not isinstance(raw["usd"], str):
+        raise CatalogError(f"{where}.usd: write prices as quoted decimal strings, got "
+                           f"{raw['usd']!r}")
+    try:
+        usd = Decimal(raw["usd"])
+    except InvalidOperation:
+        raise CatalogError(f"{where}.usd: '{raw['usd']}' is not a decimal number") from None
+    if not usd.is_finite() or usd < 0:
+        raise CatalogError(f"{where}.usd: must be a finite number >= 0, got {raw['usd']}")
+    if not _DATE.match(str(raw["as_of"])):
+        raise CatalogError(f"{where}.as_of: '{raw['as_of']}' is not a YYYY-MM-DD date")
+    if raw["source"] not in sources:
+        raise CatalogError(f"{where}.source: '{raw['source']}' is not in sources "
+                           f"({', '.join(sorted(sources))})")
+    if raw["status"] not in STATUSES:
+        raise CatalogError(f"{where}.status: '{raw['status']}' is not one of "
+                           f"{', '.join(STATUSES)}")
+    return Price(usd, str(raw["as_of"]), raw["source"], raw["status"], str(raw.get("note", "")))
+
+
+def _table(raw: Any, where: str, sources: dict[str, str]) -> dict[str, Price]:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: expected a mapping")
+    return {str(k): _price(v, f"{where}.{k}", sources) for k, v in raw.items()}
+
+
+def _by_pricing(raw: Any, where: str, sources: dict[str, str]) -> dict[str, dict[str, Price]]:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: expected a mapping")
+    out: dict[str, dict[str, Price]] = {}
+    for key, prices in raw.items():
+        table = _table(prices, f"{where}.{key}", sources)
+        bad = sorted(set(table) - set(PRICING_MODELS))
+        if bad:
+            raise CatalogError(f"{where}.{key}: unknown pricing {', '.join(bad)}; allowed: "
+                               f"{', '.join(PRICING_MODELS)}")
+        out[str(key)] = table
+    return out
+
+
+def load_catalog_file(path: Path) -> PriceCatalog:
+    """Read and check one snapshot file.
+
+    Raises:
+        CatalogError: naming the file and the field, for any malformed entry.
+    """
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise CatalogError(f"{path}: cannot read: {err}") from None
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{path}: top level must be a mapping")
+    try:
+        sources = {str(k): str(v) for k, v in raw["sources"].items()}
+        sud = {}
+        for family, entry in (raw.get("sustained_use") or {}).items():
+            tiers = tuple(Decimal(t) for t in entry["tiers"])
+            if len(tiers) != 4 or any(not Decimal(0) <= t <= Decimal(1) for t in tiers):
+                raise CatalogError(f"{path}: sustained_use.{family}.tiers: four shares in [0, 1]")
+            sud[str(family)] = (tiers, _price({**entry, "usd": "0"},
+                                              f"sustained_use.{family}", sources))
+        vertex = raw["vertex"]
+        catalog = PriceCatalog(
+            snapshot=str(raw["snapshot"]),
+            region=str(raw["region"]),
+            currency=str(raw["currency"]),
+            hours_per_month=Decimal(str(raw["hours_per_month"])),
+            sources=sources,
+            sustained_use=sud,
+            compute=_by_pricing(raw["compute"], "compute", sources),
+            gpus=_by_pricing(raw["gpus"], "gpus", sources),
+            unpriced_gpus={str(k): str(v) for k, v in (raw.get("unpriced_gpus") or {}).items()},
+            disks=_table(raw["disks"], "disks", sources),
+            gke=_table(raw["gke"], "gke", sources),
+            vertex_training_machine=_table(vertex["training_machine"],
+                                           "vertex.training_machine", sources),
+            vertex_training_gpu=_table(vertex["training_gpu"], "vertex.training_gpu", sources),
+            vertex_prediction_machine=_table(vertex["prediction_machine"],
+                                             "vertex.prediction_machine", sources),
+            vertex_prediction_gpu=_table(vertex["prediction_gpu"], "vertex.prediction_gpu",
+                                         sources),
+            vertex_pipeline_run=_price(vertex["pipeline_run"], "vertex.pipeline_run", sources),
+            vertex_sustained_use=bool(vertex.get("sustained_use", False)),
+            path=Path(path),
+        )
+    except KeyError as err:
+        raise CatalogError(f"{path}: missing key {err}") from None
+    except CatalogError as err:
+        raise CatalogError(f"{path}: {err}" if str(path) not in str(err) else str(err)) from None
+    if not _DATE.match(catalog.snapshot):
+        raise CatalogError(f"{path}: snapshot '{catalog.snapshot}' is not a YYYY-MM-DD date")
+    for key in ("cluster_fee_per_hour", "free_tier_credit_per_month"):
+        if key not in catalog.gke:
+            raise CatalogError(f"{path}: gke.{key} is missing")
+    return catalog
+
+
+def snapshots(directory: Path = PRICES_DIR) -> list[str]:
+    """The dates of the shipped snapshots, oldest first."""
+    return sorted(p.stem for p in directory.glob("*.yaml") if _DATE.match(p.stem))
+
+
+@cache
+def load_catalog(snapshot: str | None = None) -> PriceCatalog:
+    """A shipped snapshot by date; the newest one when no date is given.
+
+    Raises:
+        PriceNotFound: if no snapshot has that date (the message lists the dates there are).
+    """
+    dates = snapshots()
+    date = snapshot or dates[-1]
+    if date not in dates:
+        raise PriceNotFound(f"no price snapshot '{date}'; snapshots: {', '.join(dates)}")
+    return load_catalog_file(PRICES_DIR / f"{date}.yaml")

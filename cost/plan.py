@@ -1,0 +1,203 @@
+"""Plan pricing: the offline preview of a stack, priced resource by resource.
+
+Parsing (reading a resource's wire-form inputs) is kept apart from pricing (the shared
+`cost.pricing` arithmetic). Types without a pricing rule are listed as not priced with a reason,
+so a new resource type in the preview never breaks pricing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from cost.catalog import PriceCatalog, PriceNotFound
+from cost.models import _vertex_lines
+from cost.money import ZERO
+from cost.pricing import Bill, PricingError, cluster_fee_lines, node_lines
+from cost.scenario import ScenarioError
+from cost.usage import PlanUsage
+from infra.preview import SECRET, UNKNOWN, Preview, PreviewResource
+
+CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+VERTEX_ENDPOINT = "gcp:vertex/aiEndpoint:AiEndpoint"
+
+FREE_TYPES: dict[str, str] = {
+    "gcp:projects/service:Service": "enabling an API is free",
+    "gcp:serviceaccount/account:Account": "service accounts are free",
+    "gcp:compute/network:Network": "a VPC network is free",
+    "gcp:compute/subnetwork:Subnetwork": "a subnetwork is free (egress is usage)",
+    "gcp:compute/router:Router": "a Cloud Router used only for NAT is free",
+    "gcp:billing/budget:Budget": "budgets are free",
+}
+"""Types that cost nothing themselves (IAM bindings are matched by name, below)."""
+
+USAGE_BASED: dict[str, str] = {
+    "gcp:storage/bucket:Bucket": "storage GB-months, operations and egress depend on use",
+    "gcp:artifactregistry/repository:Repository": "image storage GB-months depend on use",
+    "gcp:compute/routerNat:RouterNat": "Cloud NAT gateway hours and GB processed depend on use; "
+                                       "not in the price catalog",
+    "gcp:vertex/aiTensorboard:AiTensorboard": "TensorBoard storage GB-months depend on use",
+}
+"""Types that cost by use; listed with the reason they are not priced."""
+
+_ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
+
+
+@dataclass
+class PricedResource:
+    """One resource of the plan and what it costs (or why it is not priced)."""
+
+    type: str
+    name: str
+    status: str  # priced | usage-based | free | not priced
+    bill: Bill
+    reason: str = ""
+
+
+@dataclass
+class PlanBill:
+    """A stack's plan, priced."""
+
+    stack: str
+    project: str
+    catalog: str
+    region: str
+    resources: list[PricedResource] = field(default_factory=list)
+
+    @property
+    def monthly(self) -> Decimal:
+        return sum((r.bill.monthly for r in self.resources), ZERO)
+
+    def by_status(self, status: str) -> list[PricedResource]:
+        return [r for r in self.resources if r.status == status]
+
+
+def _known(value: Any) -> bool:
+    return value not in (None, UNKNOWN, SECRET)
+
+
+def _cluster(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> PricedResource:
+    location = r.inputs.get("location")
+    bill = Bill(r.name)
+    if not _known(location):
+        bill.notes.append("location unknown at preview: priced as regional (no free tier)")
+    regional = not (_known(location) and _ZONE.match(str(location)))
+    bill.lines = cluster_fee_lines(prices, regional=regional, free_tier=usage.gke_free_tier)
+    if not regional and usage.gke_free_tier:
+        bill.notes.append("free tier assumes this is the billing account's only zonal cluster "
+                          "(usage: gke_free_tier: false to drop it)")
+    return PricedResource(r.type, r.name, "priced", bill)
+
+
+def _pool_counts(inputs: dict[str, Any]) -> tuple[int, int, int]:
+    """(always-on nodes, most nodes, zones) from autoscaling or a fixed node count."""
+    zones = inputs.get("nodeLocations")
+    n_zones = len(zones) if isinstance(zones, list) and zones else 1
+    auto = inputs.get("autoscaling") or {}
+    if "totalMinNodeCount" in auto or "totalMaxNodeCount" in auto:
+        return (int(auto.get("totalMinNodeCount", 0)), int(auto.get("totalMaxNodeCount", 0)),
+                n_zones)
+    if "minNodeCount" in auto or "maxNodeCount" in auto:
+        return (int(auto.get("minNodeCount", 0)) * n_zones,
+                int(auto.get("maxNodeCount", 0)) * n_zones, n_zones)
+    per_zone = inputs.get("nodeCount", inputs.get("initialNodeCount", 0))
+    count = int(per_zone) * n_zones if _known(per_zone) else 0
+    return count, count, n_zones
+
+
+def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> PricedResource:
+    cfg = r.inputs.get("nodeConfig") or {}
+    machine = cfg.get("machineType")
+    bill = Bill(r.name)
+    if not _known(machine):
+        return PricedResource(r.type, r.name, "not priced", bill,
+                              "machine type unknown at preview")
+    pricing = "spot" if cfg.get("spot") or cfg.get("preemptible") else "on-demand"
+    gpus = [g for g in cfg.get("guestAccelerators") or [] if _known(g.get("type"))]
+    gpu_type = gpus[0]["type"] if gpus else None
+    gpu_count = int(gpus[0].get("count", 1)) if gpus else 0
+    disk_gb = int(cfg.get("diskSizeGb", 100)) if _known(cfg.get("diskSizeGb", 100)) else 100
+    disk_type = str(cfg.get("diskType", "pd-balanced"))
+    low, high, zones = _pool_counts(r.inputs)
+    common = {"pricing": pricing, "gpu_type": gpu_type, "gpu_count": gpu_count,
+              "disk_gb": disk_gb, "disk_type": disk_type}
+    month = prices.hours_per_month
+    if low:
+        bill.lines += _tag(node_lines(prices, machine, nodes=low, hours=month, **common),
+                           f"always on, {low} node{'s' if low != 1 else ''}")
+    pool_name = str(r.inputs.get("name", r.name))
+    pool_usage = usage.node_pools.get(pool_name) or usage.node_pools.get(r.name)
+    extra = pool_usage.node_hours_per_month if pool_usage else ZERO
+    if extra > (high - low) * month:
+        raise ScenarioError(f"usage: node_pools.{pool_name}.node_hours_per_month: {extra} is "
+                            f"more than the pool can run above its minimum "
+                            f"({high - low} nodes × {month} h)")
+    if extra:
+        bill.lines += _tag(node_lines(prices, machine, nodes=1, hours=extra,
+                                      sustained_use=False, **common),
+                           "usage, per node-hour")
+    if high > low and not extra:
+        bill.notes.append(f"scales {low}–{high} nodes over {zones} zone(s): node-hours above the "
+                          f"minimum are usage-based (usage: node_pools.{pool_name}."
+                          f"node_hours_per_month)")
+    elif high > low:
+        bill.notes.append(f"usage node-hours priced without sustained-use discount; "
+                          f"scales {low}–{high} nodes over {zones} zone(s)")
+    return PricedResource(r.type, r.name, "priced" if bill.lines else "usage-based", bill,
+                          "" if bill.lines else "no always-on nodes and no usage given")
+
+
+def _tag(lines: list, tag: str) -> list:
+    from cost.pricing import Line
+
+    return [Line(f"{line.component} [{tag}]", line.quantity, line.unit, line.unit_price,
+                 line.monthly, line.price, line.note) for line in lines]
+
+
+def _endpoint(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> PricedResource:
+    key = str(r.inputs.get("name", r.name))
+    spec = usage.vertex_endpoints.get(key) or usage.vertex_endpoints.get(r.name)
+    bill = Bill(r.name)
+    if spec is None:
+        return PricedResource(r.type, r.name, "usage-based", bill,
+                              f"the deployed model's machine is an SDK call, not in the plan "
+                              f"(usage: vertex_endpoints.{key})")
+    bill.lines = _vertex_lines(prices, "Online prediction", "prediction", spec.machine_type,
+                               spec.gpu, spec.hours_per_month * spec.replicas)
+    return PricedResource(r.type, r.name, "priced", bill)
+
+
+PRICERS = {CLUSTER: _cluster, NODE_POOL: _node_pool, VERTEX_ENDPOINT: _endpoint}
+
+
+def price_resource(r: PreviewResource, prices: PriceCatalog,
+                   usage: PlanUsage) -> PricedResource:
+    """Price one resource; never raises for a type it does not know."""
+    if r.type in PRICERS:
+        try:
+            return PRICERS[r.type](r, prices, usage)
+        except (PricingError, PriceNotFound) as err:
+            return PricedResource(r.type, r.name, "not priced", Bill(r.name), str(err))
+    if r.type in FREE_TYPES:
+        return PricedResource(r.type, r.name, "free", Bill(r.name), FREE_TYPES[r.type])
+    if "iam" in r.type.lower().split(":")[-1].lower() or r.type.lower().endswith("iammember"):
+        return PricedResource(r.type, r.name, "free", Bill(r.name), "IAM bindings are free")
+    if r.type.startswith("kubernetes:"):
+        return PricedResource(r.type, r.name, "free", Bill(r.name),
+                              "runs on the cluster's nodes, which are priced with their pools")
+    if r.type in USAGE_BASED:
+        return PricedResource(r.type, r.name, "usage-based", Bill(r.name), USAGE_BASED[r.type])
+    return PricedResource(r.type, r.name, "not priced", Bill(r.name),
+                          "no pricing rule for this resource type")
+
+
+def price_preview(preview: Preview, prices: PriceCatalog, usage: PlanUsage) -> PlanBill:
+    """Price every custom resource of a preview (components are groupings, not resources)."""
+    plan = PlanBill(preview.stack, preview.project, prices.snapshot, prices.region)
+    for r in sorted(preview.resources, key=lambda r: (r.type, r.name)):
+        if r.custom:
+            plan.resources.append(price_resource(r, prices, usage))
+    return plan

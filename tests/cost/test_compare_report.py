@@ -1,0 +1,101 @@
+import json
+import re
+from decimal import Decimal
+
+import pytest
+from typer.testing import CliRunner
+
+from cost.catalog import load_catalog
+from cost.report import bills_text
+from cost.scenario import STUDY_SCENARIO, ScenarioError, load_scenario
+from infra.cli import app
+
+from .golden import check_golden
+
+runner = CliRunner()
+
+
+def test_study_bills_golden():
+    s = load_scenario()
+    check_golden("study-2024-bills.txt", bills_text(s, load_catalog(s.catalog)))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    result = runner.invoke(app, ["cost", "compare", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_compare_writes_every_file(report):
+    for name in ("results.json", "costs.csv", "report.md", "report.html", "bills.txt"):
+        assert (report / name).stat().st_size > 500, name
+
+
+def test_results_show_study_figures_beside_ours(report):
+    data = json.loads((report / "results.json").read_text())
+    assert {e["runs"] for e in data["per_runs"]} == {100, 640, 1300}
+    assert all(e["models"]["fixed"]["monthly"] == "2404.35" for e in data["per_runs"])
+    study = {f["label"]: f for f in data["study"]}
+    assert len(study) == 4
+    assert study["GKE cluster, 3 × n1-standard-32, per month"]["ours_value"] == "2404.35"
+    assert [f["reproduced"] for f in data["study"]].count(False) == 3
+    assert all(f["explanation"] for f in data["study"])
+
+
+def test_html_is_self_contained_with_two_charts(report):
+    html = (report / "report.html").read_text()
+    assert html.count("<svg") == 2
+    assert not re.search(r"""(src|href)\s*=\s*["']https?:""", html)
+    assert "<script" not in html and "@import" not in html
+    assert "2,404.35" in html
+
+
+def test_csv_totals_match_json(report):
+    rows = (report / "costs.csv").read_text().splitlines()
+    data = json.loads((report / "results.json").read_text())
+    totals = {(r.split(",")[0], r.split(",")[1]): r.split(",")[-1] for r in rows if ",TOTAL," in r}
+    for e in data["per_runs"]:
+        for model, info in e["models"].items():
+            assert Decimal(totals[(str(e["runs"]), model)]) == Decimal(info["monthly"])
+
+
+def _scenario_with(tmp_path, old, new):
+    text = STUDY_SCENARIO.read_text()
+    assert old in text
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("run_hours: 1 ", "run_hours: -1 ", r"workload\.run_hours: .*greater than 0"),
+    ("nodes: 3 ", "nodes: three ", r"fixed\.node_pools\.0\.nodes"),
+    ("pricing: on-demand ", "pricing: reserved ", r"fixed\.node_pools\.0\.pricing.*'reserved'"),
+    ('catalog: "2024-02-01"', 'catalog: "2023-01-01"', r"catalog: '2023-01-01' is not a price"),
+    ("training_pool: cpu ", "training_pool: gpu ", r"fixed\.training_pool: 'gpu'"),
+    ("hours_per_month: 730           # up all", "hours_per_month: 800 #",
+     r"hours_per_month: .*less than or equal to 730"),
+    ("  runs_per_month:", "  runs_per_month_typo: [1]\n  runs_per_month:",
+     r"workload\.runs_per_month_typo: Extra inputs"),
+])
+def test_bad_scenario_is_rejected_naming_the_field(tmp_path, old, new, message):
+    path = _scenario_with(tmp_path, old, new)
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(path)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["cost", "compare", "--scenario", str(path), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_unpriceable_scenario_fails_before_writing(tmp_path):
+    path = _scenario_with(tmp_path, "machine_type: n1-standard-32     # nearest",
+                          "machine_type: n1-standard-64     # nearest")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["cost", "compare", "--scenario", str(path), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "vertex: " in result.output and "n1-standard-64" in result.output
+    assert not out.exists()

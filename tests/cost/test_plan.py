@@ -1,0 +1,119 @@
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cost.catalog import load_catalog
+from cost.money import cents
+from cost.plan import price_preview
+from cost.render import plan_text
+from cost.scenario import ScenarioError
+from cost.usage import load_usage
+from infra.cli import app
+from infra.preview import load_preview
+
+from .golden import check_golden
+
+FIXTURES = Path(__file__).parent / "fixtures"
+USAGE = Path(__file__).parents[2] / "cost" / "usage"
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_plan_golden_without_usage(stack):
+    plan = price_preview(load_preview(FIXTURES / f"preview-{stack}.json"),
+                         load_catalog("2026-07-30"), load_usage(None))
+    check_golden(f"plan-{stack}.txt", plan_text(plan))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_plan_golden_with_usage(stack):
+    preview = "preview-dev-extra.json" if stack == "dev" else "preview-prod.json"
+    plan = price_preview(load_preview(FIXTURES / preview), load_catalog("2026-07-30"),
+                         load_usage(USAGE / f"{stack}.yaml"))
+    check_golden(f"plan-{stack}-usage.txt", plan_text(plan))
+
+
+def test_prod_plan_always_on_part_is_the_study_cluster():
+    plan = price_preview(load_preview(FIXTURES / "preview-prod.json"),
+                         load_catalog("2024-02-01"), load_usage(None))
+    assert cents(plan.monthly) == Decimal("2404.35")
+
+
+def test_unknown_types_are_listed_not_priced_and_never_crash():
+    plan = price_preview(load_preview(FIXTURES / "preview-dev-extra.json"),
+                         load_catalog(), load_usage(None))
+    status = {r.name: (r.status, r.reason) for r in plan.resources}
+    assert status["mlp-thing"] == ("not priced", "no pricing rule for this resource type")
+    assert status["mlp-endpoint"][0] == "usage-based"
+    assert "vertex_endpoints.cifar10" in status["mlp-endpoint"][1]
+    assert status["cifar"][0] == "free"
+    assert status["mlp-tb"][0] == "usage-based"
+
+
+def test_usage_beyond_pool_capacity_is_rejected(tmp_path):
+    usage = tmp_path / "u.yaml"
+    usage.write_text("node_pools:\n  gpu-t4-spot:\n    node_hours_per_month: 1461\n")
+    with pytest.raises(ScenarioError, match=r"node_pools\.gpu-t4-spot\.node_hours_per_month"):
+        price_preview(load_preview(FIXTURES / "preview-dev.json"), load_catalog(),
+                      load_usage(usage))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("node_pools:\n  x:\n    node_hours_per_month: -3\n",
+     r"node_pools\.x\.node_hours_per_month: .*greater than or equal to 0"),
+    ("vertex_endpoints:\n  e:\n    replicas: 1\n", r"vertex_endpoints\.e\.machine_type: Field"),
+    ("gke_free_tier: maybe\n", r"gke_free_tier: .*boolean"),
+    ("nodepools: {}\n", r"nodepools: Extra inputs"),
+])
+def test_bad_usage_file_is_rejected_naming_the_field(tmp_path, text, message):
+    usage = tmp_path / "u.yaml"
+    usage.write_text(text)
+    with pytest.raises(ScenarioError, match=message):
+        load_usage(usage)
+    result = runner.invoke(app, ["cost", "stack", "--preview", str(FIXTURES / "preview-dev.json"),
+                                 "--usage", str(usage)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_cli_stack_json_from_preview_file(tmp_path):
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["cost", "stack", "--preview", str(FIXTURES / "preview-prod.json"),
+                                 "--catalog", "2024-02-01", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["monthly"] == "2404.35"
+    pool = next(r for r in data["resources"] if r["name"] == "mlp-cpu-pool")
+    assert [c["monthly"] for c in pool["components"]] == ["3328.78", "-998.63", "1.20"]
+
+
+def test_cli_stack_by_name_prices_the_stack_preview(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run_preview(stack_file):
+        calls.append(stack_file.name)
+        return load_preview(FIXTURES / "preview-dev.json")
+
+    monkeypatch.setattr("infra.preview.run_preview", fake_run_preview)
+    out = tmp_path / "plan.txt"
+    result = runner.invoke(app, ["cost", "stack", "dev", "--text", str(out)])
+    assert result.exit_code == 0, result.output
+    assert calls == ["dev"]
+    assert "mlp-system-pool" in out.read_text()
+    bad = runner.invoke(app, ["cost", "stack", "nosuchstack"])
+    assert bad.exit_code == 2 and "known stacks" in bad.output
+
+
+def test_cli_machine_quote_json():
+    result = runner.invoke(app, ["cost", "machine", "n1-standard-8", "--gpu",
+                                 "nvidia-tesla-t4:1", "--catalog", "2024-02-01", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["gke"]["monthly"] == str(cents(Decimal("0.729998") * 730 * Decimal("0.7")))
+    assert data["training"]["monthly"] == str(cents(Decimal("0.8395") * 730))
+    for args, message in ((["--pricing", "cheap"], "--pricing"), (["--hours", "900"], "--hours"),
+                          (["--gpu", "nvidia-tesla-t4:x"], "--gpu")):
+        bad = runner.invoke(app, ["cost", "machine", "n1-standard-8", *args])
+        assert bad.exit_code == 2 and message in bad.output, bad.output
