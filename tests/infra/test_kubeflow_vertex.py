@@ -1,0 +1,203 @@
+"""The Kubeflow install and the Vertex AI flavour, as the offline preview records them."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.components.identity import WORKLOADS
+from infra.components.kubeflow import KSERVE_DEPLOYMENT_MODE, WI_ANNOTATION
+from infra.components.vertex import endpoint_id
+from infra.config import PLATFORM_KEY, ConfigError, parse_platform
+from infra.preview import Preview, run_preview
+from infra.stack_config import read_stack_file
+from infra.versions import pins
+from tests.infra.conftest import preview_of, write_stack
+
+CHART = "kubernetes:helm.sh/v4:Chart"
+DIRECTORY = "kubernetes:kustomize/v2:Directory"
+ENDPOINT = "gcp:vertex/aiEndpoint:AiEndpoint"
+
+
+def _installs(preview: Preview) -> dict[str, object]:
+    return {r.name.removeprefix("mlp-kubeflow-"): r
+            for r in preview.resources if r.type in (CHART, DIRECTORY)}
+
+
+def _edges(preview: Preview) -> set[tuple[str, str]]:
+    """(dependency, dependant) name pairs between Kubernetes resources."""
+    by_urn = preview.by_urn()
+    return {(by_urn[d].name, r.name) for r in preview.resources for d in r.depends_on
+            if r.type.startswith("kubernetes:")}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_component_is_installed_at_its_pinned_version(stack):
+    installs = _installs(preview_of(stack))
+    assert set(installs) == {"cert-manager", "pipelines-cluster-scoped", "pipelines",
+                             "training-operator", "katib", "kserve-crd", "kserve-resources"}
+    for name, r in installs.items():
+        pin = pins()[name.replace("-", "_")]
+        if r.type == CHART:
+            assert (r.inputs["chart"], r.inputs["version"]) == (pin.chart, pin.version)
+        else:
+            assert r.inputs["directory"] == pin.directory
+            assert r.inputs["directory"].endswith(f"?ref={pin.version}")
+    assert preview_of(stack).outputs["kubeflowVersions"]["katib"] == "v0.19.0"
+
+
+def test_pins_match_the_versions_the_platform_targets():
+    p = pins()
+    assert p["training_operator"].version.startswith("v1.9.")
+    assert p["katib"].version.startswith("v0.19.")
+    assert p["kserve_crd"].version == p["kserve_resources"].version
+    assert p["kserve_crd"].version.startswith("v0.20.")
+    assert p["pipelines"].version == p["pipelines_cluster_scoped"].version
+    assert p["pipelines"].version.split(".")[:2] in (["2", "16"], ["2", "17"])
+    assert all(pin.source.startswith("https://") for pin in p.values())
+
+
+def test_crds_and_cert_manager_come_before_what_needs_them():
+    edges = _edges(preview_of("dev"))
+    assert ("mlp-kubeflow-kserve-crd", "mlp-kubeflow-kserve-resources") in edges
+    assert ("mlp-kubeflow-cert-manager", "mlp-kubeflow-kserve-resources") in edges
+    assert ("mlp-kubeflow-pipelines-cluster-scoped", "mlp-kubeflow-pipelines") in edges
+    assert ("mlp-kubeflow-training-operator", "mlp-kubeflow-katib") in edges
+    assert ("mlp-kubeflow-pipelines", "mlp-kubeflow-kfp-launcher") in edges
+    assert ("mlp-kubeflow-ns-cert-manager", "mlp-kubeflow-cert-manager") in edges
+
+
+def test_kubeflow_waits_for_node_pools():
+    preview = preview_of("prod")
+    pools = {r.urn for r in preview.of_type("gcp:container/nodePool:NodePool")}
+    for install in _installs(preview).values():
+        assert pools <= set(install.depends_on), install.name
+
+
+def test_kserve_runs_in_standard_mode_and_cert_manager_installs_its_crds():
+    installs = _installs(preview_of("dev"))
+    values = installs["kserve-resources"].inputs["values"]
+    assert values["kserve"]["controller"]["deploymentMode"] == KSERVE_DEPLOYMENT_MODE
+    assert installs["cert-manager"].inputs["values"] == {"crds": {"enabled": True}}
+    assert installs["cert-manager"].inputs["repositoryOpts"]["repo"] == pins()[
+        "cert_manager"].repository
+
+
+def test_service_accounts_carry_workload_identity_annotations():
+    preview = preview_of("dev", "apply")
+    emails = {w: f"mlp-dev-{w}@mlp-dev-000000.iam.gserviceaccount.com" for w in WORKLOADS}
+    annotated = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]):
+                 r.inputs["metadata"]["annotations"][WI_ANNOTATION]
+                 for r in preview.resources
+                 if r.type in ("kubernetes:core/v1:ServiceAccount",
+                               "kubernetes:core/v1:ServiceAccountPatch")}
+    expected = {(w.namespace, ksa): emails[name]
+                for name, w in WORKLOADS.items() for ksa in w.ksas}
+    assert annotated == expected
+
+
+def test_pipelines_store_artifacts_in_the_pipeline_root_bucket():
+    (launcher,) = [r for r in preview_of("dev").resources if r.name == "mlp-kubeflow-kfp-launcher"]
+    assert launcher.inputs["data"] == {
+        "defaultPipelineRoot": "gs://mlp-dev-000000-dev-pipeline-root/"}
+    assert launcher.inputs["metadata"]["namespace"] == WORKLOADS["pipelines"].namespace
+
+
+def test_training_namespace_gets_katib_metrics_collection():
+    namespaces = {r.inputs["metadata"]["name"]: r.inputs["metadata"].get("labels", {})
+                  for r in preview_of("dev").of_type("kubernetes:core/v1:Namespace")}
+    assert namespaces["ml-training"]["katib.kubeflow.org/metrics-collector-injection"] == \
+        "enabled"
+    assert "katib.kubeflow.org/metrics-collector-injection" not in namespaces["ml-serving"]
+
+
+def test_vertex_stack_has_no_gke_or_kubernetes_resources():
+    preview = preview_of("vertex")
+    assert not [r.type for r in preview.resources
+                if r.type.startswith(("gcp:container/", "gcp:compute/", "kubernetes:",
+                                      "pulumi:providers:kubernetes"))]
+    assert len(preview.of_type(ENDPOINT)) == 1
+    assert len(preview.of_type("gcp:vertex/aiTensorboard:AiTensorboard")) == 1
+    assert len(preview.of_type("gcp:vertex/aiMetadataStore:AiMetadataStore")) == 1
+    assert "clusterName" not in preview.outputs and "nodeServiceAccount" not in preview.outputs
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_kubeflow_stacks_have_no_vertex_endpoint(stack):
+    assert preview_of(stack).of_type(ENDPOINT) == []
+
+
+def test_vertex_exports_what_jobs_need():
+    outputs = preview_of("vertex").outputs
+    assert outputs["project"] == "mlp-vertex-000000" and outputs["region"] == "us-central1"
+    assert outputs["vertexEndpointId"] == endpoint_id("mlp-vertex-000000", "vertex")
+    assert outputs["vertexStagingBucket"] == "mlp-vertex-000000-vertex-vertex-staging"
+    assert {"trainingServiceAccount", "pipelinesServiceAccount", "servingServiceAccount",
+            "registryUrl"} <= set(outputs)
+
+
+def test_endpoint_id_is_numeric_stable_and_per_stack():
+    a = endpoint_id("p-000000", "dev")
+    assert a.isdigit() and len(a) <= 10 and a == endpoint_id("p-000000", "dev")
+    assert a != endpoint_id("p-000000", "prod")
+
+
+def test_vertex_roles_are_minimal_and_pipelines_act_as_training():
+    preview = preview_of("vertex", "apply")
+    roles = {r.inputs["role"] for r in preview.of_type("gcp:projects/iAMMember:IAMMember")}
+    assert roles == {role for w in WORKLOADS.values() for role in w.vertex_roles}
+    assert not any(r.endswith(("/owner", "/editor", ".admin")) for r in roles)
+    (act_as,) = preview.of_type("gcp:serviceaccount/iAMMember:IAMMember")
+    assert act_as.inputs["role"] == "roles/iam.serviceAccountUser"
+    assert "mlp-vertex-training@" in act_as.inputs["serviceAccountId"]
+    assert act_as.inputs["member"].startswith("serviceAccount:mlp-vertex-pipelines@")
+
+
+def test_budget_alerts_at_each_threshold_for_this_project_only():
+    (budget,) = preview_of("vertex").of_type("gcp:billing/budget:Budget")
+    assert budget.inputs["amount"]["specifiedAmount"] == {"currencyCode": "USD", "units": "1000"}
+    assert [t["thresholdPercent"] for t in budget.inputs["thresholdRules"]] == [0.5, 0.9, 1]
+    assert budget.inputs["budgetFilter"]["projects"] == ["projects/000000000000"]
+
+
+def test_both_flavour_builds_the_two_halves(tmp_path, dev_config):
+    dev_config[PLATFORM_KEY]["flavor"] = "both"
+    preview = run_preview(read_stack_file(write_stack(tmp_path, "both", dev_config)))
+    assert len(preview.of_type(ENDPOINT)) == 1
+    assert len(preview.of_type("gcp:container/cluster:Cluster")) == 1
+    assert _installs(preview)
+
+
+def test_components_can_be_switched_off(tmp_path, dev_config):
+    dev_config[PLATFORM_KEY]["kubeflow"] = {"katib": False, "kserve": False}
+    preview = run_preview(read_stack_file(write_stack(tmp_path, "lean", dev_config)))
+    assert set(_installs(preview)) == {"cert-manager", "pipelines-cluster-scoped", "pipelines",
+                                       "training-operator"}
+
+
+@pytest.mark.parametrize(("kubeflow", "field", "says"), [
+    ({"cert_manager": False}, "kubeflow.cert_manager", "KServe's webhooks"),
+    ({"training_operator": False}, "kubeflow.training_operator", "Katib trials run as TFJobs"),
+])
+def test_component_dependencies_are_enforced(dev_config, kubeflow, field, says):
+    dev_config[PLATFORM_KEY]["kubeflow"] = kubeflow
+    with pytest.raises(ConfigError) as info:
+        parse_platform("x", dev_config)
+    (p,) = info.value.problems
+    assert p.path == f"ml-platform:platform.{field}" and says in p.allowed
+
+
+def test_vertex_flavour_refuses_node_pools(dev_config):
+    dev_config[PLATFORM_KEY]["flavor"] = "vertex"
+    with pytest.raises(ConfigError) as info:
+        parse_platform("x", dev_config)
+    assert [p.path for p in info.value.problems] == ["ml-platform:platform.zones",
+                                                     "ml-platform:platform.node_pools"]
+
+
+def test_bad_budget_is_named(dev_config):
+    dev_config[PLATFORM_KEY]["budget"] = {"billing_account": "abc", "amount_usd": 10,
+                                          "thresholds": [0.9, 0.5]}
+    with pytest.raises(ConfigError) as info:
+        parse_platform("x", dev_config)
+    assert {p.path for p in info.value.problems} == {
+        "ml-platform:platform.budget.billing_account", "ml-platform:platform.budget.thresholds"}
