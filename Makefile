@@ -21,6 +21,13 @@ demo: setup
 	  echo "=== mlp preview $$s"; \
 	  $(UV) run --frozen mlp preview $$s --json $(REPORTS)/preview-$$s.json || exit 1; \
 	done
+	@echo "=== mlp cost compare (the study's scenario)"
+	@$(UV) run --frozen mlp cost compare --out $(REPORTS)/cost
+	@for s in $(STACKS); do \
+	  echo "=== mlp cost stack $$s"; \
+	  $(UV) run --frozen mlp cost stack --preview $(REPORTS)/preview-$$s.json \
+	    --json $(REPORTS)/cost/plan-$$s.json --text $(REPORTS)/cost/plan-$$s.txt || exit 1; \
+	done
 
 test: setup
 	$(UV) run --frozen pytest -n 2

@@ -158,8 +158,9 @@ def _tag(lines: list, tag: str) -> list:
 
 
 def _endpoint(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> PricedResource:
-    key = str(r.inputs.get("name", r.name))
-    spec = usage.vertex_endpoints.get(key) or usage.vertex_endpoints.get(r.name)
+    keys = [r.name, *(str(r.inputs[k]) for k in ("displayName", "name") if _known(r.inputs.get(k)))]
+    spec = next((usage.vertex_endpoints[k] for k in keys if k in usage.vertex_endpoints), None)
+    key = r.name
     bill = Bill(r.name)
     if spec is None:
         return PricedResource(r.type, r.name, "usage-based", bill,

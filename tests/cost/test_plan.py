@@ -48,7 +48,7 @@ def test_unknown_types_are_listed_not_priced_and_never_crash():
     status = {r.name: (r.status, r.reason) for r in plan.resources}
     assert status["mlp-thing"] == ("not priced", "no pricing rule for this resource type")
     assert status["mlp-endpoint"][0] == "usage-based"
-    assert "vertex_endpoints.cifar10" in status["mlp-endpoint"][1]
+    assert "vertex_endpoints.mlp-endpoint" in status["mlp-endpoint"][1]
     assert status["cifar"][0] == "free"
     assert status["mlp-tb"][0] == "usage-based"
 
