@@ -50,7 +50,8 @@ def node_configs(props: Props, resource_type: str) -> Iterator[tuple[str, Props]
     config = dig(props, "nodeConfig")
     if is_map(config):
         yield "nodeConfig", config
-    elif resource_type == NODE_POOL:
+    elif resource_type == NODE_POOL or not truthy(dig(props, "removeDefaultNodePool")):
+        # No nodeConfig: the pool (or the cluster's default pool) gets GKE's defaults.
         yield "nodeConfig", {}
 
 

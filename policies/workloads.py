@@ -38,6 +38,8 @@ from policies.pods import (
 
 SERVICE = "kubernetes:core/v1:Service"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+# Tags that move to new images: pinning to them pins nothing.
+MOVING_TAGS = ("latest", "nightly", "main", "master", "stable", "edge")
 DANGEROUS_CAPABILITIES = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "NET_RAW"}
 Obj = Mapping[str, Any]
 WorkloadCheck = Callable[[Obj, Extraction, dict[str, Any]], Iterable[str]]
@@ -156,7 +158,8 @@ def _pinned(_o: Obj, found: Extraction, _c: dict) -> Iterator[str]:
             yield f"{c.path} ({c.name}) has no image"
             continue
         _, tag, digest = _image_ref(str(image))
-        if digest is None and (tag is None or tag == "latest"):
+        moving = tag is None or tag.split("-", 1)[0] in MOVING_TAGS
+        if digest is None and moving:
             yield f"{c.path} ({c.name}) image {image!r} is not pinned: use a version tag or " \
                   "a @sha256 digest"
 
@@ -190,8 +193,8 @@ def _gpu_limits(_o: Obj, found: Extraction, config: dict) -> Iterator[str]:
                 yield f"{c.path} ({c.name}) nvidia.com/gpu request {request!r} differs from " \
                       f"limit {limit!r}"
             if value > cap:
-                yield f"{c.path} ({c.name}) asks for {value:g} GPUs, above maxGpusPerContainer " \
-                      f"{cap}"
+                yield f"{c.path} ({c.name}) asks for {value:g} nvidia.com/gpu, above " \
+                      f"maxGpusPerContainer {cap}"
 
 
 def _gpu_selection(_o: Obj, found: Extraction, _c: dict) -> Iterator[str]:
