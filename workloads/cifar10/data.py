@@ -16,7 +16,6 @@ the benchmark.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 import numpy as np
 import tensorflow as tf
@@ -215,13 +214,16 @@ def _to_float(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tenso
 
 
 def train_pipeline(ds: tf.data.Dataset, batch_size: int, seed: int, augment: bool = True,
-                   shuffle_buffer: int = 50_000) -> tf.data.Dataset:
+                   shuffle_buffer: int = 50_000, repeat: bool = False) -> tf.data.Dataset:
     """Decoded examples cached in memory, reshuffled each epoch, batched, augmented, prefetched.
 
     Images stay uint8 until after batching (4× less memory in the cache); the model scales them.
-    `drop_remainder` keeps batch shapes static, which multi-worker training needs.
+    `drop_remainder` keeps batch shapes static, which multi-worker training needs; `repeat`
+    makes it endless for a loop that counts steps per epoch.
     """
     ds = ds.cache().shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=True, num_parallel_calls=AUTOTUNE)
     ds = ds.map(_to_float, num_parallel_calls=AUTOTUNE)
     if augment:
@@ -251,6 +253,9 @@ def as_arrays(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(images), np.asarray(labels, dtype=np.int64)
 
 
-def count(ds: Iterable[object]) -> int:
-    """Number of elements (iterates; for small datasets)."""
-    return sum(1 for _ in ds)
+def cardinality(ds: tf.data.Dataset) -> int:
+    """Number of elements: tf.data's own count when known, else one counting pass."""
+    known = int(ds.cardinality())
+    if known >= 0:
+        return known
+    return int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))

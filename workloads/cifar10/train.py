@@ -1,7 +1,7 @@
 """Training entry point: `python -m workloads.cifar10.train [args]` (also `mlp train`).
 
-One run: pick the distribution strategy from the environment, load data, build and fit the
-model with a BackupAndRestore checkpoint (a killed or preempted run resumes at the next epoch),
+One run: pick the distribution strategy from the environment, load data, build the model and
+train it with a backup checkpoint per epoch (a killed or preempted run resumes at the next epoch),
 print Katib metric lines and report to Vertex HyperTune each epoch, evaluate on the test split,
 export the SavedModel to `{model_dir}/{version}` and write `metrics.json` beside it.
 Exit codes: 0 done, 2 bad arguments or unreadable data.
@@ -19,11 +19,15 @@ import time
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from workloads.cifar10 import CLASS_NAMES, NUM_CLASSES
 from workloads.cifar10.config import TrainConfig, join, parse_args
+
+if TYPE_CHECKING:
+    from workloads.cifar10.loop import EpochResult
 
 HYPERTUNE_ENV = ("CLOUD_ML_TRIAL_ID", "CLOUD_ML_HP_METRIC_FILE")
 """Set by Vertex AI hyperparameter tuning trials; either one switches HyperTune reporting on."""
@@ -40,36 +44,35 @@ def katib_line(epoch: int, logs: Mapping[str, float]) -> str:
     return " ".join(pairs)
 
 
-def _callbacks(cfg: TrainConfig, backup_dir: str, environ: Mapping[str, str]) -> list:
-    import keras
+class EpochReporter:
+    """Per finished epoch: the Katib line on stdout, TensorBoard scalars, Vertex HyperTune."""
 
-    class EpochReport(keras.callbacks.Callback):
-        """Prints the Katib line and, under Vertex HPT, reports the validation accuracy."""
+    def __init__(self, cfg: TrainConfig, environ: Mapping[str, str], is_chief: bool) -> None:
+        import tensorflow as tf
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.started = time.perf_counter()
-            self.hypertune = None
-            if any(environ.get(name) for name in HYPERTUNE_ENV):
-                import hypertune
+        self.cfg = cfg
+        self.started = time.perf_counter()
+        self.writer = tf.summary.create_file_writer(cfg.tensorboard_dir) if is_chief else None
+        self.hypertune = None
+        if is_chief and any(environ.get(name) for name in HYPERTUNE_ENV):
+            import hypertune
 
-                self.hypertune = hypertune.HyperTune()
+            self.hypertune = hypertune.HyperTune()
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            logs = logs or {}
-            elapsed = time.perf_counter() - self.started
-            print(katib_line(epoch + 1, logs), f"elapsed_s={elapsed:.1f}", flush=True)
-            if self.hypertune is not None and "val_accuracy" in logs:
-                self.hypertune.report_hyperparameter_tuning_metric(
-                    hyperparameter_metric_tag=cfg.hypertune_metric,
-                    metric_value=float(logs["val_accuracy"]), global_step=epoch + 1)
+    def __call__(self, result: EpochResult) -> None:
+        import tensorflow as tf
 
-    # BackupAndRestore first: the checkpoint for an epoch exists before its line is printed.
-    return [
-        keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True),
-        keras.callbacks.TensorBoard(cfg.tensorboard_dir, histogram_freq=0, write_graph=False),
-        EpochReport(),
-    ]
+        elapsed = time.perf_counter() - self.started
+        print(katib_line(result.epoch, result.logs), f"elapsed_s={elapsed:.1f}", flush=True)
+        if self.writer is not None:
+            with self.writer.as_default(step=result.epoch):
+                for name, value in result.logs.items():
+                    tf.summary.scalar(name, value)
+            self.writer.flush()
+        if self.hypertune is not None and "val_accuracy" in result.logs:
+            self.hypertune.report_hyperparameter_tuning_metric(
+                hyperparameter_metric_tag=self.cfg.hypertune_metric,
+                metric_value=result.logs["val_accuracy"], global_step=result.epoch)
 
 
 def _optimizer(cfg: TrainConfig):
@@ -125,6 +128,7 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
     from workloads.cifar10 import data
     from workloads.cifar10.distribute import choose_strategy, role_from_env
     from workloads.cifar10.export import export_saved_model
+    from workloads.cifar10.loop import TrainingLoop
     from workloads.cifar10.model import build_model
 
     env = os.environ if environ is None else environ
@@ -133,38 +137,45 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     train_raw = data.load_split(cfg.data, "train", cfg.data_dir, cfg.synthetic_train_size,
                                 cfg.seed)
     test_raw = data.load_split(cfg.data, "test", cfg.data_dir, cfg.synthetic_test_size, cfg.seed)
-    train_ds = data.train_pipeline(train_raw, cfg.batch_size, cfg.seed, cfg.augment)
+    steps_per_epoch = data.cardinality(train_raw) // cfg.batch_size
+    if steps_per_epoch < 1:
+        raise data.DataError(f"--batch-size {cfg.batch_size} is larger than the training split "
+                             f"({data.cardinality(train_raw)} examples)")
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    train_ds = data.train_pipeline(train_raw, cfg.batch_size, cfg.seed, cfg.augment,
+                                   repeat=True).with_options(options)
     test_ds = data.eval_pipeline(test_raw, cfg.batch_size)
-
-    with strategy.scope():
-        model = build_model(cfg.model, cfg.num_layers, cfg.num_units, cfg.width)
-        model.compile(optimizer=_optimizer(cfg), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
 
     # Every worker in a cluster holds the same weights; each backs up to its own folder.
     backup_dir = cfg.checkpoint_dir if role.num_workers == 1 else join(cfg.checkpoint_dir, role.tag)
+    loop = TrainingLoop(strategy,
+                        lambda: build_model(cfg.model, cfg.num_layers, cfg.num_units, cfg.width),
+                        lambda: _optimizer(cfg), cfg.batch_size, backup_dir)
+    model = loop.model
     print(f"training {cfg.model} on {cfg.data} with {strategy.num_replicas_in_sync} replica(s) "
-          f"as {role.tag}; checkpoints in {backup_dir}", flush=True)
+          f"as {role.tag}; {steps_per_epoch} steps per epoch; checkpoints in {backup_dir}",
+          flush=True)
     started = time.perf_counter()
-    model.fit(train_ds.with_options(options), epochs=cfg.epochs,
-              validation_data=test_ds.with_options(options),
-              callbacks=_callbacks(cfg, backup_dir, env), shuffle=False, verbose=0)
+    resumed_at = loop.run(train_ds, steps_per_epoch, cfg.epochs, test_ds,
+                          EpochReporter(cfg, env, role.is_chief))
     train_seconds = time.perf_counter() - started
 
-    test_images, test_labels = data.as_arrays(test_raw)
-    probabilities = model.predict(test_images.astype(np.float32), batch_size=cfg.batch_size,
-                                  verbose=0)
+    # Plain calls rather than Model.predict, which Keras 3 cannot run under multi-worker.
+    batches = [(model(images, training=False).numpy(), labels.numpy())
+               for images, labels in test_ds]
+    probabilities = np.concatenate([p for p, _ in batches])
+    test_labels = np.concatenate([y for _, y in batches])
     metrics = {
         **evaluation(test_labels, probabilities),
         "class_names": list(CLASS_NAMES),
         "hyperparameters": cfg.hyperparameters(),
         "seed": cfg.seed,
         "train_seconds": round(train_seconds, 3),
+        "resumed_at_epoch": resumed_at,
         "replicas": int(strategy.num_replicas_in_sync),
         "workers": role.num_workers,
         "package_versions": _versions(),
@@ -181,6 +192,7 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
         print(f"exported SavedModel and metrics.json to {target}", flush=True)
     else:
         tf.io.gfile.rmtree(target)
+    loop.discard_backup()
     return metrics
 
 

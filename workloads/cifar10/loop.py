@@ -1,0 +1,119 @@
+"""The distributed training loop with backup-and-restore checkpoints.
+
+A custom loop rather than `Model.fit`: Keras 3's `fit` fails under
+`MultiWorkerMirroredStrategy` (keras-team/keras#20585), and one loop for every strategy keeps the
+local, TFJob and Vertex runs identical. It does what `fit` + `BackupAndRestore` would:
+
+- the model, optimizer state and an epoch counter go to a `tf.train.CheckpointManager` after
+  every epoch, so a killed or preempted run restarts at the first unfinished epoch;
+- the checkpoint is deleted when training completes, so a finished run is not resumed;
+- each epoch runs exactly `steps_per_epoch` global batches from a repeated dataset, so every
+  worker in a cluster takes the same number of steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+
+
+@dataclass
+class EpochResult:
+    """Metrics of one finished epoch (1-based), under Keras's own metric names."""
+
+    epoch: int
+    logs: dict[str, float]
+
+
+class TrainingLoop:
+    """Builds optimizer, metrics and checkpoint inside `strategy`'s scope and runs epochs."""
+
+    def __init__(self, strategy: tf.distribute.Strategy, build_model: Callable[[], keras.Model],
+                 build_optimizer: Callable[[], keras.optimizers.Optimizer], global_batch: int,
+                 backup_dir: str) -> None:
+        self.strategy = strategy
+        self.global_batch = global_batch
+        self.backup_dir = backup_dir
+        with strategy.scope():
+            self.model = build_model()
+            optimizer = build_optimizer()
+            if keras.mixed_precision.global_policy().name == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self.optimizer = optimizer
+            self.optimizer.build(self.model.trainable_variables)
+            self.train_loss = keras.metrics.Mean(name="loss")
+            self.train_accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        # Validation runs outside replicas, on plain (not mirrored) metric variables.
+        self.val_loss = keras.metrics.Mean(name="val_loss")
+        self.val_accuracy = keras.metrics.SparseCategoricalAccuracy(name="val_accuracy")
+        self._loss = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                              epoch=self.epoch)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, backup_dir, max_to_keep=2)
+
+    def restore(self) -> int:
+        """Load the latest backup if there is one; returns the number of finished epochs."""
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
+        return int(self.epoch.numpy())
+
+    @tf.function
+    def _train_step(self, iterator: tf.distribute.DistributedIterator) -> None:
+        def step(images: tf.Tensor, labels: tf.Tensor) -> None:
+            with tf.GradientTape() as tape:
+                probabilities = self.model(images, training=True)
+                per_example = self._loss(labels, probabilities)
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+                loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses)) \
+                    if self.model.losses else 0.0
+                scaled = self.optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, self.model.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+            self.train_loss.update_state(per_example)
+            self.train_accuracy.update_state(labels, probabilities)
+
+        self.strategy.run(step, args=next(iterator))
+
+    @tf.function
+    def _eval_step(self, images: tf.Tensor, labels: tf.Tensor) -> None:
+        probabilities = self.model(images, training=False)
+        self.val_loss.update_state(self._loss(labels, probabilities))
+        self.val_accuracy.update_state(labels, probabilities)
+
+    def run(self, train_ds: tf.data.Dataset, steps_per_epoch: int, epochs: int,
+            val_ds: tf.data.Dataset | None,
+            on_epoch_end: Callable[[EpochResult], None]) -> int:
+        """Train from the restored epoch to `epochs`; returns the epoch training started at.
+
+        `train_ds` must repeat (it is iterated `steps_per_epoch` times per epoch); `val_ds` is
+        evaluated on every worker's own copy of the weights, in order, each epoch.
+        """
+        start = self.restore()
+        iterator = iter(self.strategy.experimental_distribute_dataset(train_ds))
+        for epoch in range(start, epochs):
+            for metric in (self.train_loss, self.train_accuracy, self.val_loss, self.val_accuracy):
+                metric.reset_state()
+            for _ in range(steps_per_epoch):
+                self._train_step(iterator)
+            logs = {"loss": float(self.train_loss.result()),
+                    "accuracy": float(self.train_accuracy.result())}
+            if val_ds is not None:
+                for images, labels in val_ds:
+                    self._eval_step(images, labels)
+                logs.update(val_loss=float(self.val_loss.result()),
+                            val_accuracy=float(self.val_accuracy.result()))
+            self.epoch.assign(epoch + 1)
+            # The backup is written before the epoch is reported, so a reported epoch is never
+            # trained again after a restart.
+            self.manager.save(checkpoint_number=epoch + 1)
+            on_epoch_end(EpochResult(epoch + 1, logs))
+        return start
+
+    def discard_backup(self) -> None:
+        """Delete the backup folder once training has finished."""
+        if tf.io.gfile.exists(self.backup_dir):
+            tf.io.gfile.rmtree(self.backup_dir)
