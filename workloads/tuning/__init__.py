@@ -1,0 +1,1 @@
+"""Hyperparameter search spaces as data, rendered for Katib and for Vertex AI."""
