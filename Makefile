@@ -28,6 +28,11 @@ demo: setup
 	  $(UV) run --frozen mlp cost stack --preview $(REPORTS)/preview-$$s.json \
 	    --json $(REPORTS)/cost/plan-$$s.json --text $(REPORTS)/cost/plan-$$s.txt || exit 1; \
 	done
+	@for s in $(STACKS); do \
+	  echo "=== mlp policy check $$s"; \
+	  $(UV) run --frozen mlp policy check --preview $(REPORTS)/preview-$$s.json \
+	    --json $(REPORTS)/policy-$$s.json --sarif $(REPORTS)/policy-$$s.sarif || exit 1; \
+	done
 
 test: setup
 	$(UV) run --frozen pytest -n 2
