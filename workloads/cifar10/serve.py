@@ -88,7 +88,7 @@ def validate_images(array_like: Any, field: str, max_batch: int) -> np.ndarray:
         array = None
     if array is None or array.dtype == object:
         for index, item in enumerate(array_like):
-            shape = np.shape(item) if _is_rectangular(item) else "ragged"
+            shape = _shape_of(item)
             if shape != IMAGE_SHAPE:
                 raise InvalidInput(f"{field}[{index}] has shape {_shape_text(shape)}; "
                                    f"expected [32, 32, 3]")
@@ -104,11 +104,11 @@ def validate_images(array_like: Any, field: str, max_batch: int) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
-def _is_rectangular(item: Any) -> bool:
+def _shape_of(item: Any) -> tuple[int, ...] | str:
     try:
-        return np.asarray(item).dtype != object
+        return np.shape(item)
     except ValueError:
-        return False
+        return "ragged"
 
 
 def _shape_text(shape: Any) -> str:

@@ -1,0 +1,68 @@
+"""Trainer arguments: the study's spellings, Vertex defaults, and clear errors on bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from workloads.cifar10.config import join, parse_args
+
+
+def test_katib_spellings_parse() -> None:
+    cfg = parse_args(["--lr=0.05", "--epochs=12", "--batch-size=24", "--num-layers=4",
+                      "--optimizer=ftrl"], environ={})
+    assert (cfg.learning_rate, cfg.epochs, cfg.batch_size, cfg.num_layers, cfg.optimizer) == (
+        0.05, 12, 24, 4, "ftrl")
+
+
+def test_vertex_spellings_parse() -> None:
+    cfg = parse_args(["--learning_rate", "0.3", "--momentum", "0.5", "--num_units", "128"],
+                     environ={})
+    assert (cfg.learning_rate, cfg.momentum, cfg.num_units) == (0.3, 0.5, 128)
+
+
+def test_underscore_and_dash_aliases_are_the_same_option() -> None:
+    a = parse_args(["--batch_size", "16", "--num_layers", "2", "--num-units", "64"], environ={})
+    b = parse_args(["--batch-size", "16", "--num-layers", "2", "--num_units", "64"], environ={})
+    assert a == b
+
+
+def test_vertex_environment_sets_output_defaults() -> None:
+    env = {"AIP_MODEL_DIR": "gs://b/job/model/", "AIP_CHECKPOINT_DIR": "gs://b/job/checkpoints/",
+           "AIP_TENSORBOARD_LOG_DIR": "gs://b/job/logs/"}
+    cfg = parse_args(["--version", "3"], environ=env)
+    assert cfg.model_dir == "gs://b/job/model/"
+    assert cfg.checkpoint_dir == "gs://b/job/checkpoints/"
+    assert cfg.tensorboard_dir == "gs://b/job/logs/"
+    assert cfg.export_dir == "gs://b/job/model/3"
+
+
+def test_flags_win_over_environment() -> None:
+    cfg = parse_args(["--model-dir", "/tmp/m"], environ={"AIP_MODEL_DIR": "gs://b/m"})
+    assert cfg.model_dir == "/tmp/m"
+    assert join("/tmp/m", "1") == "/tmp/m/1"
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--lr", "0"], "argument --learning_rate/--lr/--learning-rate: 0 is out of range; "
+                    "allowed: a float in (0, 10]"),
+    (["--momentum", "1.5"], "argument --momentum: 1.5 is out of range; allowed: a float in [0, 1]"),
+    (["--epochs", "ten"], "argument --epochs: 'ten' is not a number"),
+    (["--num-layers", "6"], "argument --num-layers/--num_layers: 6 is out of range; allowed: an "
+                            "integer in [1, 5]"),
+    (["--batch-size", "0"], "argument --batch-size/--batch_size: 0 is out of range"),
+    (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
+    (["--lr", "nan"], "nan is out of range"),
+    (["--data", "tfrecord"], "--data tfrecord needs --data-dir"),
+])
+def test_bad_values_exit_2_naming_the_argument(argv: list[str], expected: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(argv, environ={})
+    assert exit_info.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_hyperparameters_exclude_output_paths() -> None:
+    hp = parse_args(["--lr", "0.2"], environ={}).hyperparameters()
+    assert hp["learning_rate"] == 0.2
+    assert "model_dir" not in hp and "checkpoint_dir" not in hp
