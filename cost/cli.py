@@ -145,3 +145,81 @@ def machine(
         return
     Console().print(bills_table(f"{machine_type} for {hours:g} h (prices {prices.snapshot})",
                                 bills, prices.hours_per_month))
+
+
+@app.command("refresh-prices")
+def refresh_prices(
+    day: Annotated[str | None, typer.Option(
+        "--date", help="Snapshot date YYYY-MM-DD (default today); prices in effect that day.")
+    ] = None,
+    from_fixtures: Annotated[Path | None, typer.Option(
+        "--from-fixtures", help="Read recorded list_skus responses from this directory instead "
+        "of calling the API.", file_okay=False)] = None,
+    prices_dir: Annotated[Path | None, typer.Option(
+        "--prices-dir", help="Snapshot directory (default cost/data/prices).", file_okay=False)
+    ] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing snapshot of the same date.")] = False,
+) -> None:
+    """Build a new dated price snapshot from the Cloud Billing Catalog API."""
+    from datetime import date
+
+    from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import GoogleAuthError
+
+    from cost.billing import (
+        BillingError,
+        fetch_skus,
+        live_client,
+        load_rules,
+        recorded_client,
+        select_rates,
+    )
+    from cost.catalog import PRICES_DIR, CatalogError, load_catalog_file
+    from cost.refresh import RefreshError, base_snapshot, build_snapshot, write_snapshot
+    from infra.cli import fail
+
+    today = date.today()
+    try:
+        when = date.fromisoformat(day) if day else today
+    except ValueError:
+        raise fail(f"--date: '{day}' is not a YYYY-MM-DD date") from None
+    if when > today:
+        raise fail(f"--date: {when} is in the future; the API has prices up to today ({today})")
+    directory = prices_dir or PRICES_DIR
+    target = directory / f"{when.isoformat()}.yaml"
+    if target.exists() and not force:
+        raise fail(f"--date: snapshot {target} exists; use --force to replace it")
+    if from_fixtures is not None and not from_fixtures.is_dir():
+        raise fail(f"--from-fixtures: '{from_fixtures}' is not a directory")
+    try:
+        base_path = base_snapshot(directory, when)
+        base = load_catalog_file(base_path)
+        rules = load_rules()
+        if from_fixtures is not None:
+            client = recorded_client(from_fixtures)
+            origin = f"recorded in {from_fixtures}"
+        else:
+            client = live_client()
+            origin = "from cloudbilling.googleapis.com"
+        skus = {name: fetch_skus(client, service, when, today)
+                for name, service in rules.services.items()}
+        selection = select_rates(skus, base.region, when, base.currency, rules)
+        refreshed = build_snapshot(selection, base_path, when, origin)
+        path = write_snapshot(refreshed, directory, force)
+    except (BillingError, RefreshError, CatalogError) as err:
+        raise fail(str(err)) from None
+    except (GoogleAPIError, GoogleAuthError) as err:
+        raise fail(f"Cloud Billing Catalog API: {type(err).__name__}: {err}; check "
+                   "credentials and network, or use --from-fixtures DIR") from None
+    counts = {s: sum(1 for _, _, st in refreshed.updated if st == s)
+              for s in ("verified", "derived")}
+    typer.echo(f"written: {path}")
+    typer.echo(f"from {sum(len(v) for v in skus.values())} SKUs ({origin}): "
+               f"{counts['verified']} prices read, {counts['derived']} derived")
+    typer.echo(f"ignored {len(selection.ignored)} matching SKUs not for {base.region}")
+    typer.echo(f"carried over from {refreshed.base} ({len(refreshed.carried)}):")
+    for key, entry in refreshed.carried:
+        usd = f" {entry['usd']}" if "usd" in entry else ""
+        typer.echo(f"  {key}{usd} as_of {entry['as_of']} source {entry['source']} "
+                   f"status {entry['status']}")
