@@ -106,6 +106,14 @@ def _register_subcommands() -> None:
 
     app.add_typer(policy_app, name="policy")
 
+    from workloads.pipelines.cli import app as pipeline_app
+
+    app.add_typer(pipeline_app, name="pipeline")
+
+    from workloads.vertex.cli import app as vertex_app
+
+    app.add_typer(vertex_app, name="vertex")
+
 
 _register_subcommands()
 

@@ -1,0 +1,168 @@
+"""`mlp pipeline compile|run`: compile the CIFAR-10 pipeline, run it locally or submit it.
+
+kfp, TensorFlow and google-cloud-aiplatform are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="The CIFAR-10 kfp v2 pipeline: compile it, run it "
+                  "offline with kfp.local, or submit it to Kubeflow Pipelines or Vertex AI.")
+
+TargetOpt = Annotated[str | None, typer.Option(
+    "--target", help="kubeflow | vertex (| local for compile)")]
+ParamOpt = Annotated[list[str] | None, typer.Option(
+    "--param", "-p", help="pipeline parameter NAME=VALUE (repeatable), e.g. -p epochs=50")]
+
+
+def _fail(message: str) -> typer.Exit:
+    from infra.cli import fail
+
+    return fail(message)
+
+
+@app.command("compile")
+def compile_cmd(
+    target: TargetOpt = "kubeflow",
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="IR YAML to write (default: cifar10-pipeline-<target>.yaml)")] = None,
+    image: Annotated[str | None, typer.Option(
+        "--image", help="trainer image for every step (default: from defaults.yaml)")] = None,
+) -> None:
+    """Compile the pipeline for one target to kfp IR YAML."""
+    from workloads.pipelines.settings import TARGETS, SettingsError
+
+    if target not in TARGETS:
+        raise _fail(f"--target {target!r} is not allowed; use one of {', '.join(TARGETS)}")
+    from workloads.pipelines.pipeline import compile_pipeline
+
+    path = out or Path(f"cifar10-pipeline-{target}.yaml")
+    try:
+        compile_pipeline(target, path, image)  # type: ignore[arg-type]
+    except SettingsError as err:
+        raise _fail(str(err)) from None
+    typer.echo(f"compiled {target} pipeline to {path}")
+
+
+@app.command("run")
+def run_cmd(
+    local: Annotated[bool, typer.Option(
+        "--local", help="run every step here with kfp.local on synthetic data")] = False,
+    target: TargetOpt = None,
+    param: ParamOpt = None,
+    out: Annotated[Path, typer.Option(
+        "--out", help="--local: folder for run artifacts")] = Path("artifacts/pipeline"),
+    host: Annotated[str | None, typer.Option(
+        "--host", help="kubeflow: Pipelines API (after kubectl port-forward -n kubeflow "
+                       "svc/ml-pipeline-ui 8080:80)")] = None,
+    image: Annotated[str | None, typer.Option(
+        "--image", help="kubeflow: trainer image (vertex: from the stack's registryUrl)")] = None,
+    stack_outputs: Annotated[Path | None, typer.Option(
+        "--stack-outputs", help="vertex: `pulumi stack output --json -s vertex` saved to a "
+                                "file")] = None,
+    schedule: Annotated[str | None, typer.Option(
+        "--schedule", help="create a recurring run instead (cron; kubeflow: 6 fields with "
+                           "seconds, vertex: 5 fields)")] = None,
+) -> None:
+    """Run the pipeline: --local here, or --target kubeflow|vertex to submit (or schedule) it."""
+    from workloads.pipelines.settings import SettingsError
+    from workloads.pipelines.submit import SubmitError, parse_arguments
+
+    if local == (target is not None):
+        raise _fail("give exactly one of --local or --target kubeflow|vertex")
+    if target is not None and target not in ("kubeflow", "vertex"):
+        raise _fail(f"--target {target!r} is not allowed; use kubeflow or vertex "
+                    "(or --local)")
+    try:
+        arguments = parse_arguments(param or [])
+        if local:
+            if schedule:
+                raise SubmitError("--schedule needs --target kubeflow|vertex, not --local")
+            _run_local(out, arguments)
+        elif target == "kubeflow":
+            _run_kubeflow(arguments, host, image, schedule)
+        else:
+            if stack_outputs is None:
+                raise SubmitError("--target vertex needs --stack-outputs FILE (pulumi stack "
+                                  "output --json -s vertex > FILE)")
+            _run_vertex(arguments, stack_outputs, schedule)
+    except (SubmitError, SettingsError) as err:
+        raise _fail(str(err)) from None
+
+
+def _run_local(out: Path, arguments: dict[str, str]) -> None:
+    from workloads.pipelines.submit import run_local
+
+    result = run_local(out, arguments)
+    typer.echo(f"local run finished in {result.seconds:.1f} s; artifacts in {result.run_dir}")
+    typer.echo(f"test accuracy {result.accuracy:.4f} (threshold {result.threshold:.4f})")
+    if result.deployed:
+        typer.echo(f"deploy gate passed; smoke check: {result.smoke_check}")
+    else:
+        typer.echo("deploy gate not passed: accuracy below threshold, nothing deployed")
+
+
+def _compiled(target: str, image: str | None) -> Path:
+    from workloads.pipelines.pipeline import compile_pipeline
+
+    folder = Path(tempfile.mkdtemp(prefix="cifar10-pipeline-"))
+    return compile_pipeline(target, folder / f"cifar10-pipeline-{target}.yaml",  # type: ignore[arg-type]
+                            image)
+
+
+def _run_kubeflow(arguments: dict[str, str], host: str | None, image: str | None,
+                  schedule: str | None) -> None:
+    import kfp
+
+    from workloads.pipelines.pipeline import build_pipeline
+    from workloads.pipelines.submit import (
+        DEFAULT_KFP_HOST,
+        cast_arguments,
+        check_cron,
+        schedule_kubeflow,
+        submit_kubeflow,
+    )
+
+    if schedule:
+        check_cron(schedule, fields=6)
+    args = cast_arguments(build_pipeline("kubeflow", image), arguments)
+    package = _compiled("kubeflow", image)
+    client = kfp.Client(host=host or DEFAULT_KFP_HOST)
+    if schedule:
+        recurring = schedule_kubeflow(package, args, client, schedule)
+        typer.echo(f"recurring run {recurring.recurring_run_id} created ({schedule})")
+    else:
+        run = submit_kubeflow(package, args, client)
+        typer.echo(f"run {run.run_id} submitted to {host or DEFAULT_KFP_HOST}")
+
+
+def _run_vertex(arguments: dict[str, str], stack_outputs: Path, schedule: str | None) -> None:
+    from google.cloud import aiplatform
+
+    from workloads.pipelines.pipeline import build_pipeline
+    from workloads.pipelines.settings import load_settings
+    from workloads.pipelines.submit import (
+        cast_arguments,
+        read_stack_outputs,
+        schedule_vertex,
+        submit_vertex,
+        vertex_job,
+        vertex_run_config,
+    )
+
+    config = vertex_run_config(read_stack_outputs(stack_outputs))
+    image = load_settings().image(registry=config["registry"])
+    args = cast_arguments(build_pipeline("vertex", image), arguments)
+    package = _compiled("vertex", image)
+    job = vertex_job(package, config, args, aiplatform.PipelineJob)
+    if schedule:
+        created = schedule_vertex(job, config["service_account"], schedule)
+        typer.echo(f"schedule {created.resource_name} created ({schedule})")
+    else:
+        submit_vertex(job, config["service_account"])
+        typer.echo(f"pipeline job submitted: {job.resource_name}")

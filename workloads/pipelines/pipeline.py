@@ -1,0 +1,181 @@
+"""The CIFAR-10 kfp v2 pipeline: prepare data → train (GPU) → evaluate → gated deploy.
+
+One definition, three builds:
+
+- `kubeflow`: training requests `nvidia.com/gpu`, selects GPU nodes by
+  `cloud.google.com/gke-accelerator` and tolerates the GPU taint (`kfp.kubernetes`); deploy
+  applies a KServe InferenceService.
+- `vertex`: training asks for the Vertex AI accelerator name of the same GPU; deploy uploads the
+  model and deploys it to the stack's endpoint with a traffic split.
+- `local`: no accelerator; deploy becomes a smoke check of the predictor on 127.0.0.1.
+
+Deployment runs only when the evaluated accuracy reaches the `accuracy_threshold` parameter
+(`dsl.If`). No `from __future__ import annotations`: kfp reads the pipeline's parameter
+annotations as objects. Compile with `mlp pipeline compile` or
+`python -m workloads.pipelines.pipeline`.
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workloads.pipelines.settings import (
+    PIPELINE_NAME,
+    TARGETS,
+    PipelineSettings,
+    SettingsError,
+    Target,
+    load_settings,
+)
+
+GKE_ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+"""Node label GKE puts on every GPU node, naming its accelerator."""
+
+
+def gpu_request(settings: PipelineSettings, target: Target) -> tuple[str, int] | None:
+    """The accelerator type the training task asks for on `target`, and how many.
+
+    The GPU comes from the hardware catalog by its GKE name; Vertex AI gets the catalog's Vertex
+    name for it (e.g. `NVIDIA_TESLA_T4`); `local` asks for none.
+    """
+    from infra.hardware import catalog
+
+    accelerators = catalog().accelerators
+    if settings.accelerator not in accelerators:
+        raise SettingsError(f"accelerator {settings.accelerator!r} is not in the hardware "
+                            f"catalog; allowed: {', '.join(sorted(accelerators))}")
+    accelerator = accelerators[settings.accelerator]
+    if settings.accelerator_count not in accelerator.allowed_counts:
+        raise SettingsError(f"accelerator_count {settings.accelerator_count} is not allowed for "
+                            f"{accelerator.name}; allowed: {accelerator.allowed_counts}")
+    if target == "kubeflow":
+        return "nvidia.com/gpu", settings.accelerator_count
+    if target == "vertex":
+        return accelerator.vertex_name, settings.accelerator_count
+    return None
+
+
+def build_pipeline(target: Target, image: str | None = None,
+                   settings: PipelineSettings | None = None) -> Any:
+    """The pipeline for `target`, its components running in `image` (default: from settings)."""
+    from kfp import dsl, kubernetes
+
+    from infra.config import GPU_TAINT_KEY
+    from workloads.pipelines.components import make_components
+
+    if target not in TARGETS:
+        raise SettingsError(f"target {target!r} is not allowed; use one of {', '.join(TARGETS)}")
+    settings = settings or load_settings()
+    image = image or settings.image()
+    gpu = gpu_request(settings, target)
+    c = make_components(image)
+    hp = settings.local.train if target == "local" else settings.train
+    threshold = (settings.local.accuracy_threshold if target == "local"
+                 else settings.accuracy_threshold)
+    serving = settings.serving
+
+    def body(p: dict[str, Any], vertex: dict[str, Any] | None = None) -> Any:
+        data = c.prepare_data(source=p["data_source"], train_size=p["train_size"],
+                              test_size=p["test_size"], seed=p["seed"])
+        data.set_display_name("prepare data")
+        trained = c.train(dataset=data.outputs["dataset"],
+                          **{k: p[k] for k in ("model_arch", "epochs", "batch_size",
+                                               "learning_rate", "momentum", "optimizer",
+                                               "num_layers", "num_units", "width", "seed")})
+        trained.set_display_name("train")
+        if gpu is not None:
+            trained.set_cpu_limit(settings.cpu_limit).set_memory_limit(settings.memory_limit)
+            trained.set_accelerator_type(gpu[0]).set_accelerator_limit(gpu[1])
+        if target == "kubeflow":
+            kubernetes.add_node_selector(trained, GKE_ACCELERATOR_LABEL, settings.accelerator)
+            kubernetes.add_toleration(trained, key=GPU_TAINT_KEY, operator="Exists",
+                                      effect="NoSchedule")
+        scored = c.evaluate(dataset=data.outputs["dataset"], model=trained.outputs["model"],
+                            accuracy_threshold=p["accuracy_threshold"])
+        scored.set_display_name("evaluate")
+        model = trained.outputs["model"]
+        # A single float output named "Output" is what kfp.local's condition evaluator resolves.
+        with dsl.If(scored.outputs["Output"] >= p["accuracy_threshold"], name="accuracy-gate"):
+            if target == "local":
+                c.smoke_check(model=model).set_display_name("local model-server smoke check")
+            elif target == "kubeflow":
+                c.deploy_kserve(model=model, name=serving.name, namespace=serving.namespace,
+                                image=image, service_account=serving.service_account,
+                                min_replicas=serving.min_replicas,
+                                max_replicas=serving.max_replicas
+                                ).set_display_name("deploy to KServe")
+            else:
+                c.deploy_vertex(model=model, image=image, display_name=serving.name,
+                                machine_type=serving.vertex_machine_type, **(vertex or {})
+                                ).set_display_name("deploy to Vertex AI endpoint")
+        return scored.outputs["Output"]
+
+    if target == "vertex":
+        @dsl.pipeline(name=PIPELINE_NAME, description=__doc__.splitlines()[0])
+        def cifar10_vertex(project: str, region: str, endpoint_id: str,
+                           service_account: str = "",
+                           data_source: str = hp.data,
+                           train_size: int = hp.synthetic_train_size,
+                           test_size: int = hp.synthetic_test_size,
+                           model_arch: str = hp.model, epochs: int = hp.epochs,
+                           batch_size: int = hp.batch_size,
+                           learning_rate: float = hp.learning_rate,
+                           momentum: float = hp.momentum, optimizer: str = hp.optimizer,
+                           num_layers: int = hp.num_layers, num_units: int = hp.num_units,
+                           width: float = hp.width, seed: int = hp.seed,
+                           accuracy_threshold: float = threshold,
+                           traffic_percent: int = serving.traffic_percent) -> float:
+            p = dict(locals())
+            vertex = {k: p.pop(k) for k in ("project", "region", "endpoint_id",
+                                             "service_account", "traffic_percent")}
+            return body(p, vertex)
+
+        return cifar10_vertex
+
+    @dsl.pipeline(name=PIPELINE_NAME, description=__doc__.splitlines()[0])
+    def cifar10(data_source: str = hp.data, train_size: int = hp.synthetic_train_size,
+                test_size: int = hp.synthetic_test_size, model_arch: str = hp.model,
+                epochs: int = hp.epochs, batch_size: int = hp.batch_size,
+                learning_rate: float = hp.learning_rate, momentum: float = hp.momentum,
+                optimizer: str = hp.optimizer, num_layers: int = hp.num_layers,
+                num_units: int = hp.num_units, width: float = hp.width, seed: int = hp.seed,
+                accuracy_threshold: float = threshold) -> float:
+        return body(dict(locals()))
+
+    return cifar10
+
+
+def compile_pipeline(target: Target, out: Path, image: str | None = None,
+                     settings: PipelineSettings | None = None) -> Path:
+    """Compile the `target` build to IR YAML at `out` (parent folders are created)."""
+    from kfp import compiler
+
+    pipeline = build_pipeline(target, image, settings)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(pipeline, str(out))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Compile hook: `python -m workloads.pipelines.pipeline --target T --out FILE`."""
+    parser = argparse.ArgumentParser(prog="python -m workloads.pipelines.pipeline",
+                                     description="Compile the CIFAR-10 pipeline to IR YAML.")
+    parser.add_argument("--target", choices=TARGETS, default="kubeflow")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output file (default: cifar10-pipeline-<target>.yaml)")
+    parser.add_argument("--image", default=None, help="trainer image (default: defaults.yaml)")
+    args = parser.parse_args(argv)
+    out = args.out or Path(f"{PIPELINE_NAME}-{args.target}.yaml")
+    try:
+        compile_pipeline(args.target, out, args.image)
+    except SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"compiled {args.target} pipeline to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Pipeline defaults (`defaults.yaml`) as typed, validated settings.
+
+The pipeline, the CLI and the tests read the same file, so a default is written once. This module
+imports neither kfp nor TensorFlow.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULTS_PATH = Path(__file__).parent / "defaults.yaml"
+Target = Literal["kubeflow", "vertex", "local"]
+TARGETS: tuple[Target, ...] = ("kubeflow", "vertex", "local")
+PIPELINE_NAME = "cifar10-pipeline"
+
+
+class SettingsError(ValueError):
+    """Invalid pipeline settings; the message names the field and the bad value."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainSettings(_Model):
+    """Trainer flags the pipeline exposes as parameters (see `workloads/cifar10/config.py`)."""
+
+    data: Literal["tfds", "synthetic"]
+    synthetic_train_size: int = Field(default=2048, ge=1)
+    synthetic_test_size: int = Field(default=512, ge=1)
+    model: Literal["vgg", "resnet"]
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    momentum: float = Field(ge=0, le=1)
+    optimizer: Literal["sgd", "adam", "ftrl"]
+    num_layers: int = Field(ge=1)
+    num_units: int = Field(ge=1)
+    width: float = Field(gt=0)
+    seed: int = Field(ge=0)
+
+
+class LocalSettings(_Model):
+    accuracy_threshold: float = Field(ge=0, le=1)
+    train: TrainSettings
+
+
+class ServingSettings(_Model):
+    namespace: str
+    service_account: str
+    name: str
+    min_replicas: int = Field(ge=1)
+    max_replicas: int = Field(ge=1)
+    vertex_machine_type: str
+    traffic_percent: int = Field(ge=0, le=100)
+
+
+class PipelineSettings(_Model):
+    registry: str
+    image_name: str
+    image_tag: str
+    accuracy_threshold: float = Field(ge=0, le=1)
+    accelerator: str
+    accelerator_count: int = Field(ge=1)
+    cpu_limit: str
+    memory_limit: str
+    train: TrainSettings
+    local: LocalSettings
+    serving: ServingSettings
+
+    def image(self, registry: str | None = None, tag: str | None = None) -> str:
+        """The trainer image reference, `<registry>/<image_name>:<tag>`."""
+        base = (registry or self.registry).rstrip("/")
+        return f"{base}/{self.image_name}:{tag or self.image_tag}"
+
+
+@cache
+def load_settings(path: Path = DEFAULTS_PATH) -> PipelineSettings:
+    """Read and validate `defaults.yaml` (or another file of the same shape)."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+        return PipelineSettings.model_validate(raw)
+    except (OSError, yaml.YAMLError) as err:
+        raise SettingsError(f"{path}: cannot read pipeline settings: {err}") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SettingsError(f"{path}: {where}: {first['msg']} (got {first.get('input')!r})"
+                            ) from None

@@ -1,0 +1,156 @@
+"""Vertex AI training jobs for the CIFAR-10 trainer, as google-cloud-aiplatform objects.
+
+- `custom_job`: one worker, or a chief plus workers (Vertex AI sets `TF_CONFIG` on each replica,
+  and the trainer picks `MultiWorkerMirroredStrategy` from it).
+- `tuning_job`: a `HyperparameterTuningJob` whose search comes from a search-space data file
+  (`workloads.tuning.space.vertex_spec`) and whose trials run the same trainer on the space's
+  machine.
+
+Building a job makes no network call: `request(job)` returns the request body the job would send.
+Machines and GPUs are checked against the hardware catalog (`infra/hardware.py`), and GPUs are
+given to Vertex AI under the catalog's Vertex name, before anything is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from infra.hardware import UnknownMachineType, catalog
+from workloads.tuning.space import SearchSpace, vertex_spec
+
+TRAINER_COMMAND = ["python", "-m", "workloads.cifar10.train"]
+DEFAULT_LABELS = {"app": "cifar10", "managed-by": "ml-platform"}
+
+
+class JobError(ValueError):
+    """A job that cannot be built as asked; the message names the field, value and rule."""
+
+
+@dataclass(frozen=True)
+class Machine:
+    """One replica's machine: a catalog machine type and optional GPUs (GKE names)."""
+
+    machine_type: str
+    accelerator: str | None = None
+    accelerator_count: int = 0
+
+    def spec(self) -> dict[str, Any]:
+        """The `machine_spec` of a worker pool, GPU under its Vertex AI name."""
+        cat = catalog()
+        try:
+            shape = cat.machine(self.machine_type)
+        except UnknownMachineType as err:
+            raise JobError(f"machine_type {self.machine_type!r}: {err}") from None
+        spec: dict[str, Any] = {"machine_type": self.machine_type}
+        if self.accelerator is None:
+            if self.accelerator_count:
+                raise JobError(f"accelerator_count {self.accelerator_count} needs an "
+                               "accelerator type")
+            return spec
+        gpu = cat.accelerators.get(self.accelerator)
+        if gpu is None:
+            raise JobError(f"accelerator {self.accelerator!r} is not in the hardware catalog; "
+                           f"allowed: {', '.join(sorted(cat.accelerators))}")
+        if self.accelerator not in cat.families[shape.family].accelerators_attachable:
+            raise JobError(f"accelerator {self.accelerator} cannot attach to {shape.family} "
+                           f"machines such as {self.machine_type}")
+        limit = gpu.limits.get(self.accelerator_count)
+        if limit is None:
+            raise JobError(f"accelerator_count {self.accelerator_count} is not allowed for "
+                           f"{self.accelerator}; allowed: {gpu.allowed_counts}")
+        if shape.vcpus > limit.max_vcpus or shape.memory_gb > limit.max_memory_gb:
+            raise JobError(f"machine_type {self.machine_type} ({shape.vcpus} vCPUs, "
+                           f"{shape.memory_gb} GB) is too large for {self.accelerator_count} × "
+                           f"{self.accelerator} (at most {limit.max_vcpus} vCPUs, "
+                           f"{limit.max_memory_gb} GB)")
+        return spec | {"accelerator_type": gpu.vertex_name,
+                       "accelerator_count": self.accelerator_count}
+
+
+def trainer_args(hyperparameters: Mapping[str, Any] | None = None,
+                 extra: Sequence[str] = ()) -> list[str]:
+    """`--name=value` trainer flags (names as in the search spaces, e.g. `learning_rate`)."""
+    args = [f"--{name}={value}" for name, value in (hyperparameters or {}).items()]
+    return args + list(extra)
+
+
+def worker_pool_specs(image: str, machine: Machine, args: Sequence[str] = (),
+                      replicas: int = 1) -> list[dict[str, Any]]:
+    """Worker pools for `replicas` identical machines: pool 0 is the chief, pool 1 the rest."""
+    if replicas < 1:
+        raise JobError(f"replicas {replicas} is not allowed; use 1 or more")
+    container = {"image_uri": image, "command": TRAINER_COMMAND, "args": list(args)}
+    spec = machine.spec()
+    pools = [{"machine_spec": spec, "replica_count": 1, "container_spec": container}]
+    if replicas > 1:
+        pools.append({"machine_spec": dict(spec), "replica_count": replicas - 1,
+                      "container_spec": dict(container)})
+    return pools
+
+
+def _credentials(credentials: Any) -> Any:
+    if credentials is not None:
+        return credentials
+    from google.auth.credentials import AnonymousCredentials
+
+    # Building a job sends nothing; real credentials are looked up by submit() when given None.
+    return AnonymousCredentials()
+
+
+def custom_job(display_name: str, image: str, machine: Machine, *, project: str, location: str,
+               staging_bucket: str, args: Sequence[str] = (), replicas: int = 1,
+               base_output_dir: str | None = None, labels: Mapping[str, str] | None = None,
+               credentials: Any = None) -> Any:
+    """An `aiplatform.CustomJob` running the trainer on `replicas` machines (not submitted).
+
+    `base_output_dir` becomes `AIP_MODEL_DIR`/`AIP_CHECKPOINT_DIR`/`AIP_TENSORBOARD_LOG_DIR` in
+    the containers, which the trainer uses as its defaults.
+    """
+    from google.cloud import aiplatform
+
+    if not staging_bucket.startswith("gs://"):
+        raise JobError(f"staging_bucket {staging_bucket!r} must be a gs:// URI")
+    return aiplatform.CustomJob(
+        display_name=display_name,
+        worker_pool_specs=worker_pool_specs(image, machine, args, replicas),
+        base_output_dir=base_output_dir or f"{staging_bucket.rstrip('/')}/{display_name}",
+        project=project, location=location, staging_bucket=staging_bucket,
+        labels=dict(labels or DEFAULT_LABELS), credentials=_credentials(credentials))
+
+
+def space_machine(space: SearchSpace) -> Machine:
+    """The trial machine a search space names (`NotExpressible` is raised by `vertex_spec`)."""
+    if space.machine is None:
+        raise JobError(f"{space.name}: no machine for Vertex AI trials")
+    return Machine(space.machine.machine_type, space.machine.accelerator_type,
+                   space.machine.accelerator_count)
+
+
+def tuning_job(space: SearchSpace, image: str, *, project: str, location: str,
+               staging_bucket: str, fixed_args: Sequence[str] = (),
+               labels: Mapping[str, str] | None = None, credentials: Any = None) -> Any:
+    """An `aiplatform.HyperparameterTuningJob` for `space` (not submitted).
+
+    Each trial runs the trainer with `fixed_args` plus `--<parameter>=<value>` for the space's
+    parameters (Vertex AI appends those), and reports the space's metric through
+    cloudml-hypertune (`--hypertune-metric`).
+    """
+    from google.cloud import aiplatform
+
+    search = vertex_spec(space)
+    args = [*fixed_args, f"--hypertune-metric={space.objective.metric}"]
+    trial = custom_job(f"{space.name}-trial", image, space_machine(space), project=project,
+                       location=location, staging_bucket=staging_bucket, args=args,
+                       labels=labels, credentials=credentials)
+    return aiplatform.HyperparameterTuningJob(
+        display_name=space.name, custom_job=trial, project=project, location=location,
+        labels=dict(labels or DEFAULT_LABELS), credentials=_credentials(credentials), **search)
+
+
+def request(job: Any) -> dict[str, Any]:
+    """The request body `job` would send (its proto as a dict, enums by name)."""
+    resource = job._gca_resource
+    return type(resource).to_dict(resource, use_integers_for_enums=False,
+                                  preserving_proto_field_name=True)
