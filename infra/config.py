@@ -209,6 +209,50 @@ class BudgetConfig(_Model):
         return value
 
 
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+class _Release(_Model):
+    """A chart of `charts/` that the stack deploys on its cluster."""
+
+    enabled: bool = False
+    image_tag: str = "0.1.0"
+    """Pinned tag of the image in the stack's registry; `latest` is refused."""
+    gpu_pool: str | None = None
+    """Name of a GPU node pool: its accelerator type and count go to the chart."""
+    values: dict[str, Any] = {}
+    """Further chart values, merged last and validated by the chart's values.schema.json."""
+
+    @field_validator("image_tag")
+    @classmethod
+    def _tag(cls, value: str) -> str:
+        if value == "latest" or not _IMAGE_TAG.match(value):
+            raise ValueError("must be a pinned image tag such as 0.1.0 (not 'latest')")
+        return value
+
+
+class TrainingRelease(_Release):
+    """The `cifar10-training` chart: one TFJob, or a Katib Experiment of TFJob trials."""
+
+    workers: int = Field(default=0, ge=0, le=64)
+    search_space: str | None = None
+    """A search space of workloads/tuning/spaces (e.g. katib-study): tune with Katib."""
+
+
+class ServingRelease(_Release):
+    """The `cifar10-serving` chart: a KServe InferenceService."""
+
+    runtime: Literal["custom", "tensorflow"] = "custom"
+    model_version: int = Field(default=1, ge=1)
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=3, ge=1)
+
+
+class WorkloadsConfig(_Model):
+    training: TrainingRelease = TrainingRelease()
+    serving: ServingRelease = ServingRelease()
+
+
 class StorageConfig(_Model):
     """Buckets and registry behaviour."""
 
@@ -232,6 +276,7 @@ class PlatformConfig(_Model):
     cluster: ClusterConfig = ClusterConfig()
     node_pools: tuple[NodePoolConfig, ...] = ()
     kubeflow: KubeflowConfig = KubeflowConfig()
+    workloads: WorkloadsConfig = WorkloadsConfig()
     vertex: VertexConfig = VertexConfig()
     storage: StorageConfig = StorageConfig()
     budget: BudgetConfig | None = None
@@ -317,6 +362,7 @@ def _check_hardware(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list
                                                                          cfg.node_pools]))
                 if value]
     problems += _check_kubeflow(cfg, root)
+    problems += _check_workloads(cfg, root)
     region_zones = hw.zones(cfg.region)
     for i, zone in enumerate(cfg.zones):
         if zone not in region_zones:
@@ -361,6 +407,55 @@ def _check_kubeflow(cfg: PlatformConfig, root: str) -> list[Problem]:
                                 "Katib trials run as TFJobs, which need the Training Operator; "
                                 "enable training_operator or disable katib"))
     return problems
+
+
+def _check_workloads(cfg: PlatformConfig, root: str) -> list[Problem]:
+    problems = []
+    gpu_pools = [p.name for p in cfg.node_pools if p.is_gpu]
+    needs = {"training": ("training_operator", cfg.kubeflow.training_operator),
+             "serving": ("kserve", cfg.kubeflow.kserve)}
+    for kind in ("training", "serving"):
+        release: _Release = getattr(cfg.workloads, kind)
+        at = f"{root}.workloads.{kind}"
+        if not release.enabled:
+            continue
+        component, installed = needs[kind]
+        if not installed:
+            problems.append(Problem(f"{at}.enabled", True,
+                                    f"needs kubeflow.{component}, which this stack switches off"))
+        if release.gpu_pool is not None and release.gpu_pool not in gpu_pools:
+            problems.append(Problem(f"{at}.gpu_pool", release.gpu_pool,
+                                    f"GPU pools of this stack: {', '.join(gpu_pools) or 'none'}"))
+    training = cfg.workloads.training
+    if training.enabled and training.search_space:
+        problems += _check_search_space(cfg, f"{root}.workloads.training.search_space")
+    serving = cfg.workloads.serving
+    if serving.enabled and serving.min_replicas > serving.max_replicas:
+        problems.append(Problem(f"{root}.workloads.serving.min_replicas", serving.min_replicas,
+                                f"must be at most max_replicas ({serving.max_replicas})"))
+    return problems
+
+
+def _check_search_space(cfg: PlatformConfig, at: str) -> list[Problem]:
+    from workloads.tuning.space import (
+        SPACES_DIR,
+        NotExpressible,
+        SearchSpaceError,
+        check_expressible,
+        load_space,
+    )
+
+    name = cfg.workloads.training.search_space
+    if not cfg.kubeflow.katib:
+        return [Problem(at, name, "tuning needs kubeflow.katib, which this stack switches off")]
+    known = sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
+    if name not in known:
+        return [Problem(at, name, f"shipped search spaces: {', '.join(known)}")]
+    try:
+        check_expressible(load_space(name), "katib")
+    except (SearchSpaceError, NotExpressible) as err:
+        return [Problem(at, name, str(err))]
+    return []
 
 
 def _check_pool_hardware(cfg: PlatformConfig, pool: NodePoolConfig, at: str,

@@ -16,8 +16,9 @@ import pulumi_kubernetes as k8s
 from infra import exports
 from infra.components.apis import Apis, ApisArgs
 from infra.components.budget import Budget, BudgetArgs
+from infra.components.cifar10 import Cifar10, Cifar10Args
 from infra.components.cluster import Cluster, ClusterArgs, MaintenanceArgs
-from infra.components.identity import Identity, IdentityArgs
+from infra.components.identity import WORKLOADS, Identity, IdentityArgs
 from infra.components.kubeflow import Kubeflow, KubeflowArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.node_pool import AcceleratorArgs, NodePool, NodePoolArgs
@@ -147,4 +148,18 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
             # Upstream controllers need nodes to run on before their installs count as ready.
             opts=pulumi.ResourceOptions(depends_on=pools))
         outputs[exports.KUBEFLOW_VERSIONS] = kubeflow.versions
+        w = cfg.workloads
+        if w.training.enabled or w.serving.enabled:
+            installs, namespaces = kubeflow.installs, kubeflow.namespaces
+            training_ns, serving_ns = (WORKLOADS[k].namespace for k in ("training", "serving"))
+            training_after = [namespaces[training_ns], installs["training-operator"]] \
+                if w.training.enabled else []
+            if w.training.search_space:
+                training_after.append(installs["katib"])
+            Cifar10(f"{NAME}-cifar10", Cifar10Args(
+                provider=provider, config=cfg, registry_url=storage.registry_url,
+                buckets={role: b.name for role, b in storage.buckets.items()},
+                training_after=training_after,
+                serving_after=[namespaces[serving_ns], installs["kserve-resources"]]
+                if w.serving.enabled else []))
     return outputs

@@ -120,6 +120,45 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _child_urn(parent_urn: str, type_token: str, name: str) -> str:
+    """The URN Pulumi gives a child: the parent's type chain, then the child's type and name."""
+    prefix, parent_type, _ = parent_urn.rsplit("::", 2)
+    return f"{prefix}::{parent_type}${type_token}::{name}"
+
+
+def expand_local_charts(resources: list[PreviewResource]) -> list[PreviewResource]:
+    """Render every chart of this repository that the program deploys, as pulumi up would.
+
+    Pulumi's mocks record a `helm.v4.Chart` as one resource; pulumi-kubernetes would render it and
+    register each object as a child of the chart, named ``<chart>:<namespace>/<name>`` and waiting
+    on what the chart waits on. This does the same with the real Helm library and the values the
+    program passed, so the TFJob or InferenceService inside is visible to policies and cost.
+    Upstream charts (cert-manager, KServe) cannot be fetched offline and stay unexpanded.
+
+    Raises:
+        ChartError: if a chart does not render with the values the program gave it.
+    """
+    from infra.charts import CHART_TYPE, local_chart_dir, object_name, pulumi_type, render
+
+    expanded = []
+    for chart in resources:
+        if chart.type != CHART_TYPE or not isinstance(chart.inputs.get("chart"), str):
+            continue
+        directory = local_chart_dir(chart.inputs["chart"])
+        if directory is None:
+            continue
+        namespace = chart.inputs.get("namespace") or "default"
+        for obj in render(directory, chart.inputs.get("values") or {},
+                          release=chart.inputs.get("name") or chart.name, namespace=namespace):
+            obj.setdefault("metadata", {}).setdefault("namespace", namespace)
+            type_token, name = pulumi_type(obj), object_name(chart.name, obj)
+            expanded.append(PreviewResource(
+                urn=_child_urn(chart.urn, type_token, name), type=type_token, name=name,
+                parent=chart.urn, inputs=obj, depends_on=list(chart.depends_on),
+                protect=False, custom=True))
+    return expanded
+
+
 def _computed(type_token: str, name: str, inputs: dict[str, Any], project: str) -> dict[str, Any]:
     """Deterministic stand-ins for outputs only the provider computes, for `mode="apply"`."""
     fake: dict[str, Any] = {"id": f"{name}-id"}
@@ -214,5 +253,6 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
 
     _sync_await(run_pulumi_func(program_in_stack))
     settings.ROOT.set(None)
-    resources = sorted(records.values(), key=lambda r: r.urn)
+    resources = sorted([*records.values(), *expand_local_charts(list(records.values()))],
+                       key=lambda r: r.urn)
     return Preview(stack_file.name, project, resources, dict(sorted(outputs.items())))

@@ -19,8 +19,8 @@ ENDPOINT = "gcp:vertex/aiEndpoint:AiEndpoint"
 
 
 def _installs(preview: Preview) -> dict[str, object]:
-    return {r.name.removeprefix("mlp-kubeflow-"): r
-            for r in preview.resources if r.type in (CHART, DIRECTORY)}
+    return {r.name.removeprefix("mlp-kubeflow-"): r for r in preview.resources
+            if r.type in (CHART, DIRECTORY) and r.name.startswith("mlp-kubeflow-")}
 
 
 def _edges(preview: Preview) -> set[tuple[str, str]]:
@@ -169,6 +169,7 @@ def test_both_flavour_builds_the_two_halves(tmp_path, dev_config):
 
 def test_components_can_be_switched_off(tmp_path, dev_config):
     dev_config[PLATFORM_KEY]["kubeflow"] = {"katib": False, "kserve": False}
+    dev_config[PLATFORM_KEY]["workloads"] = {}
     preview = run_preview(read_stack_file(write_stack(tmp_path, "lean", dev_config)))
     assert set(_installs(preview)) == {"cert-manager", "pipelines-cluster-scoped", "pipelines",
                                        "training-operator"}
@@ -180,6 +181,7 @@ def test_components_can_be_switched_off(tmp_path, dev_config):
 ])
 def test_component_dependencies_are_enforced(dev_config, kubeflow, field, says):
     dev_config[PLATFORM_KEY]["kubeflow"] = kubeflow
+    dev_config[PLATFORM_KEY]["workloads"] = {}
     with pytest.raises(ConfigError) as info:
         parse_platform("x", dev_config)
     (p,) = info.value.problems
@@ -201,3 +203,36 @@ def test_bad_budget_is_named(dev_config):
         parse_platform("x", dev_config)
     assert {p.path for p in info.value.problems} == {
         "ml-platform:platform.budget.billing_account", "ml-platform:platform.budget.thresholds"}
+
+
+@pytest.mark.parametrize(("change", "path", "says"), [
+    ({"kubeflow": {"kserve": False, "cert_manager": True}}, "workloads.serving.enabled",
+     "needs kubeflow.kserve"),
+    ({"workloads": {"training": {"enabled": True, "gpu_pool": "system"}}},
+     "workloads.training.gpu_pool", "GPU pools of this stack: gpu-t4-spot"),
+    ({"workloads": {"training": {"enabled": True, "search_space": "nope"}}},
+     "workloads.training.search_space", "shipped search spaces: katib-study, vertex-study"),
+    ({"workloads": {"training": {"enabled": True, "image_tag": "latest"}}},
+     "workloads.training.image_tag", "pinned image tag"),
+    ({"workloads": {"serving": {"enabled": True, "min_replicas": 4, "max_replicas": 2}}},
+     "workloads.serving.min_replicas", "at most max_replicas"),
+])
+def test_bad_workload_settings_are_named(dev_config, change, path, says):
+    dev_config[PLATFORM_KEY].update(change)
+    with pytest.raises(ConfigError) as info:
+        parse_platform("x", dev_config)
+    problems = {p.path: p for p in info.value.problems}
+    assert f"ml-platform:platform.{path}" in problems
+    assert says in problems[f"ml-platform:platform.{path}"].allowed
+
+
+def test_workload_charts_deploy_after_the_crds_they_use():
+    preview = preview_of("prod")
+    by_name = {r.name: r for r in preview.resources}
+    tfjob = by_name["mlp-cifar10-training:ml-training/cifar10"]
+    isvc = by_name["mlp-cifar10-serving:ml-serving/cifar10"]
+    assert tfjob.type == "kubernetes:kubeflow.org/v1:TFJob"
+    assert isvc.type == "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+    assert by_name["mlp-kubeflow-training-operator"].urn in tfjob.depends_on
+    assert by_name["mlp-kubeflow-kserve-resources"].urn in isvc.depends_on
+    assert tfjob.parent == by_name["mlp-cifar10-training"].urn

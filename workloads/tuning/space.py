@@ -179,14 +179,19 @@ def check_expressible(space: SearchSpace, target: Target) -> None:
                     "which Katib grid search cannot enumerate; make it discrete")
 
 
+# Katib v1beta1 spells the integer parameter type "int".
+KATIB_PARAMETER_TYPES = {"double": "double", "integer": "int", "discrete": "discrete",
+                         "categorical": "categorical"}
+
+
 def _katib_feasible(p: Parameter) -> tuple[str, dict[str, Any]]:
     if p.type in ("double", "integer"):
         fmt = (lambda v: str(int(v))) if p.type == "integer" else (lambda v: repr(float(v)))
         space: dict[str, Any] = {"min": fmt(p.min), "max": fmt(p.max)}
         if p.scale == "log":
             space["distribution"] = "logUniform"
-        return p.type, space
-    return p.type, {"list": [str(v) for v in p.values or ()]}
+        return KATIB_PARAMETER_TYPES[p.type], space
+    return KATIB_PARAMETER_TYPES[p.type], {"list": [str(v) for v in p.values or ()]}
 
 
 def katib_spec(space: SearchSpace) -> dict[str, Any]:

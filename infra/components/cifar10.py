@@ -1,0 +1,125 @@
+"""The CIFAR-10 workloads on the Kubeflow flavour: the project's charts, deployed by Pulumi.
+
+The `cifar10-training` and `cifar10-serving` charts install as pulumi-kubernetes `helm.v4.Chart`
+resources, after the Kubeflow components whose CRDs they use. Chart values are built here from the
+stack config, the registry and the models bucket, by plain functions a test can call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.charts import chart_path
+from infra.components._opts import child_opts
+from infra.components.identity import WORKLOADS
+from infra.config import NodePoolConfig, PlatformConfig, ServingRelease, TrainingRelease
+
+TRAINER_IMAGE = "cifar10-trainer"
+PREDICTOR_IMAGE = "cifar10-predictor"
+RELEASE = "cifar10"
+
+
+def _gpu(cfg: PlatformConfig, pool_name: str | None) -> dict[str, Any]:
+    pool: NodePoolConfig | None = next(
+        (p for p in cfg.node_pools if p.name == pool_name), None)
+    if pool is None or pool.accelerator is None:
+        return {"type": "", "count": 0}
+    return {"type": pool.accelerator.type, "count": pool.accelerator.count}
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(
+            out.get(key), dict) else value
+    return out
+
+
+def training_values(cfg: PlatformConfig, release: TrainingRelease,
+                    registry_url: pulumi.Input[str],
+                    buckets: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
+    """Values of the `cifar10-training` chart for a stack."""
+    from workloads.tuning.space import katib_spec, load_space
+
+    models = pulumi.Output.concat("gs://", buckets["models"], "/cifar10")
+    values: dict[str, Any] = {
+        "image": {"repository": pulumi.Output.concat(registry_url, "/", TRAINER_IMAGE),
+                  "tag": release.image_tag},
+        "serviceAccountName": WORKLOADS["training"].ksas[0],
+        "data": {"source": "tfds",
+                 "dataDir": pulumi.Output.concat("gs://", buckets["datasets"], "/tfds")},
+        "output": {"modelDir": models,
+                   "checkpointDir": pulumi.Output.concat(models, "-checkpoints/", RELEASE),
+                   "tensorboardDir": pulumi.Output.concat(models, "-tensorboard/", RELEASE)},
+        "replicas": {"chief": 1, "worker": release.workers},
+        "gpu": _gpu(cfg, release.gpu_pool),
+    }
+    if release.search_space:
+        values["katib"] = {"enabled": True, **katib_spec(load_space(release.search_space))}
+    return _merge(values, release.values)
+
+
+def serving_values(cfg: PlatformConfig, release: ServingRelease,
+                   registry_url: pulumi.Input[str],
+                   buckets: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
+    """Values of the `cifar10-serving` chart for a stack."""
+    values: dict[str, Any] = {
+        "runtime": release.runtime,
+        "image": {"repository": pulumi.Output.concat(registry_url, "/", PREDICTOR_IMAGE),
+                  "tag": release.image_tag},
+        "storageUri": pulumi.Output.concat("gs://", buckets["models"], "/cifar10/",
+                                           str(release.model_version)),
+        "serviceAccountName": WORKLOADS["serving"].ksas[0],
+        "minReplicas": release.min_replicas,
+        "maxReplicas": release.max_replicas,
+        "gpu": _gpu(cfg, release.gpu_pool),
+    }
+    return _merge(values, release.values)
+
+
+@dataclass(frozen=True)
+class Cifar10Args:
+    provider: k8s.Provider
+    config: PlatformConfig
+    registry_url: pulumi.Input[str]
+    buckets: Mapping[str, pulumi.Input[str]]
+    """Bucket names by role (datasets, models, …)."""
+    training_after: list[pulumi.Resource]
+    """What the training chart needs first: the Training Operator (and Katib), its namespace."""
+    serving_after: list[pulumi.Resource]
+    """What the serving chart needs first: KServe and its namespace."""
+
+
+class Cifar10(pulumi.ComponentResource):
+    """The enabled CIFAR-10 releases of a stack."""
+
+    charts: dict[str, k8s.helm.v4.Chart]
+
+    def __init__(self, name: str, args: Cifar10Args,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ml-platform:k8s:Cifar10", name, None, opts)
+        w = args.config.workloads
+        self.charts = {}
+        releases = (
+            ("training", "cifar10-training", w.training, training_values, args.training_after),
+            ("serving", "cifar10-serving", w.serving, serving_values, args.serving_after),
+        )
+        for kind, chart, release, build_values, after in releases:
+            if not release.enabled:
+                continue
+            self.charts[kind] = k8s.helm.v4.Chart(
+                f"{name}-{kind}",
+                chart=chart_path(chart),
+                name=RELEASE,
+                namespace=WORKLOADS[kind].namespace,
+                values=build_values(args.config, release, args.registry_url, args.buckets),
+                opts=pulumi.ResourceOptions.merge(
+                    child_opts(self, opts, provider=args.provider),
+                    pulumi.ResourceOptions(depends_on=after)),
+            )
+        self.register_outputs({"releases": sorted(self.charts)})

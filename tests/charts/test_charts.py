@@ -1,0 +1,150 @@
+"""The Helm charts, rendered by the real Helm library, linted, and validated object by object."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.charts import CHARTS_DIR, ChartError, lint, notes, render
+from infra.k8s_validate import validate_object
+from tests.infra.conftest import preview_of
+from workloads.tuning.space import katib_spec, load_space
+
+TRAINING = CHARTS_DIR / "cifar10-training"
+SERVING = CHARTS_DIR / "cifar10-serving"
+
+
+def _render(chart, values=None, namespace="ml-test"):
+    return render(chart, values or {}, release="cifar10", namespace=namespace)
+
+
+def _valid(objects):
+    for obj in objects:
+        assert validate_object(obj) == [], obj["kind"]
+    return objects
+
+
+@pytest.mark.parametrize("chart", [TRAINING, SERVING])
+def test_charts_lint_clean(chart):
+    assert lint(chart) == []
+
+
+@pytest.mark.parametrize(("chart", "values", "kinds"), [
+    (TRAINING, {}, ["TFJob"]),
+    (TRAINING, {"replicas": {"chief": 1, "worker": 3}, "gpu": {"type": "", "count": 0}},
+     ["TFJob"]),
+    (TRAINING, {"image": {"repository": "r/trainer", "tag": "1",
+                          "digest": "sha256:" + "a" * 64}}, ["TFJob"]),
+    (SERVING, {}, ["InferenceService"]),
+    (SERVING, {"minReplicas": 2, "gpu": {"type": "nvidia-tesla-t4", "count": 1}},
+     ["InferenceService", "PodDisruptionBudget"]),
+    (SERVING, {"runtime": "tensorflow"}, ["InferenceService"]),
+    (SERVING, {"deploymentMode": "Knative", "canaryTrafficPercent": 10}, ["InferenceService"]),
+])
+def test_renders_validate_against_schemas_and_typed_models(chart, values, kinds):
+    objects = _valid(_render(chart, values))
+    assert sorted(o["kind"] for o in objects) == sorted(kinds)
+
+
+def test_tfjob_has_a_chief_workers_gpus_and_a_run_policy():
+    (job,) = _render(TRAINING, {"replicas": {"chief": 1, "worker": 2}})
+    specs = job["spec"]["tfReplicaSpecs"]
+    assert (specs["Chief"]["replicas"], specs["Worker"]["replicas"]) == (1, 2)
+    pod = specs["Worker"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["name"] == "tensorflow"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == \
+        container["resources"]["requests"]["nvidia.com/gpu"] == 1
+    assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert job["spec"]["runPolicy"] == {"cleanPodPolicy": "Running",
+                                        "ttlSecondsAfterFinished": 86400,
+                                        "activeDeadlineSeconds": 43200, "backoffLimit": 3}
+
+
+def test_cpu_training_requests_no_gpu_and_selects_no_gpu_node():
+    (job,) = _render(TRAINING, {"gpu": {"type": "", "count": 0}})
+    pod = job["spec"]["tfReplicaSpecs"]["Chief"]["template"]["spec"]
+    assert "nodeSelector" not in pod
+    assert "nvidia.com/gpu" not in pod["containers"][0]["resources"]["limits"]
+
+
+def test_hyperparameters_in_the_schema_are_trainer_flags():
+    from workloads.cifar10.config import build_parser
+
+    schema = json.loads((TRAINING / "values.schema.json").read_text())
+    flags = {opt for action in build_parser()._actions for opt in action.option_strings}
+    for key in schema["properties"]["hyperparameters"]["properties"]:
+        assert f"--{key}" in flags, key
+
+
+def test_katib_experiment_follows_the_studys_search():
+    space = katib_spec(load_space("katib-study"))
+    (experiment,) = _valid(_render(TRAINING, {"katib": {"enabled": True, **space}}))
+    spec = experiment["spec"]
+    assert experiment["apiVersion"] == "kubeflow.org/v1beta1"
+    assert spec["algorithm"] == {"algorithmName": "random"}
+    assert (spec["parallelTrialCount"], spec["maxTrialCount"], spec["maxFailedTrialCount"]) == (
+        3, 12, 3)
+    assert spec["objective"]["objectiveMetricName"] == "Validation-accuracy"
+    assert spec["objective"]["goal"] == 0.99
+    assert spec["metricsCollectorSpec"] == {"collector": {"kind": "StdOut"}}
+    assert spec["parameters"] == space["parameters"]
+    trial = spec["trialTemplate"]
+    assert trial["primaryContainerName"] == "tensorflow"
+    assert trial["trialSpec"]["kind"] == "TFJob"
+    args = trial["trialSpec"]["spec"]["tfReplicaSpecs"]["Chief"]["template"]["spec"][
+        "containers"][0]["args"]
+    tuned = args[-5:]
+    assert tuned == ["--lr=${trialParameters.lr}", "--epochs=${trialParameters.epochs}",
+                     "--batch-size=${trialParameters.batchSize}",
+                     "--num-layers=${trialParameters.numLayers}",
+                     "--optimizer=${trialParameters.optimizer}"]
+
+
+def test_tuned_flags_override_fixed_ones_in_the_trainer():
+    """Trial parameters come after the fixed hyperparameters, so argparse keeps the tuned value."""
+    from workloads.cifar10.config import build_parser
+
+    args = build_parser().parse_args(["--learning_rate=0.01", "--lr=0.05", "--batch_size=128",
+                                      "--batch-size=32"])
+    assert (args.learning_rate, args.batch_size) == (0.05, 32)
+
+
+@pytest.mark.parametrize(("chart", "values", "says"), [
+    (TRAINING, {"image": {"repository": "r/t", "tag": "latest"}}, "/image/tag"),
+    (TRAINING, {"replicas": {"chief": 2, "worker": 0}}, "/replicas/chief"),
+    (TRAINING, {"gpu": {"type": "nvidia-tesla-t4", "count": 0}}, "/gpu/count"),
+    (TRAINING, {"gpu": {"type": "nvidia-h100", "count": 1}}, "/gpu/type"),
+    (TRAINING, {"hyperparameters": {"optimiser": "sgd"}}, "optimiser"),
+    (TRAINING, {"runPolicy": {"backoffLimit": -1}}, "/runPolicy"),
+    (TRAINING, {"katib": {"enabled": True}}, "katib.parameters is empty"),
+    (SERVING, {"minReplicas": 0}, "/minReplicas"),
+    (SERVING, {"storageUri": "/local/path"}, "/storageUri"),
+    (SERVING, {"canaryTrafficPercent": 20}, "needs deploymentMode Knative"),
+    (SERVING, {"minReplicas": 4, "maxReplicas": 2}, "must not exceed maxReplicas"),
+    (SERVING, {"runtime": "onnx"}, "/runtime"),
+])
+def test_invalid_values_are_rejected_with_the_field(chart, values, says):
+    with pytest.raises(ChartError) as info:
+        _render(chart, values)
+    assert says in str(info.value)
+
+
+def test_notes_tell_the_user_what_to_run():
+    text = notes(SERVING, {}, release="cifar10", namespace="ml-serving")
+    assert "kubectl port-forward -n ml-serving svc/cifar10-predictor" in text
+    assert "/v1/models/cifar10:predict" in text
+    assert "kubectl get tfjob cifar10" in notes(TRAINING, {}, release="cifar10",
+                                                namespace="ml-training")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_object_the_stacks_expand_from_charts_validates(stack):
+    objects = [r for r in preview_of(stack).resources if ":" in r.name and r.parent
+               and r.parent.endswith(("mlp-cifar10-training", "mlp-cifar10-serving"))]
+    assert objects
+    for r in objects:
+        assert validate_object(r.inputs) == [], r.name
