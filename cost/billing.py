@@ -13,7 +13,7 @@ import fnmatch
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -31,6 +31,10 @@ _MULTI_REGIONAL = "MULTI_REGIONAL"
 
 class BillingError(ValueError):
     """Responses that cannot be turned into rates safely; the message names the SKUs."""
+
+
+class NotInEffect(BillingError):
+    """A SKU whose first price starts after the day asked for."""
 
 
 @dataclass(frozen=True)
@@ -112,18 +116,36 @@ def time_range(day: date, today: date) -> dict[str, datetime]:
     return {"start_time": start, "end_time": end}
 
 
-def fetch_skus(client: Any, service_id: str, day: date, today: date) -> list[Any]:
+def fetch_skus(client: Any, service_id: str, day: date, today: date,
+               record: Path | None = None) -> list[Any]:
     """Every SKU of one service: the pager is drained, so every page is requested.
 
     Args:
         client: a `CloudCatalogClient` (or anything whose `list_skus(request=...)` returns an
-            iterable of `Sku`).
+            iterable of `Sku`, with `.pages` when recording).
         service_id: e.g. "6F81-5844-456A".
         day: the snapshot date; a past day asks for the prices in effect then.
         today: the current date, to tell a past day from the present.
+        record: if given, each page is also written to `<record>/<service_id>/page-<n>.json` in
+            the form `recorded_client` reads.
     """
     request = {"parent": f"services/{service_id}", **time_range(day, today)}
-    return list(client.list_skus(request=request))
+    pager = client.list_skus(request=request)
+    if record is None:
+        return list(pager)
+    from google.cloud.billing_v1 import types
+
+    folder = Path(record) / service_id
+    folder.mkdir(parents=True, exist_ok=True)
+    skus: list[Any] = []
+    token = ""
+    for number, page in enumerate(pager.pages, 1):
+        entry = {"request": {"parent": request["parent"], "pageToken": token},
+                 "response": json.loads(types.ListSkusResponse.to_json(page))}
+        (folder / f"page-{number}.json").write_text(json.dumps(entry, indent=2) + "\n")
+        skus += list(page.skus)
+        token = page.next_page_token
+    return skus
 
 
 def _usd(money: Any) -> Decimal:
@@ -133,18 +155,20 @@ def _usd(money: Any) -> Decimal:
 def unit_price(sku: Any, day: date) -> tuple[Decimal, str, str, datetime]:
     """The list price per usage unit in effect on `day`: (usd, unit, currency, effective time).
 
-    The pricing version is the latest one effective by the end of the day (UTC). Tiers: a
+    The pricing version is the latest one effective by the end of the day in the API's time
+    zone (America/Los_Angeles). Tiers: a
     leading free tier is an allowance and skipped; the paid tiers must agree, since a rate that
     depends on volume is not a list price.
 
     Raises:
-        BillingError: naming the SKU, when no version is in effect or paid tiers differ.
+        NotInEffect: when no version is in effect yet on that day.
+        BillingError: naming the SKU, when paid tiers differ.
     """
-    end_of_day = datetime.combine(day + timedelta(days=1), time(0), UTC)
+    end_of_day = datetime.combine(day + timedelta(days=1), time(0), _BILLING_TZ)
     versions = sorted((p for p in sku.pricing_info if p.effective_time < end_of_day),
                       key=lambda p: p.effective_time)
     if not versions:
-        raise BillingError(f"SKU {sku.sku_id} ({sku.description}): no price in effect on {day}")
+        raise NotInEffect(f"no price in effect on {day}")
     info = versions[-1]
     expression = info.pricing_expression
     tiers = sorted(expression.tiered_rates, key=lambda t: t.start_usage_amount)
@@ -206,7 +230,11 @@ def select_rates(skus_by_service: dict[str, Iterable[Any]], region: str, day: da
             if reason:
                 selection.ignored.append((sku.sku_id, sku.description, reason))
                 continue
-            usd, unit, money, effective = unit_price(sku, day)
+            try:
+                usd, unit, money, effective = unit_price(sku, day)
+            except NotInEffect as err:
+                selection.ignored.append((sku.sku_id, sku.description, str(err)))
+                continue
             if unit != rule.unit:
                 raise BillingError(f"SKU {sku.sku_id} ({sku.description}): priced per '{unit}', "
                                    f"expected '{rule.unit}' for {rule.rate} {rule.pricing}")

@@ -160,6 +160,9 @@ def refresh_prices(
     ] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an existing snapshot of the same date.")] = False,
+    record: Annotated[Path | None, typer.Option(
+        "--record", help="Also save every list_skus page read, in the --from-fixtures form.",
+        file_okay=False)] = None,
 ) -> None:
     """Build a new dated price snapshot from the Cloud Billing Catalog API."""
     from datetime import date
@@ -202,7 +205,7 @@ def refresh_prices(
         else:
             client = live_client()
             origin = "from cloudbilling.googleapis.com"
-        skus = {name: fetch_skus(client, service, when, today)
+        skus = {name: fetch_skus(client, service, when, today, record)
                 for name, service in rules.services.items()}
         selection = select_rates(skus, base.region, when, base.currency, rules)
         refreshed = build_snapshot(selection, base_path, when, origin)
@@ -217,7 +220,8 @@ def refresh_prices(
     typer.echo(f"written: {path}")
     typer.echo(f"from {sum(len(v) for v in skus.values())} SKUs ({origin}): "
                f"{counts['verified']} prices read, {counts['derived']} derived")
-    typer.echo(f"ignored {len(selection.ignored)} matching SKUs not for {base.region}")
+    typer.echo(f"ignored {len(selection.ignored)} matching SKUs (other regions, multi-region, "
+               f"not yet priced on {when})")
     typer.echo(f"carried over from {refreshed.base} ({len(refreshed.carried)}):")
     for key, entry in refreshed.carried:
         usd = f" {entry['usd']}" if "usd" in entry else ""

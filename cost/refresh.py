@@ -130,6 +130,9 @@ def build_snapshot(selection: Selection, base_path: Path, day: date, origin: str
         day: the new snapshot's date.
         origin: where the rates came from (the API, or the recordings' directory), for the
             source's text.
+
+    Raises:
+        RefreshError: when the rates give no price at all (nothing would be refreshed).
     """
     raw = yaml.safe_load(base_path.read_text())
     new = copy.deepcopy(raw)
@@ -148,11 +151,14 @@ def build_snapshot(selection: Selection, base_path: Path, day: date, origin: str
         target.clear()
         target.update(fresh)
         result.updated.append((_dotted(path, key, pricing), fresh["usd"], fresh["status"]))
+    if not result.updated:
+        raise RefreshError(f"no SKU gave any price for {raw['region']} on {stamp}; nothing "
+                           f"written (all would be copies of snapshot {result.base})")
     rules = load_rules()
     sources = {source: f"Cloud Billing Catalog API list_skus {origin}, services "
                        f"{', '.join(rules.services.values())}, prices in effect on {stamp} in "
                        f"{raw['region']}; the SKU of each price is in its note "
-                       f"({rules.source})"} if result.updated else {}
+                       f"({rules.source})"}
     sources.update({k: v for k, v in raw["sources"].items() if k in used_sources})
     new["sources"] = sources
     new["snapshot"] = stamp
@@ -223,7 +229,7 @@ def render(raw: dict[str, Any], base: str, skus: list[tuple[str, str]]) -> str:
 
 
 def base_snapshot(directory: Path, day: date) -> Path:
-    """The newest snapshot other than `day` itself: the template of the new one.
+    """The template of the new snapshot: the newest one before `day`, else the oldest after it.
 
     Raises:
         RefreshError: when the directory has no other snapshot.
@@ -232,7 +238,8 @@ def base_snapshot(directory: Path, day: date) -> Path:
     if not dates:
         raise RefreshError(f"{directory}: no existing snapshot to take keys and carried-over "
                            "prices from")
-    return directory / f"{dates[-1]}.yaml"
+    earlier = [d for d in dates if d < day.isoformat()]
+    return directory / f"{(earlier[-1] if earlier else dates[0])}.yaml"
 
 
 def write_snapshot(refreshed: Refreshed, directory: Path, force: bool = False) -> Path:

@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 from cost import billing
 from cost.billing import BillingError, fetch_skus, load_rules, recorded_client, select_rates
 from cost.catalog import PRICES_DIR, load_catalog_file
-from cost.refresh import Refreshed, RefreshError, build_snapshot, write_snapshot
+from cost.refresh import (
+    Refreshed,
+    RefreshError,
+    base_snapshot,
+    build_snapshot,
+    write_snapshot,
+)
 from infra.cli import app
 from infra.hardware import catalog as hardware
 
@@ -115,8 +121,11 @@ def test_another_region_gets_its_own_skus(skus):
 def test_spot_price_version_in_effect_on_the_day(skus):
     assert select_rates(skus, "us-central1", date(2026, 9, 1)).rate(
         "n1-core", "spot").usd == Decimal("0.0120")
-    with pytest.raises(BillingError, match="no price in effect on 2026-05-01"):
-        select_rates(skus, "us-central1", date(2026, 5, 1))
+    early = select_rates(skus, "us-central1", date(2026, 5, 1))
+    assert early.rates == {}
+    assert len(early.ignored) > 20
+    assert all("no price in effect on 2026-05-01" in why or "us-central1" in why
+               for _, _, why in early.ignored)
 
 
 def test_commitment_skus_never_stand_in_for_on_demand(skus):
@@ -235,11 +244,13 @@ def test_command_never_overwrites_without_force(prices_dir):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--date", "2026-13-01"], "--date: '2026-13-01' is not a YYYY-MM-DD date"),
+    (["--date", "2026-05-01"], "no SKU gave any price for us-central1 on 2026-05-01"),
     (["--date", "2999-01-01"], "in the future"),
 ])
 def test_command_rejects_bad_dates(prices_dir, args, message):
     result = _refresh(prices_dir, *args)
     assert result.exit_code == 2 and message in result.output
+    assert sorted(p.name for p in prices_dir.iterdir()) == ["2024-02-01.yaml", "2026-07-30.yaml"]
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
@@ -261,3 +272,24 @@ def test_api_errors_fail_cleanly(prices_dir, monkeypatch):
     result = runner.invoke(app, ["cost", "refresh-prices", "--prices-dir", str(prices_dir)])
     assert result.exit_code == 2
     assert "ServiceUnavailable" in result.output and "connect failed" in result.output
+
+
+def test_record_writes_pages_that_read_back_the_same(prices_dir, tmp_path):
+    result = _refresh(prices_dir, "--date", "2026-11-20", "--record", str(tmp_path / "rec"))
+    assert result.exit_code == 0, result.output
+    recorded = sorted(p.relative_to(tmp_path / "rec") for p in (tmp_path / "rec").rglob("*.json"))
+    assert recorded == sorted(p.relative_to(RECORDED) for p in RECORDED.rglob("*.json"))
+    for path in recorded:
+        assert json.loads((tmp_path / "rec" / path).read_text()) == \
+            json.loads((RECORDED / path).read_text()), path
+
+
+def test_the_template_is_the_newest_snapshot_before_the_date(prices_dir):
+    assert base_snapshot(prices_dir, date(2026, 11, 20)).stem == "2026-07-30"
+    assert base_snapshot(prices_dir, date(2025, 3, 1)).stem == "2024-02-01"
+    assert base_snapshot(prices_dir, date(2026, 7, 30)).stem == "2024-02-01"
+    assert base_snapshot(prices_dir, date(2023, 1, 1)).stem == "2024-02-01"
+    empty = prices_dir / "empty"
+    empty.mkdir()
+    with pytest.raises(RefreshError, match="no existing snapshot"):
+        base_snapshot(empty, date(2026, 11, 20))
