@@ -134,13 +134,18 @@ def test_commitment_skus_never_stand_in_for_on_demand(skus):
     sel = select_rates(without, "us-central1", DAY)
     assert sel.rate("n1-core", "on-demand") is None
     assert sel.rate("n1-core", "cud-1y").usd == Decimal("0.019915")
+    # A committed-use rate under an on-demand description is still not on-demand.
+    lookalike = _sku("N1 Predefined Instance Core running in Americas", [(0, 0, 19_915_000)],
+                     usage_type="Commit1Yr")
+    sel = select_rates({"compute": [*without["compute"], lookalike]}, "us-central1", DAY)
+    assert sel.rate("n1-core", "on-demand") is None
 
 
 def _sku(description: str, tiers: list[tuple[float, int, int]], unit: str = "h",
-         sku_id: str = "AAAA-0000-0001") -> types.Sku:
+         sku_id: str = "AAAA-0000-0001", usage_type: str = "OnDemand") -> types.Sku:
     return types.Sku(
         sku_id=sku_id, description=description, service_regions=["us-central1"],
-        category=types.Category(usage_type="OnDemand"),
+        category=types.Category(usage_type=usage_type),
         pricing_info=[types.PricingInfo(
             effective_time={"seconds": 1_700_000_000},
             pricing_expression=types.PricingExpression(usage_unit=unit, tiered_rates=[
