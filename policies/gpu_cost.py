@@ -137,12 +137,16 @@ def _budget(resources: Sequence[PolicyResource], _c: dict) -> Iterator[tuple[str
             yield f"budget {r.name} has no thresholdRules, so it never alerts", r.urn
 
 
-def _job_limits(obj: Props, kind: str, config: dict, path: str = "") -> Iterator[str]:
+def _job_limits(obj: Props, kind: str, config: dict, path: str = "",
+                needs_ttl: bool = True) -> Iterator[str]:
     if kind == "Experiment":
         trial = dig(obj, "spec", "trialTemplate", "trialSpec")
         if is_map(trial):
+            # Katib deletes finished trial jobs itself unless trialTemplate.retain is true, and a
+            # TTL could remove a job before Katib has read its result: require one only then.
+            retained = truthy(dig(obj, "spec", "trialTemplate", "retain"))
             yield from _job_limits(trial, str(dig(trial, "kind")), config,
-                                   "spec.trialTemplate.trialSpec.")
+                                   "spec.trialTemplate.trialSpec.", needs_ttl=retained)
         return
     if kind == "Job":
         spec, where = dig(obj, "spec"), f"{path}spec"
@@ -152,7 +156,7 @@ def _job_limits(obj: Props, kind: str, config: dict, path: str = "") -> Iterator
         spec, where = dig(obj, "spec", "runPolicy"), f"{path}spec.runPolicy"
     else:
         return
-    for field in ("activeDeadlineSeconds", "ttlSecondsAfterFinished"):
+    for field in ("activeDeadlineSeconds", "ttlSecondsAfterFinished")[:2 if needs_ttl else 1]:
         if dig(spec, field) is None:
             yield f"{where}.{field} is not set"
     backoff = number(dig(spec, "backoffLimit"))
@@ -258,8 +262,9 @@ POLICIES = [
         "with threshold_rules (e.g. 50 %, 90 %, 100 %)."), _budget),
     MlpResourcePolicy(_rule(
         "COST-06", "job-run-limits", "Jobs, TFJobs and Katib trial jobs have a deadline, a "
-        "bounded backoff and a TTL.", Severity.MEDIUM, "Set activeDeadlineSeconds, "
-        "backoffLimit and ttlSecondsAfterFinished (TFJob: under spec.runPolicy).",
+        "bounded backoff and a TTL (trials: only when Katib retains them).", Severity.MEDIUM,
+        "Set activeDeadlineSeconds, backoffLimit and ttlSecondsAfterFinished (TFJob: under "
+        "spec.runPolicy).",
         config={"maxBackoffLimit": _int("Most retries of a failed job.", 3)}),
         JOB_TYPES, _run_limits),
     MlpResourcePolicy(_rule(
