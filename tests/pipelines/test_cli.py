@@ -1,0 +1,53 @@
+"""`mlp pipeline`: compile, and every bad-input path of `run` (exit 2, message, no traceback)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from infra.cli import app
+
+runner = CliRunner()
+
+
+def test_compile_writes_ir(tmp_path: Path) -> None:
+    out = tmp_path / "kfp" / "pipeline.yaml"
+    result = runner.invoke(app, ["pipeline", "compile", "--target", "kubeflow", "--out",
+                                 str(out), "--image", "r.example/p/cifar10-trainer:1.2.3"])
+    assert result.exit_code == 0, result.output
+    first = next(yaml.safe_load_all(out.read_text()))
+    images = {e["container"]["image"] for e in first["deploymentSpec"]["executors"].values()}
+    assert images == {"r.example/p/cifar10-trainer:1.2.3"}
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["pipeline", "compile", "--target", "sagemaker"], "--target 'sagemaker' is not allowed"),
+    (["pipeline", "run"], "exactly one of --local or --target"),
+    (["pipeline", "run", "--local", "--target", "vertex"], "exactly one of --local"),
+    (["pipeline", "run", "--target", "local"], "--target 'local' is not allowed"),
+    (["pipeline", "run", "--target", "vertex"], "--target vertex needs --stack-outputs"),
+    (["pipeline", "run", "--local", "--schedule", "0 3 * * *"], "--schedule needs --target"),
+    (["pipeline", "run", "--local", "-p", "epochs"], "'epochs' is not NAME=VALUE"),
+    (["pipeline", "run", "--local", "-p", "epochz=1"], "'epochz' does not exist"),
+    (["pipeline", "run", "--target", "kubeflow", "--schedule", "0 3 * * *"],
+     "has 5 fields; Kubeflow Pipelines"),
+])
+def test_bad_input_exits_2(argv: list[str], message: str) -> None:
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_vertex_outputs_checked_before_anything_is_built(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"project": "p", "region": "us-central1"}))
+    result = runner.invoke(app, ["pipeline", "run", "--target", "vertex",
+                                 "--stack-outputs", str(outputs)])
+    assert result.exit_code == 2
+    assert "missing vertexStagingBucket, pipelinesServiceAccount, registryUrl, " \
+           "vertexEndpointId" in result.stderr

@@ -1,0 +1,160 @@
+"""Deployment requests: the KServe InferenceService and the Vertex AI upload + traffic split."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from workloads.pipelines.deploy import (
+    DeployError,
+    apply_inference_service,
+    deploy_to_vertex,
+    inference_service,
+    traffic_for_new_model,
+    vertex_upload_args,
+)
+
+IMAGE = "us-central1-docker.pkg.dev/p/ml-platform/cifar10-trainer:0.1.0"
+
+
+def test_inference_service_runs_the_predictor_on_the_model() -> None:
+    isvc = inference_service("cifar10", "ml-serving", IMAGE, "gs://root/run/train/model",
+                             "predictor", min_replicas=1, max_replicas=3)
+    assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
+    assert isvc["kind"] == "InferenceService"
+    assert isvc["metadata"]["namespace"] == "ml-serving"
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+    predictor = isvc["spec"]["predictor"]
+    assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 3)
+    assert predictor["serviceAccountName"] == "predictor"
+    (container,) = predictor["containers"]
+    assert container["image"] == IMAGE
+    assert container["command"] == ["python", "-m", "workloads.cifar10.serve"]
+    assert container["args"][:2] == ["--model-dir", "/mnt/models"]
+    assert {"name": "STORAGE_URI", "value": "gs://root/run/train/model"} in container["env"]
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["resources"]["limits"]["cpu"] == "2"
+
+
+def test_inference_service_validates_before_building() -> None:
+    with pytest.raises(DeployError, match="min_replicas 0"):
+        inference_service("c", "ns", IMAGE, "gs://b/m", "sa", min_replicas=0)
+    with pytest.raises(DeployError, match="max_replicas 1 is below min_replicas 2"):
+        inference_service("c", "ns", IMAGE, "gs://b/m", "sa", min_replicas=2, max_replicas=1)
+    with pytest.raises(DeployError, match="storage_uri '/tmp/m'"):
+        inference_service("c", "ns", IMAGE, "/tmp/m", "sa")
+
+
+class FakeCustomObjects:
+    """Records calls; answers create with a 409 when the object already exists."""
+
+    def __init__(self, exists: bool, status: int = 409) -> None:
+        self.exists, self.status, self.calls = exists, status, []
+
+    def create_namespaced_custom_object(self, group, version, namespace, plural, body):
+        self.calls.append(("create", group, version, namespace, plural, body["metadata"]["name"]))
+        if self.exists:
+            raise type("ApiException", (Exception,), {"status": self.status})()
+
+    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body):
+        self.calls.append(("patch", group, version, namespace, plural, name))
+
+
+def test_apply_creates_or_patches() -> None:
+    manifest = inference_service("cifar10", "ml-serving", IMAGE, "gs://b/m", "predictor")
+    fresh = FakeCustomObjects(exists=False)
+    assert apply_inference_service(fresh, manifest) == "created"
+    assert fresh.calls == [("create", "serving.kserve.io", "v1beta1", "ml-serving",
+                            "inferenceservices", "cifar10")]
+    existing = FakeCustomObjects(exists=True)
+    assert apply_inference_service(existing, manifest) == "patched"
+    assert [c[0] for c in existing.calls] == ["create", "patch"]
+    forbidden = FakeCustomObjects(exists=True, status=403)
+    with pytest.raises(Exception) as raised:
+        apply_inference_service(forbidden, manifest)
+    assert raised.value.status == 403
+    assert [c[0] for c in forbidden.calls] == ["create"]
+
+
+def test_vertex_upload_args() -> None:
+    upload = vertex_upload_args("cifar10", "gs://b/run/model/1", IMAGE)
+    assert upload["artifact_uri"] == "gs://b/run/model/1"
+    assert upload["serving_container_image_uri"] == IMAGE
+    assert upload["serving_container_predict_route"] == "/v1/models/cifar10:predict"
+    assert upload["serving_container_health_route"] == "/v1/models/cifar10"
+    assert upload["serving_container_ports"] == [8080]
+    with pytest.raises(DeployError, match="must be a gs:// URI"):
+        vertex_upload_args("cifar10", "/local/model", IMAGE)
+
+
+@pytest.mark.parametrize("existing,percent,expected", [
+    ({}, 20, 100), (None, 20, 100), ({"old": 100}, 20, 20), ({"a": 50, "b": 50}, 100, 100)])
+def test_traffic_for_new_model(existing: dict[str, int] | None, percent: int,
+                               expected: int) -> None:
+    assert traffic_for_new_model(existing, percent) == expected
+
+
+@pytest.mark.parametrize("percent", [0, 101, -5])
+def test_traffic_percent_out_of_range(percent: int) -> None:
+    with pytest.raises(DeployError, match=f"traffic_percent {percent} is not allowed"):
+        traffic_for_new_model({"old": 100}, percent)
+
+
+class FakeAiplatform:
+    """Stands in for `google.cloud.aiplatform` at the network boundary; records every call."""
+
+    def __init__(self, existing_split: dict[str, int]) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        fake = self
+
+        class Model:
+            @staticmethod
+            def upload(**kwargs: Any) -> Any:
+                fake.calls.append(("upload", kwargs))
+                return SimpleNamespace(resource_name="projects/p/locations/r/models/7")
+
+        class Endpoint:
+            def __init__(self, endpoint_name: str) -> None:
+                fake.calls.append(("endpoint", {"endpoint_name": endpoint_name}))
+                self.resource_name = f"projects/p/locations/r/endpoints/{endpoint_name}"
+                self.traffic_split = dict(existing_split)
+
+            def deploy(self, **kwargs: Any) -> None:
+                fake.calls.append(("deploy", kwargs))
+                share = kwargs["traffic_percentage"]
+                rest = sum(self.traffic_split.values()) or 1
+                self.traffic_split = {k: round(v * (100 - share) / rest)
+                                      for k, v in self.traffic_split.items()} | {"new": share}
+
+        self.Model, self.Endpoint = Model, Endpoint
+
+    def init(self, **kwargs: Any) -> None:
+        self.calls.append(("init", kwargs))
+
+
+def test_deploy_to_vertex_splits_traffic() -> None:
+    fake = FakeAiplatform({"old": 100})
+    upload = vertex_upload_args("cifar10", "gs://b/m/1", IMAGE)
+    result = deploy_to_vertex(fake, project="p", region="us-central1", endpoint_id="1234567890",
+                              upload=upload, machine_type="n1-standard-4", traffic_percent=20,
+                              service_account="serving@p.iam.gserviceaccount.com")
+    names = [name for name, _ in fake.calls]
+    assert names == ["init", "upload", "endpoint", "deploy"]
+    assert fake.calls[0][1] == {"project": "p", "location": "us-central1"}
+    assert fake.calls[1][1] == upload
+    deploy = fake.calls[3][1]
+    assert deploy["traffic_percentage"] == 20
+    assert deploy["machine_type"] == "n1-standard-4"
+    assert deploy["service_account"] == "serving@p.iam.gserviceaccount.com"
+    assert result["traffic_split"] == {"old": 80, "new": 20}
+
+
+def test_deploy_to_empty_endpoint_takes_all_traffic() -> None:
+    fake = FakeAiplatform({})
+    result = deploy_to_vertex(fake, project="p", region="r", endpoint_id="1",
+                              upload=vertex_upload_args("c", "gs://b/m/1", IMAGE),
+                              machine_type="n1-standard-4", traffic_percent=20)
+    assert fake.calls[-1][1]["traffic_percentage"] == 100
+    assert result["traffic_split"] == {"new": 100}

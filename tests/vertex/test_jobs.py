@@ -1,0 +1,150 @@
+"""Vertex AI jobs: the request each would send, inspected from its proto; nothing is sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.cli import app
+from infra.hardware import catalog
+from workloads.tuning.space import NotExpressible, load_space
+from workloads.vertex.jobs import JobError, Machine, custom_job, request, tuning_job
+
+IMAGE = "us-central1-docker.pkg.dev/mlp-vertex-000000/ml-platform/cifar10-trainer:0.1.0"
+WHERE = {"project": "mlp-vertex-000000", "location": "us-central1",
+         "staging_bucket": "gs://mlp-vertex-staging"}
+T4 = catalog().accelerators["nvidia-tesla-t4"].vertex_name
+
+
+def test_single_worker_custom_job() -> None:
+    job = custom_job("cifar10-train", IMAGE, Machine("n1-standard-8", "nvidia-tesla-t4", 1),
+                     args=["--epochs=20"], **WHERE)
+    body = request(job)
+    (pool,) = body["job_spec"]["worker_pool_specs"]
+    assert pool["machine_spec"]["machine_type"] == "n1-standard-8"
+    assert pool["machine_spec"]["accelerator_type"] == T4 == "NVIDIA_TESLA_T4"
+    assert pool["machine_spec"]["accelerator_count"] == 1
+    assert int(pool["replica_count"]) == 1
+    assert pool["container_spec"]["image_uri"] == IMAGE
+    assert pool["container_spec"]["command"] == ["python", "-m", "workloads.cifar10.train"]
+    assert pool["container_spec"]["args"] == ["--epochs=20"]
+    assert body["job_spec"]["base_output_directory"]["output_uri_prefix"] == (
+        "gs://mlp-vertex-staging/cifar10-train")
+    assert body["labels"] == {"app": "cifar10", "managed-by": "ml-platform"}
+
+
+def test_multi_worker_custom_job_has_chief_and_workers() -> None:
+    job = custom_job("cifar10-mwms", IMAGE, Machine("n1-standard-4", "nvidia-tesla-t4", 1),
+                     replicas=4, **WHERE)
+    chief, workers = request(job)["job_spec"]["worker_pool_specs"]
+    assert (int(chief["replica_count"]), int(workers["replica_count"])) == (1, 3)
+    assert chief["machine_spec"] == workers["machine_spec"]
+    assert workers["container_spec"]["image_uri"] == IMAGE
+
+
+def test_cpu_only_job_has_no_accelerator() -> None:
+    (pool,) = request(custom_job("c", IMAGE, Machine("e2-standard-4"), **WHERE))[
+        "job_spec"]["worker_pool_specs"]
+    assert pool["machine_spec"]["accelerator_type"] == "ACCELERATOR_TYPE_UNSPECIFIED"
+    assert pool["machine_spec"]["accelerator_count"] == 0
+
+
+@pytest.mark.parametrize("machine,message", [
+    (Machine("n1-standard-5"), "machine_type 'n1-standard-5'"),
+    (Machine("e2-standard-4", "nvidia-tesla-t4", 1), "cannot attach to e2"),
+    (Machine("n1-standard-4", "nvidia-tesla-t4", 3), "accelerator_count 3 is not allowed"),
+    (Machine("n1-standard-96", "nvidia-tesla-t4", 1), "too large for 1 × nvidia-tesla-t4"),
+    (Machine("n1-standard-4", "nvidia-h9000", 1), "'nvidia-h9000' is not in the hardware"),
+    (Machine("n1-standard-4", None, 2), "needs an accelerator type"),
+])
+def test_bad_machines_are_refused(machine: Machine, message: str) -> None:
+    with pytest.raises(JobError, match=message):
+        custom_job("c", IMAGE, machine, **WHERE)
+
+
+def test_bad_replicas_and_bucket() -> None:
+    with pytest.raises(JobError, match="replicas 0"):
+        custom_job("c", IMAGE, Machine("n1-standard-4"), replicas=0, **WHERE)
+    with pytest.raises(JobError, match="staging_bucket 'bucket'"):
+        custom_job("c", IMAGE, Machine("n1-standard-4"), project="p", location="r",
+                   staging_bucket="bucket")
+
+
+def test_study_tuning_job_field_by_field() -> None:
+    job = tuning_job(load_space("vertex-study"), IMAGE, fixed_args=["--epochs=10"], **WHERE)
+    body = request(job)
+    assert body["display_name"] == "cifar10-vertex-study"
+    assert body["max_trial_count"] == 10
+    assert body["parallel_trial_count"] == 3
+    assert body["max_failed_trial_count"] == 3
+    study = body["study_spec"]
+    assert study["metrics"] == [{"metric_id": "accuracy", "goal": "MAXIMIZE"}]
+    assert study["algorithm"] == "ALGORITHM_UNSPECIFIED"  # Vertex AI's default Bayesian search
+    params = {p["parameter_id"]: p for p in study["parameters"]}
+    assert set(params) == {"learning_rate", "momentum", "num_units"}
+    assert params["learning_rate"]["double_value_spec"] == {"min_value": 0.001, "max_value": 1.0}
+    assert params["learning_rate"]["scale_type"] == "UNIT_LOG_SCALE"
+    assert params["momentum"]["double_value_spec"] == {"min_value": 0.0, "max_value": 1.0}
+    assert params["momentum"]["scale_type"] == "UNIT_LINEAR_SCALE"
+    assert params["num_units"]["discrete_value_spec"] == {"values": [64.0, 128.0, 512.0]}
+    (pool,) = body["trial_job_spec"]["worker_pool_specs"]
+    assert pool["machine_spec"]["machine_type"] == "n1-standard-4"
+    assert pool["machine_spec"]["accelerator_type"] == T4
+    assert pool["machine_spec"]["accelerator_count"] == 1
+    assert int(pool["replica_count"]) == 1
+    assert pool["container_spec"]["args"] == ["--epochs=10", "--hypertune-metric=accuracy"]
+
+
+def test_space_vertex_cannot_express_is_refused() -> None:
+    with pytest.raises(NotExpressible, match=r"objective.target 0.99"):
+        tuning_job(load_space("katib-study"), IMAGE, **WHERE)
+
+
+runner = CliRunner()
+
+
+def _outputs(tmp_path: Path) -> Path:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({"project": WHERE["project"], "region": WHERE["location"],
+                                "vertexStagingBucket": "mlp-vertex-staging",
+                                "registryUrl": IMAGE.rsplit("/", 1)[0]}))
+    return path
+
+
+def test_cli_tune_dry_run_prints_the_request(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["vertex", "tune", "--dry-run",
+                                 "--stack-outputs", str(_outputs(tmp_path))])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["max_trial_count"] == 10
+    pool = body["trial_job_spec"]["worker_pool_specs"][0]
+    assert pool["container_spec"]["image_uri"] == IMAGE
+
+
+def test_cli_custom_job_dry_run_multi_worker(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["vertex", "custom-job", "--dry-run", "--replicas", "3",
+                                 "--machine-type", "n1-standard-8", "--accelerator",
+                                 "nvidia-tesla-t4", "--accelerator-count", "2",
+                                 "--arg=--epochs=5", "--stack-outputs",
+                                 str(_outputs(tmp_path))])
+    assert result.exit_code == 0, result.output
+    pools = json.loads(result.stdout)["job_spec"]["worker_pool_specs"]
+    assert [int(p["replica_count"]) for p in pools] == [1, 2]
+    assert pools[0]["machine_spec"]["accelerator_count"] == 2
+    assert pools[0]["container_spec"]["args"] == ["--epochs=5"]
+
+
+def test_cli_bad_input_exits_2_with_message(tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["vertex", "tune", "--dry-run"])
+    assert missing.exit_code == 2
+    assert "missing project, location, staging_bucket, image" in missing.stderr
+    bad = runner.invoke(app, ["vertex", "custom-job", "--dry-run", "--machine-type",
+                              "n1-standard-5", "--stack-outputs", str(_outputs(tmp_path))])
+    assert bad.exit_code == 2
+    assert "n1-standard-5" in bad.stderr and "Traceback" not in bad.output
+    katib = runner.invoke(app, ["vertex", "tune", "--dry-run", "--space", "katib-study",
+                                "--stack-outputs", str(_outputs(tmp_path))])
+    assert katib.exit_code == 2 and "objective.target" in katib.stderr
