@@ -114,6 +114,9 @@ class ClusterConfig(_Model):
     """True hides the public control-plane endpoint: reach it from inside the VPC only."""
     authorized_networks: tuple[AuthorizedNetwork, ...] = ()
     deletion_protection: bool = True
+    secrets_encryption: bool = True
+    """Encrypt Kubernetes Secrets with a Cloud KMS key. Key rings can never be deleted, so a
+    stack that is destroyed and recreated often may turn this off."""
     maintenance_window: MaintenanceWindow = MaintenanceWindow()
 
 

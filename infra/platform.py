@@ -19,6 +19,7 @@ from infra.components.budget import Budget, BudgetArgs
 from infra.components.cifar10 import Cifar10, Cifar10Args
 from infra.components.cluster import Cluster, ClusterArgs, MaintenanceArgs
 from infra.components.identity import WORKLOADS, Identity, IdentityArgs
+from infra.components.kms import SecretsKey, SecretsKeyArgs
 from infra.components.kubeflow import Kubeflow, KubeflowArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.node_pool import AcceleratorArgs, NodePool, NodePoolArgs
@@ -30,6 +31,7 @@ COMMON_SERVICES = ("iam.googleapis.com", "artifactregistry.googleapis.com",
                    "storage.googleapis.com", "logging.googleapis.com",
                    "monitoring.googleapis.com")
 GKE_SERVICES = ("compute.googleapis.com", "container.googleapis.com")
+KMS_SERVICES = ("cloudkms.googleapis.com", "cloudresourcemanager.googleapis.com")
 VERTEX_SERVICES = ("aiplatform.googleapis.com",)
 BUDGET_SERVICES = ("billingbudgets.googleapis.com", "cloudresourcemanager.googleapis.com")
 
@@ -38,9 +40,12 @@ NAME = "mlp"
 
 def services_for(cfg: PlatformConfig) -> tuple[str, ...]:
     """The Google APIs a configuration needs enabled."""
-    return (COMMON_SERVICES + (GKE_SERVICES if cfg.has_cluster else ())
+    kms = cfg.has_cluster and cfg.cluster.secrets_encryption
+    return tuple(dict.fromkeys(
+        COMMON_SERVICES + (GKE_SERVICES if cfg.has_cluster else ())
+        + (KMS_SERVICES if kms else ())
             + (VERTEX_SERVICES if cfg.has_vertex else ())
-            + (BUDGET_SERVICES if cfg.budget else ()))
+            + (BUDGET_SERVICES if cfg.budget else ())))
 
 
 def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
@@ -102,6 +107,9 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
         opts=pulumi.ResourceOptions(depends_on=apis.resources))
 
     c = cfg.cluster
+    secrets_key = SecretsKey(f"{NAME}-kms", SecretsKeyArgs(
+        project=cfg.project, region=cfg.region, key_ring_name=f"mlp-{stack}"),
+        opts=pulumi.ResourceOptions(depends_on=apis.resources)) if c.secrets_encryption else None
     cluster = Cluster(f"{NAME}-cluster", ClusterArgs(
         project=cfg.project, cluster_name=f"mlp-{stack}", location=cfg.location,
         node_locations=cfg.zones,
@@ -112,8 +120,11 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
         maintenance=MaintenanceArgs(c.maintenance_window.start_time,
                                     c.maintenance_window.duration_hours,
                                     c.maintenance_window.days),
-        node_service_account=identity.node_sa.email, labels=labels),
-        opts=pulumi.ResourceOptions(depends_on=[*apis.resources, network.nat]))
+        node_service_account=identity.node_sa.email, labels=labels,
+        secrets_key=secrets_key.key.id if secrets_key else None),
+        # GKE checks at creation that its service agent may use the key.
+        opts=pulumi.ResourceOptions(depends_on=[*apis.resources, network.nat,
+                                                *([secrets_key.grant] if secrets_key else [])]))
 
     pools = []
     for pool in cfg.node_pools:

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.components._opts import child_opts
+from infra.components._project import project_number
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,7 @@ class Budget(pulumi.ComponentResource):
     def __init__(self, name: str, args: BudgetArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-platform:gcp:Budget", name, None, opts)
-        # Budgets filter by project number, which only the Resource Manager knows.
-        number = gcp.organizations.get_project_output(project_id=args.project).number
+        number = project_number(args.project)
         self.budget = gcp.billing.Budget(
             f"{name}-monthly",
             billing_account=args.billing_account,

@@ -44,6 +44,8 @@ class ClusterArgs:
     node_service_account: pulumi.Input[str]
     """Used by the short-lived default pool GKE creates before it is removed."""
     labels: dict[str, str]
+    secrets_key: pulumi.Input[str] | None = None
+    """Cloud KMS key for application-layer Secrets encryption; None leaves it off."""
 
 
 def _window(m: MaintenanceArgs) -> gcp.container.ClusterMaintenancePolicyArgs:
@@ -139,6 +141,8 @@ class Cluster(pulumi.ComponentResource):
                 workload_metadata_config=gcp.container
                 .ClusterNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
             ),
+            database_encryption=gcp.container.ClusterDatabaseEncryptionArgs(
+                state="ENCRYPTED", key_name=args.secrets_key) if args.secrets_key else None,
             resource_labels=args.labels,
             deletion_protection=args.deletion_protection,
             opts=child_opts(self, opts),

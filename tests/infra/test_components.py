@@ -167,3 +167,26 @@ def test_computed_values_stay_unknown_in_preview_mode():
     (pool, *_) = preview_of("dev").of_type(POOL)
     assert pool.inputs["nodeConfig"]["serviceAccount"] == UNKNOWN
     assert preview_of("dev").outputs["clusterEndpoint"] == UNKNOWN
+
+
+def test_prod_encrypts_secrets_with_a_protected_kms_key_usable_by_gke_only():
+    preview = preview_of("prod", "apply")
+    (key,) = preview.of_type("gcp:kms/cryptoKey:CryptoKey")
+    (ring,) = preview.of_type("gcp:kms/keyRing:KeyRing")
+    (grant,) = preview.of_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert key.protect and ring.protect
+    assert key.inputs["rotationPeriod"] == "7776000s"
+    assert grant.inputs["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    assert grant.inputs["member"].endswith("@container-engine-robot.iam.gserviceaccount.com")
+    (cluster,) = preview.of_type(CLUSTER)
+    assert cluster.inputs["databaseEncryption"] == {"state": "ENCRYPTED",
+                                                    "keyName": grant.inputs["cryptoKeyId"]}
+    assert grant.urn in cluster.depends_on
+
+
+def test_dev_opts_out_of_kms_and_enables_no_kms_api():
+    preview = preview_of("dev")
+    assert not preview.of_type("gcp:kms/keyRing:KeyRing")
+    assert "databaseEncryption" not in preview.of_type(CLUSTER)[0].inputs
+    services = {r.inputs["service"] for r in preview.of_type("gcp:projects/service:Service")}
+    assert "cloudkms.googleapis.com" not in services
