@@ -51,3 +51,14 @@ def test_mlp_train_unreadable_data_exits_2(tmp_path: Path, capsys: pytest.Captur
     assert result.exit_code == 2
     assert f"no train TFRecords in '{tmp_path}'" in result.output + capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_mlp_train_bad_tf_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("tensorflow")
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1"]}}')
+    result = CliRunner().invoke(app, ["train", "--data", "synthetic",
+                                      "--model-dir", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "TF_CONFIG must be JSON with cluster and task.type" in (
+        result.output + capsys.readouterr().err)

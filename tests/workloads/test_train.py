@@ -104,3 +104,19 @@ def test_batch_larger_than_training_split_is_a_clear_error(tmp_path: Path) -> No
     with pytest.raises(DataError, match=r"--batch-size 512 is larger than the training split "
                                         r"\(192 examples\)"):
         train_in_process(tmp_path, "--batch-size", "512")
+
+
+@pytest.mark.gpu
+def test_gpu_training_uses_mixed_precision(tmp_path: Path) -> None:
+    import keras
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        pytest.skip("needs an NVIDIA GPU")
+    try:
+        run = train_in_process(tmp_path, "--model", "resnet", "--epochs", "2")
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+        assert run.metrics["accuracy"] > 0.3
+        assert (run.export_dir / "saved_model.pb").exists()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

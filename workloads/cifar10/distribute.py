@@ -16,6 +16,10 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 
+class ClusterConfigError(ValueError):
+    """`TF_CONFIG` that does not describe a cluster and this task; the message says why."""
+
+
 @dataclass(frozen=True)
 class Role:
     """Which task this process is in a cluster; `is_chief` writes the model and metrics."""
@@ -49,8 +53,13 @@ def role_from_env(environ: Mapping[str, str] | None = None) -> Role:
         task = config.get("task", {})
         task_type, task_index = str(task["type"]), int(task.get("index", 0))
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise ValueError(f"TF_CONFIG is not valid JSON with cluster and task.type: {err}") from None
+        raise ClusterConfigError(f"TF_CONFIG must be JSON with cluster and task.type "
+                                 f"({type(err).__name__}: {err}); got {raw[:200]!r}") from None
     workers = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
+    members = cluster.get(task_type, [])
+    if task_type in ("chief", "worker") and not 0 <= task_index < len(members):
+        raise ClusterConfigError(f"TF_CONFIG task {task_type}:{task_index} is not in its cluster, "
+                                 f"which has {len(members)} {task_type} address(es)")
     return Role(task_type, task_index, max(workers, 1),
                 cluster_has_chief="chief" in cluster)
 

@@ -68,8 +68,8 @@ class TrainingLoop:
                 probabilities = self.model(images, training=True)
                 per_example = self._loss(labels, probabilities)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
-                loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses)) \
-                    if self.model.losses else 0.0
+                if self.model.losses:
+                    loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
                 scaled = self.optimizer.scale_loss(loss)
             grads = tape.gradient(scaled, self.model.trainable_variables)
             self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))

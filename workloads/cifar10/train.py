@@ -197,13 +197,14 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """Parse arguments (exit 2 on bad ones) and train; data errors also exit 2."""
+    """Parse arguments (exit 2 on bad ones) and train; bad data or TF_CONFIG also exit 2."""
     cfg = parse_args(argv, prog=prog)
     from workloads.cifar10.data import DataError
+    from workloads.cifar10.distribute import ClusterConfigError
 
     try:
         train(cfg)
-    except DataError as err:
+    except (DataError, ClusterConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
