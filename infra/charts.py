@@ -1,9 +1,9 @@
 """The project's Helm charts, rendered offline by the real Helm library (helm-python-sdk).
 
-Used three ways: tests render, lint and validate the charts; `mlp chart render` shows what a chart
-would create; and the offline preview expands every local chart a stack deploys, because Pulumi's
-mocks record a `helm.v4.Chart` as one opaque resource while policies and cost must see the
-TFJob or InferenceService inside it.
+Used three ways: tests render, lint and validate the charts; `mlp chart render` shows what a
+chart would create, checked object by object; and the offline preview expands every local chart a
+stack deploys, because Pulumi's mocks record a `helm.v4.Chart` as one opaque resource while
+policies and cost must see the TFJob or InferenceService inside it.
 """
 
 from __future__ import annotations

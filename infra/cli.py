@@ -94,6 +94,10 @@ def list_stacks() -> None:
 
 def _register_subcommands() -> None:
     """Attach each domain's sub-commands; each module keeps its own imports lazy."""
+    from infra.chart_cli import app as chart_app
+
+    app.add_typer(chart_app, name="chart")
+
     from workloads.cli import register as register_workloads
 
     register_workloads(app)
