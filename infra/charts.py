@@ -8,7 +8,6 @@ policies and cost must see the TFJob or InferenceService inside it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,12 @@ class ChartError(ValueError):
 
 
 def chart_path(name: str) -> str:
-    """A chart's path as the program passes it to `helm.v4.Chart`: relative to the working
-    directory, so the recorded input is the same on every machine."""
-    return os.path.relpath(CHARTS_DIR / name)
+    """A chart's path as the program passes it to `helm.v4.Chart`.
+
+    Absolute, because the Kubernetes provider resolves it in its own process, whose working
+    directory need not be the program's.
+    """
+    return str(CHARTS_DIR / name)
 
 
 def local_chart_dir(chart: str) -> Path | None:
