@@ -433,6 +433,11 @@ def _check_workloads(cfg: PlatformConfig, root: str) -> list[Problem]:
     if training.enabled and training.search_space:
         problems += _check_search_space(cfg, f"{root}.workloads.training.search_space")
     serving = cfg.workloads.serving
+    if serving.enabled and serving.gpu_pool and serving.runtime == "custom":
+        problems.append(Problem(f"{root}.workloads.serving.gpu_pool", serving.gpu_pool,
+                                "the cifar10-predictor image is a CPU build "
+                                "(workloads/cifar10/docker/Dockerfile.predictor): serve it on "
+                                "CPU nodes, or use runtime tensorflow"))
     if serving.enabled and serving.min_replicas > serving.max_replicas:
         problems.append(Problem(f"{root}.workloads.serving.min_replicas", serving.min_replicas,
                                 f"must be at most max_replicas ({serving.max_replicas})"))

@@ -21,6 +21,9 @@ from infra.config import NodePoolConfig, PlatformConfig, ServingRelease, Trainin
 
 TRAINER_IMAGE = "cifar10-trainer"
 PREDICTOR_IMAGE = "cifar10-predictor"
+GPU_TAG_SUFFIX = "-gpu"
+"""Tag suffix of the trainer's CUDA build (workloads/cifar10/docker/Dockerfile.trainer,
+VARIANT=gpu); the plain tag is the CPU build."""
 RELEASE = "cifar10"
 
 
@@ -47,9 +50,10 @@ def training_values(cfg: PlatformConfig, release: TrainingRelease,
     from workloads.tuning.space import katib_spec, load_space
 
     models = pulumi.Output.concat("gs://", buckets["models"], "/cifar10")
+    gpu = _gpu(cfg, release.gpu_pool)
     values: dict[str, Any] = {
         "image": {"repository": pulumi.Output.concat(registry_url, "/", TRAINER_IMAGE),
-                  "tag": release.image_tag},
+                  "tag": release.image_tag + (GPU_TAG_SUFFIX if gpu["type"] else "")},
         "serviceAccountName": WORKLOADS["training"].ksas[0],
         "data": {"source": "tfds",
                  "dataDir": pulumi.Output.concat("gs://", buckets["datasets"], "/tfds")},
@@ -57,7 +61,7 @@ def training_values(cfg: PlatformConfig, release: TrainingRelease,
                    "checkpointDir": pulumi.Output.concat(models, "-checkpoints/", RELEASE),
                    "tensorboardDir": pulumi.Output.concat(models, "-tensorboard/", RELEASE)},
         "replicas": {"chief": 1, "worker": release.workers},
-        "gpu": _gpu(cfg, release.gpu_pool),
+        "gpu": gpu,
     }
     if release.search_space:
         values["katib"] = {"enabled": True, **katib_spec(load_space(release.search_space))}

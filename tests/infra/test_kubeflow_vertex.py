@@ -216,6 +216,8 @@ def test_bad_budget_is_named(dev_config):
      "workloads.training.image_tag", "pinned image tag"),
     ({"workloads": {"serving": {"enabled": True, "min_replicas": 4, "max_replicas": 2}}},
      "workloads.serving.min_replicas", "at most max_replicas"),
+    ({"workloads": {"serving": {"enabled": True, "gpu_pool": "gpu-t4-spot"}}},
+     "workloads.serving.gpu_pool", "CPU build"),
 ])
 def test_bad_workload_settings_are_named(dev_config, change, path, says):
     dev_config[PLATFORM_KEY].update(change)
@@ -236,3 +238,14 @@ def test_workload_charts_deploy_after_the_crds_they_use():
     assert by_name["mlp-kubeflow-training-operator"].urn in tfjob.depends_on
     assert by_name["mlp-kubeflow-kserve-resources"].urn in isvc.depends_on
     assert tfjob.parent == by_name["mlp-cifar10-training"].urn
+
+
+def test_gpu_training_uses_the_trainers_cuda_image_and_cpu_serving_the_predictor():
+    by_name = {r.name: r for r in preview_of("prod").resources}
+    tfjob = by_name["mlp-cifar10-training:ml-training/cifar10"]
+    pod = tfjob.inputs["spec"]["tfReplicaSpecs"]["Chief"]["template"]["spec"]
+    assert pod["containers"][0]["image"].endswith("/ml-platform/cifar10-trainer:0.1.0-gpu")
+    assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-tesla-v100"}
+    isvc = by_name["mlp-cifar10-serving:ml-serving/cifar10"].inputs["spec"]["predictor"]
+    assert isvc["containers"][0]["image"].endswith("/ml-platform/cifar10-predictor:0.1.0")
+    assert "nodeSelector" not in isvc and isvc["minReplicas"] == 2
