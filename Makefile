@@ -33,6 +33,8 @@ demo: setup
 	  $(UV) run --frozen mlp policy check --preview $(REPORTS)/preview-$$s.json \
 	    --json $(REPORTS)/policy-$$s.json --sarif $(REPORTS)/policy-$$s.sarif || exit 1; \
 	done
+	@echo "=== mlp pipeline run --local (kfp.local, synthetic data)"
+	@$(UV) run --frozen mlp pipeline run --local --out $(REPORTS)/pipeline
 
 test: setup
 	$(UV) run --frozen pytest -n 2

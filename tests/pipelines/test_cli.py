@@ -17,15 +17,17 @@ runner = CliRunner()
 def test_compile_writes_ir(tmp_path: Path) -> None:
     out = tmp_path / "kfp" / "pipeline.yaml"
     result = runner.invoke(app, ["pipeline", "compile", "--target", "kubeflow", "--out",
-                                 str(out), "--image", "r.example/p/cifar10-trainer:1.2.3"])
+                                 str(out), "--registry", "r.example/p/repo", "--tag", "1.2.3"])
     assert result.exit_code == 0, result.output
     first = next(yaml.safe_load_all(out.read_text()))
     images = {e["container"]["image"] for e in first["deploymentSpec"]["executors"].values()}
-    assert images == {"r.example/p/cifar10-trainer:1.2.3"}
+    assert images == {"r.example/p/repo/cifar10-trainer:1.2.3",
+                      "r.example/p/repo/cifar10-trainer:1.2.3-gpu"}
 
 
 @pytest.mark.parametrize("argv,message", [
     (["pipeline", "compile", "--target", "sagemaker"], "--target 'sagemaker' is not allowed"),
+    (["pipeline", "compile", "--tag", "latest"], "image tag 'latest' is not allowed"),
     (["pipeline", "run"], "exactly one of --local or --target"),
     (["pipeline", "run", "--local", "--target", "vertex"], "exactly one of --local"),
     (["pipeline", "run", "--target", "local"], "--target 'local' is not allowed"),

@@ -21,9 +21,10 @@ GOLDEN = Path(__file__).parent / "golden"
 VOLATILE = ("sdkVersion",)
 
 
-def compiled(target: str, tmp_path: Path, image: str | None = None) -> list[dict[str, Any]]:
+def compiled(target: str, tmp_path: Path, registry: str | None = None,
+             tag: str | None = None) -> list[dict[str, Any]]:
     """Compile `target` and return its YAML documents with volatile fields dropped."""
-    out = compile_pipeline(target, tmp_path / f"{target}.yaml", image)  # type: ignore[arg-type]
+    out = compile_pipeline(target, tmp_path / f"{target}.yaml", registry, tag)  # type: ignore[arg-type]
     docs = [doc for doc in yaml.safe_load_all(out.read_text()) if doc is not None]
     for doc in docs:
         for key in VOLATILE:
@@ -93,15 +94,35 @@ def test_deploy_only_behind_the_accuracy_gate(builds: dict[str, list[dict[str, A
     assert executors == {"prepare-data", "train", "evaluate", deploy}
 
 
-def test_every_step_runs_in_the_trainer_image_without_pip(tmp_path: Path) -> None:
-    image = "europe-west4-docker.pkg.dev/p/ml-platform/cifar10-trainer:9.9.9"
-    doc = compiled("kubeflow", tmp_path, image)[0]
+@pytest.mark.parametrize("target,train,deploy", [
+    ("kubeflow", "cifar10-trainer:9.9.9-gpu", "deploy-kserve"),
+    ("vertex", "cifar10-trainer:9.9.9-gpu", "deploy-vertex"),
+    ("local", "cifar10-trainer:9.9.9", "smoke-check")])
+def test_steps_run_in_the_trainer_image_without_pip(tmp_path: Path, target: str, train: str,
+                                                     deploy: str) -> None:
+    registry = "europe-west4-docker.pkg.dev/p/ml-platform"
+    doc = compiled(target, tmp_path, registry, "9.9.9")[0]
     executors = doc["deploymentSpec"]["executors"]
-    assert len(executors) == 4
+    images = {name.removeprefix("exec-"): spec["container"]["image"]
+              for name, spec in executors.items()}
+    assert images == {"prepare-data": f"{registry}/cifar10-trainer:9.9.9",
+                      "train": f"{registry}/{train}",
+                      "evaluate": f"{registry}/cifar10-trainer:9.9.9",
+                      deploy: f"{registry}/cifar10-trainer:9.9.9"}
     for name, spec in executors.items():
-        container = spec["container"]
-        assert container["image"] == image, name
-        assert "pip install" not in " ".join(container["command"]), name
+        assert "pip install" not in " ".join(spec["container"]["command"]), name
+    if target != "local":
+        inner = doc["root"]["dag"]["tasks"]["condition-1"]
+        assert inner["componentRef"]["name"] == "comp-condition-1"
+        deploy_inputs = doc["components"]["comp-condition-1"]["dag"]["tasks"][deploy]["inputs"]
+        assert deploy_inputs["parameters"]["image"]["runtimeValue"]["constant"] == (
+            f"{registry}/cifar10-predictor:9.9.9")
+
+
+@pytest.mark.parametrize("tag", ["latest", "bad tag", "-x"])
+def test_moving_or_invalid_tags_are_refused(tmp_path: Path, tag: str) -> None:
+    with pytest.raises(SettingsError, match=f"image tag '{tag}' is not allowed"):
+        compiled("kubeflow", tmp_path, None, tag)
 
 
 def test_evaluate_logs_metrics_confusion_matrix_and_report(

@@ -121,7 +121,7 @@ def test_cli_tune_dry_run_prints_the_request(tmp_path: Path) -> None:
     body = json.loads(result.stdout)
     assert body["max_trial_count"] == 10
     pool = body["trial_job_spec"]["worker_pool_specs"][0]
-    assert pool["container_spec"]["image_uri"] == IMAGE
+    assert pool["container_spec"]["image_uri"] == IMAGE + "-gpu"  # the space's trials get a T4
 
 
 def test_cli_custom_job_dry_run_multi_worker(tmp_path: Path) -> None:
@@ -135,6 +135,13 @@ def test_cli_custom_job_dry_run_multi_worker(tmp_path: Path) -> None:
     assert [int(p["replica_count"]) for p in pools] == [1, 2]
     assert pools[0]["machine_spec"]["accelerator_count"] == 2
     assert pools[0]["container_spec"]["args"] == ["--epochs=5"]
+    assert pools[0]["container_spec"]["image_uri"] == IMAGE + "-gpu"
+    cpu = runner.invoke(app, ["vertex", "custom-job", "--dry-run", "--machine-type",
+                              "e2-standard-8", "--tag", "2.0.0", "--stack-outputs",
+                              str(_outputs(tmp_path))])
+    assert cpu.exit_code == 0, cpu.output
+    (pool,) = json.loads(cpu.stdout)["job_spec"]["worker_pool_specs"]
+    assert pool["container_spec"]["image_uri"] == IMAGE.replace(":0.1.0", ":2.0.0")
 
 
 def test_cli_bad_input_exits_2_with_message(tmp_path: Path) -> None:

@@ -16,6 +16,10 @@ app = typer.Typer(no_args_is_help=True, help="The CIFAR-10 kfp v2 pipeline: comp
 
 TargetOpt = Annotated[str | None, typer.Option(
     "--target", help="kubeflow | vertex (| local for compile)")]
+RegistryOpt = Annotated[str | None, typer.Option(
+    "--registry", help="image registry, the stack's registryUrl (default: defaults.yaml)")]
+TagOpt = Annotated[str | None, typer.Option(
+    "--tag", help="tag of the pushed trainer/predictor images (default: defaults.yaml)")]
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-p", help="pipeline parameter NAME=VALUE (repeatable), e.g. -p epochs=50")]
 
@@ -31,8 +35,8 @@ def compile_cmd(
     target: TargetOpt = "kubeflow",
     out: Annotated[Path | None, typer.Option(
         "--out", help="IR YAML to write (default: cifar10-pipeline-<target>.yaml)")] = None,
-    image: Annotated[str | None, typer.Option(
-        "--image", help="trainer image for every step (default: from defaults.yaml)")] = None,
+    registry: RegistryOpt = None,
+    tag: TagOpt = None,
 ) -> None:
     """Compile the pipeline for one target to kfp IR YAML."""
     from workloads.pipelines.settings import TARGETS, SettingsError
@@ -43,7 +47,7 @@ def compile_cmd(
 
     path = out or Path(f"cifar10-pipeline-{target}.yaml")
     try:
-        compile_pipeline(target, path, image)  # type: ignore[arg-type]
+        compile_pipeline(target, path, registry, tag)  # type: ignore[arg-type]
     except SettingsError as err:
         raise _fail(str(err)) from None
     typer.echo(f"compiled {target} pipeline to {path}")
@@ -60,8 +64,10 @@ def run_cmd(
     host: Annotated[str | None, typer.Option(
         "--host", help="kubeflow: Pipelines API (after kubectl port-forward -n kubeflow "
                        "svc/ml-pipeline-ui 8080:80)")] = None,
-    image: Annotated[str | None, typer.Option(
-        "--image", help="kubeflow: trainer image (vertex: from the stack's registryUrl)")] = None,
+    registry: Annotated[str | None, typer.Option(
+        "--registry", help="kubeflow: the stack's registryUrl (vertex: read from the stack "
+                           "outputs)")] = None,
+    tag: TagOpt = None,
     stack_outputs: Annotated[Path | None, typer.Option(
         "--stack-outputs", help="vertex: `pulumi stack output --json -s vertex` saved to a "
                                 "file")] = None,
@@ -85,12 +91,12 @@ def run_cmd(
                 raise SubmitError("--schedule needs --target kubeflow|vertex, not --local")
             _run_local(out, arguments)
         elif target == "kubeflow":
-            _run_kubeflow(arguments, host, image, schedule)
+            _run_kubeflow(arguments, host, registry, tag, schedule)
         else:
             if stack_outputs is None:
                 raise SubmitError("--target vertex needs --stack-outputs FILE (pulumi stack "
                                   "output --json -s vertex > FILE)")
-            _run_vertex(arguments, stack_outputs, schedule)
+            _run_vertex(arguments, stack_outputs, tag, schedule)
     except (SubmitError, SettingsError) as err:
         raise _fail(str(err)) from None
 
@@ -107,16 +113,15 @@ def _run_local(out: Path, arguments: dict[str, str]) -> None:
         typer.echo("deploy gate not passed: accuracy below threshold, nothing deployed")
 
 
-def _compiled(target: str, image: str | None) -> Path:
+def _compiled(target: str, registry: str | None, tag: str | None) -> Path:
     from workloads.pipelines.pipeline import compile_pipeline
 
-    folder = Path(tempfile.mkdtemp(prefix="cifar10-pipeline-"))
-    return compile_pipeline(target, folder / f"cifar10-pipeline-{target}.yaml",  # type: ignore[arg-type]
-                            image)
+    out = Path(tempfile.mkdtemp(prefix="cifar10-pipeline-")) / f"cifar10-pipeline-{target}.yaml"
+    return compile_pipeline(target, out, registry, tag)  # type: ignore[arg-type]
 
 
-def _run_kubeflow(arguments: dict[str, str], host: str | None, image: str | None,
-                  schedule: str | None) -> None:
+def _run_kubeflow(arguments: dict[str, str], host: str | None, registry: str | None,
+                  tag: str | None, schedule: str | None) -> None:
     import kfp
 
     from workloads.pipelines.pipeline import build_pipeline
@@ -130,8 +135,8 @@ def _run_kubeflow(arguments: dict[str, str], host: str | None, image: str | None
 
     if schedule:
         check_cron(schedule, fields=6)
-    args = cast_arguments(build_pipeline("kubeflow", image), arguments)
-    package = _compiled("kubeflow", image)
+    args = cast_arguments(build_pipeline("kubeflow", registry, tag), arguments)
+    package = _compiled("kubeflow", registry, tag)
     client = kfp.Client(host=host or DEFAULT_KFP_HOST)
     if schedule:
         recurring = schedule_kubeflow(package, args, client, schedule)
@@ -141,13 +146,14 @@ def _run_kubeflow(arguments: dict[str, str], host: str | None, image: str | None
         typer.echo(f"run {run.run_id} submitted to {host or DEFAULT_KFP_HOST}")
 
 
-def _run_vertex(arguments: dict[str, str], stack_outputs: Path, schedule: str | None) -> None:
+def _run_vertex(arguments: dict[str, str], stack_outputs: Path, tag: str | None,
+                schedule: str | None) -> None:
     from google.cloud import aiplatform
 
     from workloads.pipelines.pipeline import build_pipeline
-    from workloads.pipelines.settings import load_settings
     from workloads.pipelines.submit import (
         cast_arguments,
+        check_vertex_cron,
         read_stack_outputs,
         schedule_vertex,
         submit_vertex,
@@ -156,9 +162,10 @@ def _run_vertex(arguments: dict[str, str], stack_outputs: Path, schedule: str | 
     )
 
     config = vertex_run_config(read_stack_outputs(stack_outputs))
-    image = load_settings().image(registry=config["registry"])
-    args = cast_arguments(build_pipeline("vertex", image), arguments)
-    package = _compiled("vertex", image)
+    if schedule:
+        check_vertex_cron(schedule)
+    args = cast_arguments(build_pipeline("vertex", config["registry"], tag), arguments)
+    package = _compiled("vertex", config["registry"], tag)
     job = vertex_job(package, config, args, aiplatform.PipelineJob)
     if schedule:
         created = schedule_vertex(job, config["service_account"], schedule)

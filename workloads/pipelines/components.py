@@ -1,10 +1,11 @@
-"""The pipeline's kfp v2 components, built for one trainer image.
+"""The pipeline's kfp v2 components, built for one set of images.
 
 Each function below is a lightweight Python component: kfp ships its source to the container, so
 it imports what it needs inside its body, and the work itself lives in `steps` and `deploy`.
-`make_components(image)` wraps them with `base_image` set to the trainer image, which contains
-this repository and kfp, so `install_kfp_package=False` everywhere (the same setting lets
-`kfp.local` run them in this environment, which has no pip).
+`make_components(image, train_image)` sets `base_image` to the trainer image (the training step
+to its GPU variant when it gets a GPU), which contains this repository and kfp, so
+`install_kfp_package=False` everywhere (the same setting lets `kfp.local` run them in this
+environment, which has no pip).
 
 No `from __future__ import annotations` here: kfp reads the parameter annotations as objects.
 """
@@ -120,7 +121,7 @@ def smoke_check(model: Input[Model], report: Output[Markdown]) -> str:
 
 @dataclass(frozen=True)
 class Components:
-    """The components of one build, all on the same image."""
+    """The components of one build."""
 
     prepare_data: Any
     train: Any
@@ -130,12 +131,13 @@ class Components:
     smoke_check: Any
 
 
-def make_components(image: str) -> Components:
-    """Wrap every step as a kfp component running in `image`, without installing kfp."""
+def make_components(image: str, train_image: str | None = None) -> Components:
+    """Wrap every step as a kfp component running in `image` (training in `train_image`),
+    without installing kfp."""
 
-    def wrap(func: Any) -> Any:
-        return dsl.component(func, base_image=image, install_kfp_package=False)
+    def wrap(func: Any, base_image: str = image) -> Any:
+        return dsl.component(func, base_image=base_image, install_kfp_package=False)
 
-    return Components(prepare_data=wrap(prepare_data), train=wrap(train),
+    return Components(prepare_data=wrap(prepare_data), train=wrap(train, train_image or image),
                       evaluate=wrap(evaluate), deploy_kserve=wrap(deploy_kserve),
                       deploy_vertex=wrap(deploy_vertex), smoke_check=wrap(smoke_check))

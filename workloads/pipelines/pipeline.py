@@ -57,9 +57,13 @@ def gpu_request(settings: PipelineSettings, target: Target) -> tuple[str, int] |
     return None
 
 
-def build_pipeline(target: Target, image: str | None = None,
+def build_pipeline(target: Target, registry: str | None = None, tag: str | None = None,
                    settings: PipelineSettings | None = None) -> Any:
-    """The pipeline for `target`, its components running in `image` (default: from settings)."""
+    """The pipeline for `target` with images from `registry` at `tag` (defaults: settings).
+
+    Steps run in the trainer image, training on a GPU in its `-gpu` variant; deployments serve
+    the predictor image.
+    """
     from kfp import dsl, kubernetes
 
     from infra.config import GPU_TAINT_KEY
@@ -68,9 +72,10 @@ def build_pipeline(target: Target, image: str | None = None,
     if target not in TARGETS:
         raise SettingsError(f"target {target!r} is not allowed; use one of {', '.join(TARGETS)}")
     settings = settings or load_settings()
-    image = image or settings.image()
+    images = settings.images(registry, tag)
     gpu = gpu_request(settings, target)
-    c = make_components(image)
+    c = make_components(images.trainer,
+                        train_image=images.trainer_gpu if gpu else images.trainer)
     hp = settings.local.train if target == "local" else settings.train
     threshold = (settings.local.accuracy_threshold if target == "local"
                  else settings.accuracy_threshold)
@@ -102,12 +107,13 @@ def build_pipeline(target: Target, image: str | None = None,
                 c.smoke_check(model=model).set_display_name("local model-server smoke check")
             elif target == "kubeflow":
                 c.deploy_kserve(model=model, name=serving.name, namespace=serving.namespace,
-                                image=image, service_account=serving.service_account,
+                                image=images.predictor,
+                                service_account=serving.service_account,
                                 min_replicas=serving.min_replicas,
                                 max_replicas=serving.max_replicas
                                 ).set_display_name("deploy to KServe")
             else:
-                c.deploy_vertex(model=model, image=image, display_name=serving.name,
+                c.deploy_vertex(model=model, image=images.predictor, display_name=serving.name,
                                 machine_type=serving.vertex_machine_type, **(vertex or {})
                                 ).set_display_name("deploy to Vertex AI endpoint")
         return scored.outputs["Output"]
@@ -147,12 +153,12 @@ def build_pipeline(target: Target, image: str | None = None,
     return cifar10
 
 
-def compile_pipeline(target: Target, out: Path, image: str | None = None,
-                     settings: PipelineSettings | None = None) -> Path:
+def compile_pipeline(target: Target, out: Path, registry: str | None = None,
+                     tag: str | None = None, settings: PipelineSettings | None = None) -> Path:
     """Compile the `target` build to IR YAML at `out` (parent folders are created)."""
     from kfp import compiler
 
-    pipeline = build_pipeline(target, image, settings)
+    pipeline = build_pipeline(target, registry, tag, settings)
     out.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(out))
     return out
@@ -165,11 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--target", choices=TARGETS, default="kubeflow")
     parser.add_argument("--out", type=Path, default=None,
                         help="output file (default: cifar10-pipeline-<target>.yaml)")
-    parser.add_argument("--image", default=None, help="trainer image (default: defaults.yaml)")
+    parser.add_argument("--registry", default=None, help="image registry (default: defaults.yaml)")
+    parser.add_argument("--tag", default=None, help="image tag (default: defaults.yaml)")
     args = parser.parse_args(argv)
     out = args.out or Path(f"{PIPELINE_NAME}-{args.target}.yaml")
     try:
-        compile_pipeline(args.target, out, args.image)
+        compile_pipeline(args.target, out, args.registry, args.tag)
     except SettingsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -6,6 +6,8 @@ imports neither kfp nor TensorFlow.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -17,6 +19,7 @@ DEFAULTS_PATH = Path(__file__).parent / "defaults.yaml"
 Target = Literal["kubeflow", "vertex", "local"]
 TARGETS: tuple[Target, ...] = ("kubeflow", "vertex", "local")
 PIPELINE_NAME = "cifar10-pipeline"
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 class SettingsError(ValueError):
@@ -60,10 +63,21 @@ class ServingSettings(_Model):
     traffic_percent: int = Field(ge=0, le=100)
 
 
+@dataclass(frozen=True)
+class Images:
+    """The three image references of one build (see the container contract)."""
+
+    trainer: str
+    trainer_gpu: str
+    predictor: str
+
+
 class PipelineSettings(_Model):
     registry: str
     image_name: str
-    image_tag: str
+    gpu_tag_suffix: str
+    predictor_image_name: str
+    image_tag: str = Field(pattern=_TAG.pattern)
     accuracy_threshold: float = Field(ge=0, le=1)
     accelerator: str
     accelerator_count: int = Field(ge=1)
@@ -73,10 +87,23 @@ class PipelineSettings(_Model):
     local: LocalSettings
     serving: ServingSettings
 
-    def image(self, registry: str | None = None, tag: str | None = None) -> str:
-        """The trainer image reference, `<registry>/<image_name>:<tag>`."""
+    def images(self, registry: str | None = None, tag: str | None = None) -> Images:
+        """Trainer, GPU trainer and predictor references in `registry` at `tag`.
+
+        Raises:
+            SettingsError: for a tag Docker would refuse, or `latest` (a moving tag).
+        """
+        tag = tag or self.image_tag
+        if not _TAG.match(tag) or tag == "latest":
+            raise SettingsError(f"image tag {tag!r} is not allowed; use a pinned tag of letters, "
+                                "digits, '_', '.', '-' (not 'latest')")
         base = (registry or self.registry).rstrip("/")
-        return f"{base}/{self.image_name}:{tag or self.image_tag}"
+        if not base or "://" in base:
+            raise SettingsError(f"registry {registry!r} is not allowed; use host/project/repo "
+                                "such as the stack's registryUrl")
+        return Images(trainer=f"{base}/{self.image_name}:{tag}",
+                      trainer_gpu=f"{base}/{self.image_name}:{tag}{self.gpu_tag_suffix}",
+                      predictor=f"{base}/{self.predictor_image_name}:{tag}")
 
 
 @cache

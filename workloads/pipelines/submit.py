@@ -173,10 +173,16 @@ def submit_vertex(job: Any, service_account: str) -> Any:
 def schedule_vertex(job: Any, service_account: str, cron: str,
                     name: str | None = None, max_concurrent: int = 1) -> Any:
     """Create a Vertex AI pipeline schedule (standard five-field cron, optional `TZ=` prefix)."""
-    check_cron(cron.split(" ", 1)[1] if cron.startswith(("TZ=", "CRON_TZ=")) else cron, fields=5)
+    check_vertex_cron(cron)
     return job.create_schedule(cron=cron, display_name=name or f"{PIPELINE_NAME}-schedule",
                                max_concurrent_run_count=max_concurrent,
                                service_account=service_account)
+
+
+def check_vertex_cron(cron: str) -> None:
+    """Vertex AI cron: five fields, optionally after a `TZ=<zone>` or `CRON_TZ=<zone>` prefix."""
+    check_cron(cron.split(" ", 1)[1] if cron.startswith(("TZ=", "CRON_TZ=")) and " " in cron
+               else cron, fields=5)
 
 
 def check_cron(cron: str, fields: int) -> None:

@@ -23,7 +23,10 @@ RegionOpt = Annotated[str | None, typer.Option("--region", help="default: stack 
 BucketOpt = Annotated[str | None, typer.Option(
     "--staging-bucket", help="gs://… (default: the stack's vertexStagingBucket)")]
 ImageOpt = Annotated[str | None, typer.Option(
-    "--image", help="trainer image (default: <registryUrl>/cifar10-trainer:<tag>)")]
+    "--image", help="trainer image (default: <registryUrl>/cifar10-trainer:<tag>, with the "
+                    "-gpu suffix when the job has GPUs)")]
+TagOpt = Annotated[str | None, typer.Option(
+    "--tag", help="trainer image tag when --image is not given (default: defaults.yaml)")]
 DryRunOpt = Annotated[bool, typer.Option(
     "--dry-run", help="print the request as JSON and send nothing")]
 ArgOpt = Annotated[list[str] | None, typer.Option(
@@ -31,9 +34,9 @@ ArgOpt = Annotated[list[str] | None, typer.Option(
 
 
 def _where(stack_outputs: Path | None, project: str | None, region: str | None,
-           bucket: str | None, image: str | None) -> dict[str, Any]:
+           bucket: str | None, image: str | None, tag: str | None, gpu: bool) -> dict[str, Any]:
     from infra.cli import fail
-    from workloads.pipelines.settings import load_settings
+    from workloads.pipelines.settings import SettingsError, load_settings
     from workloads.pipelines.submit import SubmitError, read_stack_outputs
 
     outputs: dict[str, Any] = {}
@@ -45,10 +48,16 @@ def _where(stack_outputs: Path | None, project: str | None, region: str | None,
     staging = bucket or (f"gs://{outputs['vertexStagingBucket']}"
                          if outputs.get("vertexStagingBucket") else None)
     registry = outputs.get("registryUrl")
+    if image is None and registry:
+        try:
+            images = load_settings().images(registry, tag)
+        except SettingsError as err:
+            raise fail(str(err)) from None
+        image = images.trainer_gpu if gpu else images.trainer
     where = {"project": project or outputs.get("project"),
              "location": region or outputs.get("region"),
              "staging_bucket": staging,
-             "image": image or (load_settings().image(registry=registry) if registry else None),
+             "image": image,
              "service_account": outputs.get("trainingServiceAccount")}
     missing = [k for k in ("project", "location", "staging_bucket", "image") if not where[k]]
     if missing:
@@ -78,7 +87,7 @@ def _credentials(dry_run: bool) -> Any:
 @app.command("custom-job")
 def custom_job_cmd(
     stack_outputs: OutputsOpt = None, project: ProjectOpt = None, region: RegionOpt = None,
-    staging_bucket: BucketOpt = None, image: ImageOpt = None,
+    staging_bucket: BucketOpt = None, image: ImageOpt = None, tag: TagOpt = None,
     machine_type: Annotated[str, typer.Option("--machine-type")] = "n1-standard-8",
     accelerator: Annotated[str | None, typer.Option(
         "--accelerator", help="GKE name from the hardware catalog, e.g. nvidia-tesla-t4")] = None,
@@ -91,7 +100,8 @@ def custom_job_cmd(
     from infra.cli import fail
     from workloads.vertex.jobs import JobError, Machine, custom_job
 
-    where = _where(stack_outputs, project, region, staging_bucket, image)
+    where = _where(stack_outputs, project, region, staging_bucket, image, tag,
+                   gpu=accelerator is not None)
     try:
         job = custom_job("cifar10-train", where["image"],
                          Machine(machine_type, accelerator, accelerator_count),
@@ -109,7 +119,7 @@ def tune_cmd(
         "--space", help="search-space name in workloads/tuning/spaces or a YAML path")
     ] = "vertex-study",
     stack_outputs: OutputsOpt = None, project: ProjectOpt = None, region: RegionOpt = None,
-    staging_bucket: BucketOpt = None, image: ImageOpt = None,
+    staging_bucket: BucketOpt = None, image: ImageOpt = None, tag: TagOpt = None,
     arg: ArgOpt = None, dry_run: DryRunOpt = False,
 ) -> None:
     """A HyperparameterTuningJob from a search-space file (default: the study's Vertex search)."""
@@ -117,11 +127,16 @@ def tune_cmd(
     from workloads.tuning.space import NotExpressible, SearchSpaceError, load_space
     from workloads.vertex.jobs import JobError, tuning_job
 
-    where = _where(stack_outputs, project, region, staging_bucket, image)
     try:
-        job = tuning_job(load_space(space), where["image"], project=where["project"],
+        search = load_space(space)
+    except SearchSpaceError as err:
+        raise fail(str(err)) from None
+    gpu = search.machine is not None and search.machine.accelerator_type is not None
+    where = _where(stack_outputs, project, region, staging_bucket, image, tag, gpu)
+    try:
+        job = tuning_job(search, where["image"], project=where["project"],
                          location=where["location"], staging_bucket=where["staging_bucket"],
                          fixed_args=arg or [], credentials=_credentials(dry_run))
-    except (JobError, NotExpressible, SearchSpaceError) as err:
+    except (JobError, NotExpressible) as err:
         raise fail(str(err)) from None
     _finish(job, dry_run, where["service_account"])
