@@ -26,7 +26,8 @@ DATA_SOURCES: tuple[DataSource, ...] = ("tfds", "tfrecord", "synthetic")
 MAX_CONV_BLOCKS = 5
 """32 px halves five times down to 1 px, so the VGG net has at most five pooled conv blocks."""
 
-DEFAULT_LOCAL_ROOT = "artifacts/cifar10"
+DEFAULT_LOCAL_ROOT = "build/cifar10"
+"""Local output root when no flag or AIP_* variable says otherwise (git ignores /build/)."""
 
 
 @dataclass(frozen=True)
