@@ -51,3 +51,13 @@ def test_mlp_pipeline_run_local(tmp_path: Path) -> None:
     answer = re.search(r"answered 10 probabilities summing to ([0-9.]+)",
                        smoke["parameterValues"]["Output"])
     assert answer and abs(float(answer[1]) - 1.0) < 1e-3
+
+
+def test_gate_skips_deployment_below_threshold(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["pipeline", "run", "--local", "--out", str(tmp_path),
+                                      "-p", "accuracy_threshold=0.99"])
+    assert result.exit_code == 0, result.output
+    assert "(threshold 0.9900)" in result.stdout
+    assert "deploy gate not passed" in result.stdout
+    (run_dir,) = [p for p in tmp_path.glob("run-*/cifar10-pipeline-*") if p.is_dir()]
+    assert {p.name for p in run_dir.iterdir()} == {"prepare-data", "train", "evaluate"}
