@@ -14,8 +14,6 @@ import typer
 app = typer.Typer(no_args_is_help=True, help="The CIFAR-10 kfp v2 pipeline: compile it, run it "
                   "offline with kfp.local, or submit it to Kubeflow Pipelines or Vertex AI.")
 
-TargetOpt = Annotated[str | None, typer.Option(
-    "--target", help="kubeflow | vertex (| local for compile)")]
 RegistryOpt = Annotated[str | None, typer.Option(
     "--registry", help="image registry, the stack's registryUrl (default: defaults.yaml)")]
 TagOpt = Annotated[str | None, typer.Option(
@@ -32,7 +30,8 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command("compile")
 def compile_cmd(
-    target: TargetOpt = "kubeflow",
+    target: Annotated[str, typer.Option(
+        "--target", help="kubeflow | vertex | local")] = "kubeflow",
     out: Annotated[Path | None, typer.Option(
         "--out", help="IR YAML to write (default: cifar10-pipeline-<target>.yaml)")] = None,
     registry: RegistryOpt = None,
@@ -57,7 +56,8 @@ def compile_cmd(
 def run_cmd(
     local: Annotated[bool, typer.Option(
         "--local", help="run every step here with kfp.local on synthetic data")] = False,
-    target: TargetOpt = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="kubeflow | vertex: submit there instead of --local")] = None,
     param: ParamOpt = None,
     out: Annotated[Path, typer.Option(
         "--out", help="--local: folder for run artifacts")] = Path("artifacts/pipeline"),
