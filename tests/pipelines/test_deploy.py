@@ -16,7 +16,7 @@ from workloads.pipelines.deploy import (
     vertex_upload_args,
 )
 
-IMAGE = "us-central1-docker.pkg.dev/p/ml-platform/cifar10-trainer:0.1.0"
+IMAGE = "us-central1-docker.pkg.dev/p/ml-platform/cifar10-predictor:0.1.0"
 
 
 def test_inference_service_runs_the_predictor_on_the_model() -> None:
@@ -36,6 +36,16 @@ def test_inference_service_runs_the_predictor_on_the_model() -> None:
     assert {"name": "STORAGE_URI", "value": "gs://root/run/train/model"} in container["env"]
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container["resources"]["limits"]["cpu"] == "2"
+
+
+def test_inference_service_is_a_valid_kserve_object() -> None:
+    from infra.k8s_validate import validate_object
+
+    isvc = inference_service("cifar10", "ml-serving", IMAGE, "gs://root/run/train/model",
+                             "predictor")
+    assert validate_object(isvc) == []
+    isvc["spec"]["predictor"]["containers"][0]["imagePullPolcy"] = "Always"
+    assert any("imagePullPolcy" in problem for problem in validate_object(isvc))
 
 
 def test_inference_service_validates_before_building() -> None:
