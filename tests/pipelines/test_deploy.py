@@ -168,3 +168,31 @@ def test_deploy_to_empty_endpoint_takes_all_traffic() -> None:
                               machine_type="n1-standard-4", traffic_percent=20)
     assert fake.calls[-1][1]["traffic_percentage"] == 100
     assert result["traffic_split"] == {"new": 100}
+
+
+def test_inference_service_passes_the_workload_policies() -> None:
+    """The dev stack's policy configuration accepts the object the deploy step applies."""
+    from dataclasses import dataclass, field
+
+    from infra.preview import PreviewResource
+    from policies import gpu_cost, workloads
+    from policies.runner import config_for_stack, evaluate
+
+    @dataclass
+    class Preview:
+        stack: str = "dev"
+        resources: list[PreviewResource] = field(default_factory=list)
+
+    kind = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+    policies = [*workloads.POLICIES, *(p for p in gpu_cost.POLICIES if "kserve" in p.name)]
+
+    def violations(isvc: dict[str, Any]) -> list[str]:
+        found = PreviewResource(f"urn:pulumi:dev::ml-platform::{kind}::cifar10", kind,
+                                "cifar10", None, isvc, [], False, True)
+        report = evaluate(Preview(resources=[found]), config_for_stack("dev"), policies)
+        return [v.policy for v in report.violations]
+
+    isvc = inference_service("cifar10", "ml-serving", IMAGE, "gs://b/m", "predictor")
+    assert violations(isvc) == []
+    isvc["spec"]["predictor"]["containers"][0]["image"] = IMAGE.replace(":0.1.0", ":latest")
+    assert "workload-image-pinned" in violations(isvc)

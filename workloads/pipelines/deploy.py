@@ -50,19 +50,29 @@ def inference_service(name: str, namespace: str, image: str, storage_uri: str,
         "resources": {"requests": {"cpu": "1", "memory": "2Gi"},
                       "limits": {"cpu": "2", "memory": "4Gi"}},
         "readinessProbe": {"httpGet": {"path": f"/v1/models/{MODEL_NAME}",
-                                       "port": PREDICTOR_PORT}},
+                                       "port": PREDICTOR_PORT},
+                           "initialDelaySeconds": 5, "periodSeconds": 10},
+        "livenessProbe": {"httpGet": {"path": "/v2/health/live", "port": PREDICTOR_PORT},
+                          "initialDelaySeconds": 30, "periodSeconds": 20},
         "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
-                            "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+                            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+        # The predictor image writes only under /tmp (HOME, KERAS_HOME point there).
+        "volumeMounts": [{"name": "scratch", "mountPath": "/tmp"}],
     }
     return {
         "apiVersion": f"{KSERVE_GROUP}/{KSERVE_VERSION}",
         "kind": "InferenceService",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {}),
                      "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}},
-        "spec": {"predictor": {"serviceAccountName": service_account,
-                               "minReplicas": min_replicas, "maxReplicas": max_replicas,
-                               "containers": [container]}},
+        "spec": {"predictor": {
+            "serviceAccountName": service_account,
+            # Workload Identity needs no mounted token: the metadata server knows the pod.
+            "automountServiceAccountToken": False,
+            "minReplicas": min_replicas, "maxReplicas": max_replicas,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
+                                "fsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [container],
+            "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}}]}},
     }
 
 
