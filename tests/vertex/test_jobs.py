@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,8 @@ def test_cli_custom_job_dry_run_multi_worker(tmp_path: Path) -> None:
     assert pools[0]["machine_spec"]["accelerator_count"] == 2
     assert pools[0]["container_spec"]["args"] == ["--epochs=5"]
     assert pools[0]["container_spec"]["image_uri"] == IMAGE + "-gpu"
+    out_dir = json.loads(result.stdout)["job_spec"]["base_output_directory"]["output_uri_prefix"]
+    assert re.fullmatch(r"gs://mlp-vertex-staging/cifar10-train/\d{8}-\d{6}", out_dir)
     cpu = runner.invoke(app, ["vertex", "custom-job", "--dry-run", "--machine-type",
                               "e2-standard-8", "--tag", "2.0.0", "--stack-outputs",
                               str(_outputs(tmp_path))])

@@ -8,6 +8,7 @@ google-cloud-aiplatform is imported inside the commands.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,7 +108,9 @@ def custom_job_cmd(
                          Machine(machine_type, accelerator, accelerator_count),
                          project=where["project"], location=where["location"],
                          staging_bucket=where["staging_bucket"], args=arg or [],
-                         replicas=replicas, credentials=_credentials(dry_run))
+                         replicas=replicas, credentials=_credentials(dry_run),
+                         base_output_dir=(f"{where['staging_bucket'].rstrip('/')}/cifar10-train/"
+                                          f"{time.strftime('%Y%m%d-%H%M%S')}"))
     except JobError as err:
         raise fail(str(err)) from None
     _finish(job, dry_run, where["service_account"])
