@@ -55,8 +55,9 @@ WORKLOADS: dict[WorkloadName, Workload] = {
         vertex_roles=("roles/logging.logWriter", "roles/monitoring.metricWriter")),
     "serving": Workload(
         namespace="ml-serving", ksas=("predictor",),
-        description="Model servers: read models only",
-        bucket_roles={"models": "roles/storage.objectViewer"},
+        description="Model servers: read models (pipelines deploy them from the pipeline root)",
+        bucket_roles={"models": "roles/storage.objectViewer",
+                      "pipeline-root": "roles/storage.objectViewer"},
         vertex_roles=("roles/logging.logWriter", "roles/monitoring.metricWriter")),
 }
 

@@ -84,6 +84,8 @@ class Kubeflow(pulumi.ComponentResource):
         if args.katib:
             deps = [self.installs["training-operator"]] if args.training_operator else []
             self._directory("katib", versions["katib"], deps)
+        if args.pipelines and args.kserve:
+            self._pipelines_may_deploy(self.installs["pipelines"])
         if args.kserve:
             ns = self._namespace(KSERVE_NAMESPACE)
             crd = self._chart("kserve-crd", versions["kserve_crd"], KSERVE_NAMESPACE, {}, [ns])
@@ -165,6 +167,31 @@ class Kubeflow(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name="kfp-launcher", namespace=spec.namespace),
             data={"defaultPipelineRoot": self._args.pipeline_root},
             opts=self._child([kfp]),
+        )
+
+
+    def _pipelines_may_deploy(self, kfp: pulumi.Resource) -> None:
+        """Let pipeline runs create and update InferenceServices in the serving namespace only."""
+        serving, pipelines = WORKLOADS["serving"], WORKLOADS["pipelines"]
+        after = self._child([kfp, self.namespaces[serving.namespace]])
+        role = k8s.rbac.v1.Role(
+            f"{self._name}-pipelines-deploy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="pipelines-deploy",
+                                                namespace=serving.namespace),
+            rules=[k8s.rbac.v1.PolicyRuleArgs(
+                api_groups=["serving.kserve.io"], resources=["inferenceservices"],
+                verbs=["get", "list", "watch", "create", "update", "patch"])],
+            opts=after,
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{self._name}-pipelines-deploy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="pipelines-deploy",
+                                                namespace=serving.namespace),
+            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io",
+                                             kind="Role", name="pipelines-deploy"),
+            subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=pipelines.ksas[0],
+                                              namespace=pipelines.namespace)],
+            opts=pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[role])),
         )
 
 

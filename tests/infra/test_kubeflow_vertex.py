@@ -249,3 +249,20 @@ def test_gpu_training_uses_the_trainers_cuda_image_and_cpu_serving_the_predictor
     isvc = by_name["mlp-cifar10-serving:ml-serving/cifar10"].inputs["spec"]["predictor"]
     assert isvc["containers"][0]["image"].endswith("/ml-platform/cifar10-predictor:0.1.0")
     assert "nodeSelector" not in isvc and isvc["minReplicas"] == 2
+
+
+def test_pipeline_runs_may_deploy_inference_services_in_the_serving_namespace_only():
+    preview = preview_of("dev")
+    (role,) = preview.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    (binding,) = preview.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+    assert role.inputs["metadata"]["namespace"] == WORKLOADS["serving"].namespace
+    (rule,) = role.inputs["rules"]
+    assert rule["resources"] == ["inferenceservices"] and "delete" not in rule["verbs"]
+    assert binding.inputs["subjects"] == [{"kind": "ServiceAccount", "name": "pipeline-runner",
+                                           "namespace": "kubeflow"}]
+    assert binding.inputs["roleRef"]["name"] == role.inputs["metadata"]["name"]
+
+
+def test_predictors_can_read_models_that_pipelines_deploy_from_the_pipeline_root():
+    assert WORKLOADS["serving"].bucket_roles["pipeline-root"] == "roles/storage.objectViewer"
+    assert all(role.endswith("objectViewer") for role in WORKLOADS["serving"].bucket_roles.values())
