@@ -18,7 +18,7 @@ from infra.components.apis import Apis, ApisArgs
 from infra.components.budget import Budget, BudgetArgs
 from infra.components.cifar10 import Cifar10, Cifar10Args
 from infra.components.cluster import Cluster, ClusterArgs, MaintenanceArgs
-from infra.components.identity import WORKLOADS, Identity, IdentityArgs
+from infra.components.identity import Identity, IdentityArgs
 from infra.components.kms import SecretsKey, SecretsKeyArgs
 from infra.components.kubeflow import Kubeflow, KubeflowArgs
 from infra.components.network import Network, NetworkArgs
@@ -31,9 +31,11 @@ COMMON_SERVICES = ("iam.googleapis.com", "artifactregistry.googleapis.com",
                    "storage.googleapis.com", "logging.googleapis.com",
                    "monitoring.googleapis.com")
 GKE_SERVICES = ("compute.googleapis.com", "container.googleapis.com")
-KMS_SERVICES = ("cloudkms.googleapis.com", "cloudresourcemanager.googleapis.com")
+KMS_SERVICES = ("cloudkms.googleapis.com",)
 VERTEX_SERVICES = ("aiplatform.googleapis.com",)
-BUDGET_SERVICES = ("billingbudgets.googleapis.com", "cloudresourcemanager.googleapis.com")
+BUDGET_SERVICES = ("billingbudgets.googleapis.com",)
+PROJECT_NUMBER_SERVICES = ("cloudresourcemanager.googleapis.com",)
+"""For the project-number lookup that the KMS grant and the budget filter need."""
 
 NAME = "mlp"
 
@@ -41,11 +43,12 @@ NAME = "mlp"
 def services_for(cfg: PlatformConfig) -> tuple[str, ...]:
     """The Google APIs a configuration needs enabled."""
     kms = cfg.has_cluster and cfg.cluster.secrets_encryption
-    return tuple(dict.fromkeys(
-        COMMON_SERVICES + (GKE_SERVICES if cfg.has_cluster else ())
-        + (KMS_SERVICES if kms else ())
+    return (COMMON_SERVICES
+            + (GKE_SERVICES if cfg.has_cluster else ())
+            + (KMS_SERVICES if kms else ())
             + (VERTEX_SERVICES if cfg.has_vertex else ())
-            + (BUDGET_SERVICES if cfg.budget else ())))
+            + (BUDGET_SERVICES if cfg.budget else ())
+            + (PROJECT_NUMBER_SERVICES if kms or cfg.budget else ()))
 
 
 def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
@@ -159,18 +162,9 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
             # Upstream controllers need nodes to run on before their installs count as ready.
             opts=pulumi.ResourceOptions(depends_on=pools))
         outputs[exports.KUBEFLOW_VERSIONS] = kubeflow.versions
-        w = cfg.workloads
-        if w.training.enabled or w.serving.enabled:
-            installs, namespaces = kubeflow.installs, kubeflow.namespaces
-            training_ns, serving_ns = (WORKLOADS[k].namespace for k in ("training", "serving"))
-            training_after = [namespaces[training_ns], installs["training-operator"]] \
-                if w.training.enabled else []
-            if w.training.search_space:
-                training_after.append(installs["katib"])
+        if cfg.workloads.training.enabled or cfg.workloads.serving.enabled:
             Cifar10(f"{NAME}-cifar10", Cifar10Args(
                 provider=provider, config=cfg, registry_url=storage.registry_url,
                 buckets={role: b.name for role, b in storage.buckets.items()},
-                training_after=training_after,
-                serving_after=[namespaces[serving_ns], installs["kserve-resources"]]
-                if w.serving.enabled else []))
+                kubeflow=kubeflow))
     return outputs

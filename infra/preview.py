@@ -18,13 +18,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from infra.stack_config import REPO_ROOT, StackFile, project_file, pulumi_config_values
+from infra.stack_config import (
+    REPO_ROOT,
+    SECRET,
+    StackFile,
+    project_file,
+    pulumi_config_values,
+)
 
 PROGRAM = REPO_ROOT / "infra" / "__main__.py"
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """Pulumi's wire marker for a value unknown at preview; readers treat it as not applicable."""
-SECRET = "[secret]"
 PLACEHOLDER_PROJECT_NUMBER = "000000000000"
 """What the project-number lookup returns offline, where no Resource Manager can be asked."""
 
@@ -236,12 +241,6 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
                     request.outputs, keep_unknowns=True)))
             return super().RegisterResourceOutputs(request)
 
-    settings.ROOT.set(None)
-    pulumi.runtime.set_all_config(pulumi_config_values(stack_file), list(stack_file.secret_keys))
-    mocks.set_mocks(_Mocks(), project=project, stack=stack_file.name, preview=mode == "preview",
-                    monitor=_RecordingMonitor(_Mocks()))
-    settings.ROOT.set(None)
-
     async def program_in_stack() -> None:
         from pulumi.runtime.stack import Stack
 
@@ -251,8 +250,17 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
         finally:
             stack._finish()
 
-    _sync_await(run_pulumi_func(program_in_stack))
-    settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(pulumi_config_values(stack_file), list(stack_file.secret_keys))
+    fake_provider = _Mocks()
+    mocks.set_mocks(fake_provider, project=project, stack=stack_file.name,
+                    preview=mode == "preview", monitor=_RecordingMonitor(fake_provider))
+    try:
+        # set_mocks installs a root stack of its own; the program runs in a fresh one, as under
+        # the real language host, so that its exports are registered as this stack's outputs.
+        settings.ROOT.set(None)
+        _sync_await(run_pulumi_func(program_in_stack))
+    finally:
+        settings.ROOT.set(None)
     resources = sorted([*records.values(), *expand_local_charts(list(records.values()))],
                        key=lambda r: r.urn)
     return Preview(stack_file.name, project, resources, dict(sorted(outputs.items())))

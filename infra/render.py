@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from infra.preview import SECRET, UNKNOWN, Preview, PreviewResource
+from infra.preview import UNKNOWN, Preview, PreviewResource
 
 # Per type, the inputs a reviewer looks at first (dotted paths into the wire-form inputs).
 KEY_INPUTS: dict[str, tuple[str, ...]] = {
@@ -52,8 +52,6 @@ def dig(inputs: dict[str, Any], path: str) -> Any:
 def _show(value: Any) -> str:
     if value == UNKNOWN:
         return "(known after apply)"
-    if value == SECRET:
-        return "[secret]"
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         return "; ".join(", ".join(f"{k}={_show(v)}" for k, v in d.items()
                                    if not isinstance(v, dict)) for d in value)

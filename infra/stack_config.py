@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from infra.config import PLATFORM_KEY, PROJECT_KEY, REGION_KEY, PlatformConfig, 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
+SECRET = "[secret]"
+"""What a secret value reads as offline: `secure:` config values and secret outputs alike."""
 
 
 class StackFileError(ValueError):
@@ -39,7 +42,9 @@ class StackFile:
         return parse_platform(self.name, self.config)
 
 
+@cache
 def project_file() -> dict[str, Any]:
+    """`Pulumi.yaml`, read once per process. Callers must not modify it."""
     return yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
 
 
@@ -70,6 +75,8 @@ def read_stack_file(path: Path) -> StackFile:
         raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
         raise StackFileError(f"{path}: cannot read it as YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise StackFileError(f"{path}: a stack file is a mapping with a 'config' key")
     config = raw.get("config", {})
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: 'config' must be a mapping, got {type(config).__name__}")
@@ -79,7 +86,7 @@ def read_stack_file(path: Path) -> StackFile:
         full = key if ":" in key else f"{project_file()['name']}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             secrets.add(full)
-            value = "[secret]"
+            value = SECRET
         parsed[full] = value
     return StackFile(match["stack"], path, parsed, frozenset(secrets))
 

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from infra.charts import chart_path
 from infra.components._opts import child_opts
 from infra.components.identity import WORKLOADS
+from infra.components.kubeflow import Kubeflow
 from infra.config import NodePoolConfig, PlatformConfig, ServingRelease, TrainingRelease
 
 TRAINER_IMAGE = "cifar10-trainer"
@@ -93,10 +94,8 @@ class Cifar10Args:
     registry_url: pulumi.Input[str]
     buckets: Mapping[str, pulumi.Input[str]]
     """Bucket names by role (datasets, models, …)."""
-    training_after: list[pulumi.Resource]
-    """What the training chart needs first: the Training Operator (and Katib), its namespace."""
-    serving_after: list[pulumi.Resource]
-    """What the serving chart needs first: KServe and its namespace."""
+    kubeflow: Kubeflow
+    """The installs whose CRDs the charts use; each chart waits for its prerequisites."""
 
 
 class Cifar10(pulumi.ComponentResource):
@@ -110,12 +109,14 @@ class Cifar10(pulumi.ComponentResource):
         w = args.config.workloads
         self.charts = {}
         releases = (
-            ("training", "cifar10-training", w.training, training_values, args.training_after),
-            ("serving", "cifar10-serving", w.serving, serving_values, args.serving_after),
+            ("training", "cifar10-training", w.training, training_values),
+            ("serving", "cifar10-serving", w.serving, serving_values),
         )
-        for kind, chart, release, build_values, after in releases:
+        for kind, chart, release, build_values in releases:
             if not release.enabled:
                 continue
+            after = args.kubeflow.prerequisites(
+                kind, tuning=kind == "training" and bool(w.training.search_space))
             self.charts[kind] = k8s.helm.v4.Chart(
                 f"{name}-{kind}",
                 chart=chart_path(chart),

@@ -16,7 +16,7 @@ Pods reach Google Cloud through Workload Identity: each Kubernetes service accou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -98,6 +98,15 @@ class Kubeflow(pulumi.ComponentResource):
             "installed": self.versions,
             "namespaces": [n.metadata.name for n in self.namespaces.values()],
         })
+
+    def prerequisites(self, workload: Literal["training", "serving"],
+                      tuning: bool = False) -> list[pulumi.Resource]:
+        """What a workload chart waits for: its namespace and the installs whose CRDs it uses
+        (TFJob from the Training Operator, Experiment from Katib, InferenceService from KServe)."""
+        installs = {"training": ["training-operator", *(["katib"] if tuning else [])],
+                    "serving": ["kserve-resources"]}[workload]
+        return [self.namespaces[WORKLOADS[workload].namespace],
+                *(self.installs[key] for key in installs)]
 
     def _child(self, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions.merge(

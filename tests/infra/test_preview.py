@@ -126,3 +126,15 @@ def test_cli_bad_arguments_exit_2(args, says):
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert says in result.output
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    ("- just\n- a list\n", "a stack file is a mapping"),
+    ("config: [1, 2]\n", "'config' must be a mapping"),
+    ("config: {unclosed\n", "cannot read it as YAML"),
+])
+def test_cli_malformed_stack_files_exit_2(tmp_path, content, says):
+    path = tmp_path / "Pulumi.odd.yaml"
+    path.write_text(content)
+    result = runner.invoke(app, ["preview", "--stack-file", str(path)])
+    assert result.exit_code == 2 and says in result.output
