@@ -43,31 +43,30 @@ def local_chart_dir(chart: str) -> Path | None:
     return path.resolve() if (path / "Chart.yaml").is_file() else None
 
 
-def render(chart: Path | str, values: dict[str, Any] | None = None, *, release: str,
-           namespace: str) -> list[dict[str, Any]]:
-    """Render a chart and return its Kubernetes objects in template order (NOTES excluded)."""
+def _manifests(chart: Path | str, values: dict[str, Any] | None, release: str,
+               namespace: str) -> dict[str, str]:
+    """Helm's rendered templates by path; Helm's own errors become `ChartError`."""
     import helm_python
 
     try:
         with helm_python.Chart.load(str(chart)) as loaded:
-            manifests = loaded.render(values or {}, name=release, namespace=namespace)
+            return loaded.render(values or {}, name=release, namespace=namespace)
     except helm_python.HelmError as err:
         raise ChartError(f"{Path(chart).name}: {err}") from None
-    objects = []
-    for template in sorted(manifests):
-        if template.endswith(".txt"):
-            continue
-        objects += [doc for doc in yaml.safe_load_all(manifests[template]) if doc]
-    return objects
+
+
+def render(chart: Path | str, values: dict[str, Any] | None = None, *, release: str,
+           namespace: str) -> list[dict[str, Any]]:
+    """Render a chart and return its Kubernetes objects in template order (NOTES excluded)."""
+    manifests = _manifests(chart, values, release, namespace)
+    return [doc for template in sorted(manifests) if not template.endswith(".txt")
+            for doc in yaml.safe_load_all(manifests[template]) if doc]
 
 
 def notes(chart: Path | str, values: dict[str, Any] | None = None, *, release: str,
           namespace: str) -> str:
     """The chart's rendered NOTES.txt."""
-    import helm_python
-
-    with helm_python.Chart.load(str(chart)) as loaded:
-        manifests = loaded.render(values or {}, name=release, namespace=namespace)
+    manifests = _manifests(chart, values, release, namespace)
     return next((text.strip() for name, text in manifests.items() if name.endswith("NOTES.txt")),
                 "")
 

@@ -36,7 +36,7 @@ def test_first_class_gpus_attach_to_n1_only_and_l4_to_g2():
 def test_gpu_limits_grow_with_count():
     for gpu in catalog().accelerators.values():
         counts = gpu.allowed_counts
-        vcpus = [gpu.limits[n].max_vcpus for n in counts if n in gpu.limits]
+        vcpus = [gpu.limits[n].max_vcpus for n in counts]
         assert counts[0] == 1
         if gpu.name != "nvidia-l4":  # L4 limits follow the fixed G2 shapes instead
             assert vcpus == sorted(vcpus), gpu.name
