@@ -148,3 +148,13 @@ def test_every_object_the_stacks_expand_from_charts_validates(stack):
     assert objects
     for r in objects:
         assert validate_object(r.inputs) == [], r.name
+
+
+@pytest.mark.parametrize("chart", [TRAINING, SERVING])
+def test_schema_gpu_types_are_the_hardware_catalogs(chart):
+    """A JSON schema cannot read the catalog, so this keeps the two lists the same."""
+    from infra.hardware import catalog
+
+    schema = json.loads((chart / "values.schema.json").read_text())
+    allowed = set(schema["properties"]["gpu"]["properties"]["type"]["enum"])
+    assert allowed == {""} | set(catalog().accelerators)
