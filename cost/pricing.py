@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from cost.catalog import Price, PriceCatalog
 from cost.money import ZERO, cents, plain
-from infra.hardware import MachineShape, UnknownMachineType, catalog
+from infra.hardware import AttachmentError, MachineShape, UnknownMachineType, catalog
 
 
 class PricingError(ValueError):
@@ -81,21 +81,12 @@ def gpu_name(gpu_type: str) -> str:
 
 
 def check_attachment(machine_type: str, gpu_type: str, count: int) -> None:
-    """Check a GPU count attaches to a machine shape, by the hardware catalog's N1 limits."""
-    machine = shape(machine_type)
-    acc = catalog().accelerators[gpu_name(gpu_type)]
-    family = catalog().families[machine.family]
-    if acc.name not in family.accelerators_attachable:
-        raise PricingError(f"{acc.name} does not attach to {machine.family} machines; "
-                           f"{machine.family} takes: "
-                           f"{', '.join(family.accelerators_attachable) or 'no GPUs'}")
-    if count not in acc.limits:
-        raise PricingError(f"{acc.name} comes in counts {acc.allowed_counts}, not {count}")
-    limit = acc.limits[count]
-    if machine.vcpus > limit.max_vcpus or machine.memory_gb > limit.max_memory_gb:
-        raise PricingError(f"{machine_type} ({machine.vcpus} vCPUs, {machine.memory_gb} GB) is "
-                           f"too large for {count} × {acc.name} (at most {limit.max_vcpus} vCPUs, "
-                           f"{limit.max_memory_gb} GB)")
+    """Check a GPU count attaches to a machine shape, by the hardware catalog's rules."""
+    shape(machine_type)  # an unknown machine type gets the pricing error
+    try:
+        catalog().check_attachment(machine_type, gpu_name(gpu_type), count)
+    except AttachmentError as err:
+        raise PricingError(str(err)) from None
 
 
 def billed_hours(hours: Decimal, month: Decimal, tiers: tuple[Decimal, ...] | None) -> Decimal:

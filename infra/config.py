@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from infra.hardware import HardwareCatalog, UnknownMachineType, catalog
+from infra.hardware import AttachmentError, HardwareCatalog, UnknownMachineType, catalog
 
 PROJECT_NAME = "ml-platform"
 PLATFORM_KEY = f"{PROJECT_NAME}:platform"
@@ -468,54 +468,23 @@ def _check_search_space(cfg: PlatformConfig, at: str) -> list[Problem]:
 
 def _check_pool_hardware(cfg: PlatformConfig, pool: NodePoolConfig, at: str,
                          hw: HardwareCatalog) -> list[Problem]:
+    acc = pool.accelerator
+    problems: list[Problem] = []
     try:
-        machine = hw.machine(pool.machine_type)
+        hw.check_attachment(pool.machine_type, acc.type if acc else None,
+                            acc.count if acc else 0)
     except UnknownMachineType as err:
         return [Problem(f"{at}.machine_type", pool.machine_type, str(err))]
-    family = hw.families[machine.family]
-    acc = pool.accelerator
+    except AttachmentError as err:
+        where = {"accelerator": (f"{at}.accelerator", None),
+                 "accelerator_type": (f"{at}.accelerator.type", acc and acc.type),
+                 "accelerator_count": (f"{at}.accelerator.count", acc and acc.count),
+                 "machine_type": (f"{at}.machine_type", pool.machine_type)}[err.field]
+        problems.append(Problem(*where, str(err)))
+        if err.field in ("accelerator", "accelerator_type"):
+            return problems
     if acc is None:
-        if family.fixed_gpus:
-            return [Problem(f"{at}.accelerator", None,
-                            f"{pool.machine_type} comes with "
-                            f"{family.fixed_gpus[machine.vcpus]} GPU(s); declare them with "
-                            f"type {', '.join(family.accelerators_attachable)}")]
-        return []
-
-    if acc.type not in hw.accelerators:
-        return [Problem(f"{at}.accelerator.type", acc.type,
-                        f"known GPUs: {', '.join(sorted(hw.accelerators))}")]
-    if acc.type not in family.accelerators_attachable:
-        families = sorted(f.name for f in hw.families.values()
-                          if acc.type in f.accelerators_attachable)
-        return [Problem(f"{at}.accelerator.type", acc.type,
-                        f"{acc.type} attaches only to {', '.join(families)} machines, "
-                        f"not {pool.machine_type}; {pool.machine_type} takes: "
-                        f"{', '.join(family.accelerators_attachable) or 'no GPUs'}")]
-
-    gpu = hw.accelerators[acc.type]
-    problems: list[Problem] = []
-    if family.fixed_gpus:
-        fixed = family.fixed_gpus[machine.vcpus]
-        if acc.count != fixed:
-            problems.append(Problem(f"{at}.accelerator.count", acc.count,
-                                    f"{pool.machine_type} comes with exactly {fixed}"))
-    elif acc.count not in gpu.limits:
-        problems.append(Problem(f"{at}.accelerator.count", acc.count,
-                                f"{acc.type} attaches in counts of "
-                                f"{', '.join(map(str, gpu.allowed_counts))}"))
-    else:
-        limit = gpu.limits[acc.count]
-        if machine.vcpus > limit.max_vcpus or machine.memory_gb > limit.max_memory_gb:
-            fitting = [n for n in gpu.allowed_counts
-                       if machine.vcpus <= gpu.limits[n].max_vcpus
-                       and machine.memory_gb <= gpu.limits[n].max_memory_gb]
-            problems.append(Problem(
-                f"{at}.machine_type", pool.machine_type,
-                f"{acc.count} x {acc.type} allows at most {limit.max_vcpus} vCPUs and "
-                f"{limit.max_memory_gb:g} GB; {pool.machine_type} has {machine.vcpus} vCPUs and "
-                f"{machine.memory_gb:g} GB"
-                + (f" (it would fit with {fitting[0]} GPUs)" if fitting else "")))
+        return problems
 
     if cfg.region in hw.regions:
         offering = hw.zones_offering(cfg.region, acc.type)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
@@ -21,6 +22,17 @@ _MACHINE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9]*)-(?P<shape>[a-z]+)-(?P<v
 
 class UnknownMachineType(ValueError):
     """A machine type the catalog does not know; the message says what it does know."""
+
+
+AttachmentField = Literal["accelerator", "accelerator_type", "accelerator_count", "machine_type"]
+
+
+class AttachmentError(ValueError):
+    """GPUs that cannot be attached to a machine as asked; `field` names the input at fault."""
+
+    def __init__(self, field: AttachmentField, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,60 @@ class HardwareCatalog:
                            f"{', '.join(map(str, sizes))} vCPUs, not {vcpus}")
         return MachineShape(machine_type, family_name, shape_name, vcpus,
                             round(memory_per_vcpu * vcpus, 2))
+
+    def check_attachment(self, machine_type: str, accelerator: str | None,
+                         count: int) -> MachineShape:
+        """Check that `count` GPUs of type `accelerator` (GKE name, or None) fit `machine_type`.
+
+        The one place the attachment rules live: which family takes which GPU, in which counts,
+        up to which host size; shapes with built-in GPUs (G2) take exactly their own count.
+
+        Raises:
+            UnknownMachineType: if the machine type is not in the catalog.
+            AttachmentError: naming the field at fault and what would be accepted.
+        """
+        machine = self.machine(machine_type)
+        family = self.families[machine.family]
+        if accelerator is None:
+            if family.fixed_gpus:
+                raise AttachmentError(
+                    "accelerator", f"{machine_type} comes with {family.fixed_gpus[machine.vcpus]} "
+                    f"GPU(s); declare them with type {', '.join(family.accelerators_attachable)}")
+            if count:
+                raise AttachmentError("accelerator_count", f"{count} GPU(s) need an accelerator "
+                                      f"type; known GPUs: {', '.join(sorted(self.accelerators))}")
+            return machine
+        if accelerator not in self.accelerators:
+            raise AttachmentError("accelerator_type",
+                                  f"known GPUs: {', '.join(sorted(self.accelerators))}")
+        if accelerator not in family.accelerators_attachable:
+            families = sorted(f.name for f in self.families.values()
+                              if accelerator in f.accelerators_attachable)
+            raise AttachmentError(
+                "accelerator_type", f"{accelerator} attaches only to {', '.join(families)} "
+                f"machines, not {machine_type}; {machine_type} takes: "
+                f"{', '.join(family.accelerators_attachable) or 'no GPUs'}")
+        gpu = self.accelerators[accelerator]
+        if family.fixed_gpus:
+            fixed = family.fixed_gpus[machine.vcpus]
+            if count != fixed:
+                raise AttachmentError("accelerator_count",
+                                      f"{machine_type} comes with exactly {fixed}")
+            return machine
+        if count not in gpu.limits:
+            raise AttachmentError("accelerator_count", f"{accelerator} attaches in counts of "
+                                  f"{', '.join(map(str, gpu.allowed_counts))}")
+        limit = gpu.limits[count]
+        if machine.vcpus > limit.max_vcpus or machine.memory_gb > limit.max_memory_gb:
+            fitting = [n for n in gpu.allowed_counts
+                       if machine.vcpus <= gpu.limits[n].max_vcpus
+                       and machine.memory_gb <= gpu.limits[n].max_memory_gb]
+            raise AttachmentError(
+                "machine_type", f"{count} x {accelerator} allows at most {limit.max_vcpus} vCPUs "
+                f"and {limit.max_memory_gb:g} GB; {machine_type} has {machine.vcpus} vCPUs and "
+                f"{machine.memory_gb:g} GB"
+                + (f" (it would fit with {fitting[0]} GPUs)" if fitting else ""))
+        return machine
 
     def machine_types(self) -> list[str]:
         """Every predefined machine type in the catalog, for messages and tests."""

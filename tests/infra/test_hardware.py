@@ -56,3 +56,26 @@ def test_every_zone_names_known_gpus_and_belongs_to_its_region():
         for zone, gpus in zones.items():
             assert zone.startswith(region + "-")
             assert set(gpus) <= set(hw.accelerators), zone
+
+
+@pytest.mark.parametrize(("machine", "gpu", "count", "field", "says"), [
+    ("n1-standard-8", "nvidia-tesla-t4", 3, "accelerator_count", "counts of 1, 2, 4"),
+    ("e2-standard-8", "nvidia-tesla-t4", 1, "accelerator_type", "attaches only to n1"),
+    ("n1-standard-32", "nvidia-tesla-v100", 1, "machine_type", "would fit with 4 GPUs"),
+    ("g2-standard-24", "nvidia-l4", 1, "accelerator_count", "comes with exactly 2"),
+    ("g2-standard-4", None, 0, "accelerator", "comes with 1 GPU(s)"),
+    ("n1-standard-4", None, 2, "accelerator_count", "need an accelerator type"),
+    ("n1-standard-4", "nvidia-h100", 1, "accelerator_type", "known GPUs"),
+])
+def test_attachment_rules_name_the_field_at_fault(machine, gpu, count, field, says):
+    from infra.hardware import AttachmentError
+
+    with pytest.raises(AttachmentError) as info:
+        catalog().check_attachment(machine, gpu, count)
+    assert info.value.field == field and says in str(info.value)
+
+
+def test_valid_attachments_return_the_machine():
+    assert catalog().check_attachment("n1-standard-8", "nvidia-tesla-v100", 1).vcpus == 8
+    assert catalog().check_attachment("g2-standard-24", "nvidia-l4", 2).family == "g2"
+    assert catalog().check_attachment("e2-standard-4", None, 0).family == "e2"
