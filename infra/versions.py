@@ -11,6 +11,12 @@ import yaml
 
 VERSIONS_PATH = Path(__file__).parent / "data" / "versions.yaml"
 
+KSERVE_DEPLOYMENT_MODE = "Standard"
+"""How KServe runs InferenceServices: plain Deployments and Services (formerly RawDeployment), no
+Knative or Istio, and no scale-to-zero stopping a GPU predictor before its node is up. The
+controller is installed with this default, and everything that creates an InferenceService
+(the serving chart, the pipeline's deploy step) says so explicitly."""
+
 
 @dataclass(frozen=True)
 class Pin:

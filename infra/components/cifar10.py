@@ -19,12 +19,8 @@ from infra.components._opts import child_opts
 from infra.components.identity import WORKLOADS
 from infra.components.kubeflow import Kubeflow
 from infra.config import NodePoolConfig, PlatformConfig, ServingRelease, TrainingRelease
+from workloads.cifar10 import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
 
-TRAINER_IMAGE = "cifar10-trainer"
-PREDICTOR_IMAGE = "cifar10-predictor"
-GPU_TAG_SUFFIX = "-gpu"
-"""Tag suffix of the trainer's CUDA build (workloads/cifar10/docker/Dockerfile.trainer,
-VARIANT=gpu); the plain tag is the CPU build."""
 RELEASE = "cifar10"
 
 
@@ -54,7 +50,7 @@ def training_values(cfg: PlatformConfig, release: TrainingRelease,
     gpu = _gpu(cfg, release.gpu_pool)
     values: dict[str, Any] = {
         "image": {"repository": pulumi.Output.concat(registry_url, "/", TRAINER_IMAGE),
-                  "tag": release.image_tag + (GPU_TAG_SUFFIX if gpu["type"] else "")},
+                  "tag": trainer_tag(release.image_tag, gpu=bool(gpu["type"]))},
         "serviceAccountName": WORKLOADS["training"].ksas[0],
         "data": {"source": "tfds",
                  "dataDir": pulumi.Output.concat("gs://", buckets["datasets"], "/tfds")},

@@ -23,15 +23,12 @@ import pulumi_kubernetes as k8s
 
 from infra.components._opts import child_opts
 from infra.components.identity import WORKLOADS, WorkloadName
-from infra.versions import Pin, pins
+from infra.versions import KSERVE_DEPLOYMENT_MODE, Pin, pins
 
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 KUBEFLOW_NAMESPACE = "kubeflow"
 CERT_MANAGER_NAMESPACE = "cert-manager"
 KSERVE_NAMESPACE = "kserve"
-KSERVE_DEPLOYMENT_MODE = "Standard"
-"""Plain Deployments and Services (formerly RawDeployment): no Knative, no Istio, and no
-scale-to-zero killing a GPU predictor before its node has come up."""
 
 
 @dataclass(frozen=True)

@@ -158,3 +158,12 @@ def test_schema_gpu_types_are_the_hardware_catalogs(chart):
     schema = json.loads((chart / "values.schema.json").read_text())
     allowed = set(schema["properties"]["gpu"]["properties"]["type"]["enum"])
     assert allowed == {""} | set(catalog().accelerators)
+
+
+def test_serving_chart_defaults_to_the_mode_kserve_is_installed_in():
+    import yaml
+
+    from infra.versions import KSERVE_DEPLOYMENT_MODE
+
+    defaults = yaml.safe_load((SERVING / "values.yaml").read_text())
+    assert defaults["deploymentMode"] == KSERVE_DEPLOYMENT_MODE

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from infra.components.identity import WORKLOADS
-from infra.components.kubeflow import KSERVE_DEPLOYMENT_MODE, WI_ANNOTATION
+from infra.components.kubeflow import WI_ANNOTATION
 from infra.components.vertex import endpoint_id
 from infra.config import PLATFORM_KEY, ConfigError, parse_platform
 from infra.preview import Preview, run_preview
 from infra.stack_config import read_stack_file
-from infra.versions import pins
+from infra.versions import KSERVE_DEPLOYMENT_MODE, pins
 from tests.infra.conftest import preview_of, write_stack
 
 CHART = "kubernetes:helm.sh/v4:Chart"
