@@ -124,15 +124,17 @@ class Identity(pulumi.ComponentResource):
                 )
             self.workload_sas[workload] = sa
         if args.vertex:
-            # Pipelines launch custom jobs that run as the training account.
-            gcp.serviceaccount.IAMMember(
-                f"{name}-pipelines-act-as-training",
-                service_account_id=self.workload_sas["training"].name,
-                role="roles/iam.serviceAccountUser",
-                member=self.workload_sas["pipelines"].email.apply(
-                    lambda e: f"serviceAccount:{e}"),
-                opts=child,
-            )
+            # Pipelines launch custom jobs that run as the training account, and deploy models
+            # that serve as the serving account.
+            for runs_as in ("training", "serving"):
+                gcp.serviceaccount.IAMMember(
+                    f"{name}-pipelines-act-as-{runs_as}",
+                    service_account_id=self.workload_sas[runs_as].name,
+                    role="roles/iam.serviceAccountUser",
+                    member=self.workload_sas["pipelines"].email.apply(
+                        lambda e: f"serviceAccount:{e}"),
+                    opts=child,
+                )
         self.register_outputs({
             **({"node_service_account": self.node_sa.email} if self.node_sa else {}),
             **{f"{w}_service_account": sa.email for w, sa in self.workload_sas.items()},

@@ -141,15 +141,17 @@ def test_endpoint_id_is_numeric_stable_and_per_stack():
     assert a != endpoint_id("p-000000", "prod")
 
 
-def test_vertex_roles_are_minimal_and_pipelines_act_as_training():
+def test_vertex_roles_are_minimal_and_pipelines_act_as_training_and_serving():
     preview = preview_of("vertex", "apply")
     roles = {r.inputs["role"] for r in preview.of_type("gcp:projects/iAMMember:IAMMember")}
     assert roles == {role for w in WORKLOADS.values() for role in w.vertex_roles}
     assert not any(r.endswith(("/owner", "/editor", ".admin")) for r in roles)
-    (act_as,) = preview.of_type("gcp:serviceaccount/iAMMember:IAMMember")
-    assert act_as.inputs["role"] == "roles/iam.serviceAccountUser"
-    assert "mlp-vertex-training@" in act_as.inputs["serviceAccountId"]
-    assert act_as.inputs["member"].startswith("serviceAccount:mlp-vertex-pipelines@")
+    grants = preview.of_type("gcp:serviceaccount/iAMMember:IAMMember")
+    assert {r.inputs["role"] for r in grants} == {"roles/iam.serviceAccountUser"}
+    assert all(r.inputs["member"].startswith("serviceAccount:mlp-vertex-pipelines@")
+               for r in grants)
+    targets = sorted(r.inputs["serviceAccountId"].split("/")[-1].split("@")[0] for r in grants)
+    assert targets == ["mlp-vertex-serving", "mlp-vertex-training"]
 
 
 def test_budget_alerts_at_each_threshold_for_this_project_only():
