@@ -9,7 +9,7 @@ from cost.catalog import PRICING_MODELS, PriceCatalog, PriceNotFound
 from cost.models import _vertex_lines
 from cost.money import cents
 from cost.pricing import Bill, PricingError, node_lines
-from cost.scenario import Gpu
+from cost.scenario import GPU_COUNT_RANGE, Gpu
 
 
 class QuoteError(ValueError):
@@ -17,13 +17,21 @@ class QuoteError(ValueError):
 
 
 def parse_gpu(spec: str | None) -> Gpu | None:
-    """``TYPE:COUNT`` (count defaults to 1) to a `Gpu`."""
+    """``TYPE:COUNT`` (count defaults to 1) to a `Gpu`.
+
+    Raises:
+        QuoteError: naming ``--gpu``, the value and the allowed counts.
+    """
     if not spec:
         return None
     name, _, count = spec.partition(":")
     if not name or (count and not count.isdigit()):
         raise QuoteError(f"--gpu: '{spec}' is not TYPE:COUNT (e.g. nvidia-tesla-t4:1)")
-    return Gpu(type=name, count=int(count or 1))
+    low, high = GPU_COUNT_RANGE
+    n = int(count or 1)
+    if not low <= n <= high:
+        raise QuoteError(f"--gpu: '{spec}' has COUNT {n}; COUNT must be between {low} and {high}")
+    return Gpu(type=name, count=n)
 
 
 def quote(prices: PriceCatalog, machine_type: str, gpu_spec: str | None, hours: str,

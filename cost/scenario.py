@@ -31,11 +31,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+GPU_COUNT_RANGE = (1, 8)
+"""Fewest and most GPUs one node or replica may take (the largest N1 and Vertex shapes take 8)."""
+
+
 class Gpu(_Strict):
     """GPUs attached to each node or replica."""
 
     type: str
-    count: Annotated[int, Field(ge=1, le=8)] = 1
+    count: Annotated[int, Field(ge=GPU_COUNT_RANGE[0], le=GPU_COUNT_RANGE[1])] = 1
 
 
 class NodePool(_Strict):

@@ -117,3 +117,14 @@ def test_cli_machine_quote_json():
                           (["--gpu", "nvidia-tesla-t4:x"], "--gpu")):
         bad = runner.invoke(app, ["cost", "machine", "n1-standard-8", *args])
         assert bad.exit_code == 2 and message in bad.output, bad.output
+
+
+@pytest.mark.parametrize("count", ["0", "9"])
+def test_cli_machine_gpu_count_out_of_range_is_a_usage_error(count):
+    bad = runner.invoke(app, ["cost", "machine", "n1-standard-8", "--gpu",
+                              f"nvidia-tesla-t4:{count}"])
+    assert bad.exit_code == 2, bad.output
+    assert isinstance(bad.exception, SystemExit)  # a clean exit, not a pydantic error
+    text = " ".join(bad.output.split())
+    assert (f"--gpu: 'nvidia-tesla-t4:{count}' has COUNT {count}; COUNT must be between 1 "
+            "and 8") in text
