@@ -119,6 +119,21 @@ def test_steps_run_in_the_trainer_image_without_pip(tmp_path: Path, target: str,
             f"{registry}/cifar10-predictor:9.9.9")
 
 
+def test_kubeflow_deploys_as_the_stack_serving_identity(
+        builds: dict[str, list[dict[str, Any]]]) -> None:
+    """Namespace and account are the stack's; the name is not the chart release's."""
+    from infra.components.cifar10 import RELEASE
+    from infra.components.identity import WORKLOADS
+
+    doc = builds["kubeflow"][0]
+    inputs = doc["components"]["comp-condition-1"]["dag"]["tasks"]["deploy-kserve"]["inputs"]
+    constants = {k: v["runtimeValue"]["constant"] for k, v in inputs["parameters"].items()
+                 if "runtimeValue" in v}
+    assert constants["namespace"] == WORKLOADS["serving"].namespace
+    assert constants["service_account"] == WORKLOADS["serving"].ksas[0]
+    assert constants["name"] == load_settings().serving.name != RELEASE
+
+
 @pytest.mark.parametrize("tag", ["latest", "bad tag", "-x"])
 def test_moving_or_invalid_tags_are_refused(tmp_path: Path, tag: str) -> None:
     with pytest.raises(SettingsError, match=f"image tag '{tag}' is not allowed"):

@@ -25,17 +25,50 @@ def test_inference_service_runs_the_predictor_on_the_model() -> None:
     assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
     assert isvc["kind"] == "InferenceService"
     assert isvc["metadata"]["namespace"] == "ml-serving"
-    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     predictor = isvc["spec"]["predictor"]
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 3)
     assert predictor["serviceAccountName"] == "predictor"
     (container,) = predictor["containers"]
     assert container["image"] == IMAGE
     assert container["command"] == ["python", "-m", "workloads.cifar10.serve"]
-    assert container["args"][:2] == ["--model-dir", "/mnt/models"]
+    assert "--model-dir=/mnt/models" in container["args"]
     assert {"name": "STORAGE_URI", "value": "gs://root/run/train/model"} in container["env"]
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container["resources"]["limits"]["cpu"] == "2"
+
+
+def test_inference_service_matches_the_serving_chart() -> None:
+    """The pipeline's predictor pod and the `cifar10-serving` chart's cannot drift apart."""
+    from infra import charts
+    from infra.components.identity import WORKLOADS
+    from workloads.pipelines.settings import serving_identity
+
+    namespace, account = serving_identity()
+    assert (namespace, account) == (WORKLOADS["serving"].namespace, WORKLOADS["serving"].ksas[0])
+    values = {"image": {"repository": IMAGE.rsplit(":", 1)[0], "tag": IMAGE.rsplit(":", 1)[1]},
+              "storageUri": "gs://models/cifar10/1", "serviceAccountName": account}
+    (chart,) = [obj for obj in charts.render(charts.CHARTS_DIR / "cifar10-serving", values,
+                                             release="cifar10", namespace=namespace)
+                if obj["kind"] == "InferenceService"]
+    ours = inference_service("cifar10-pipeline", namespace, IMAGE, "gs://root/run/model",
+                             account)
+
+    def mode(isvc: dict[str, Any]) -> str:
+        return isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"]
+
+    assert mode(ours) == mode(chart) == "Standard"
+    assert ours["metadata"]["name"] != chart["metadata"]["name"]
+    assert ours["metadata"]["namespace"] == chart["metadata"]["namespace"] == namespace
+    shared_pod = ("serviceAccountName", "automountServiceAccountToken", "securityContext",
+                  "volumes")
+    for key in shared_pod:
+        assert ours["spec"]["predictor"][key] == chart["spec"]["predictor"][key], key
+    (mine,), (theirs,) = ours["spec"]["predictor"]["containers"], \
+        chart["spec"]["predictor"]["containers"]
+    for key in ("name", "image", "command", "args", "ports", "readinessProbe", "livenessProbe",
+                "securityContext", "volumeMounts"):
+        assert mine[key] == theirs[key], key
 
 
 def test_inference_service_is_a_valid_kserve_object() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from infra.versions import KSERVE_DEPLOYMENT_MODE
 from workloads.cifar10 import MODEL_NAME
 
 KSERVE_GROUP = "serving.kserve.io"
@@ -28,9 +29,9 @@ def inference_service(name: str, namespace: str, image: str, storage_uri: str,
                       labels: dict[str, str] | None = None) -> dict[str, Any]:
     """A KServe InferenceService running the custom predictor on the model at `storage_uri`.
 
-    Standard (RawDeployment) mode, as the kubeflow flavour installs KServe; KServe's storage
-    initializer copies `storage_uri` to `/mnt/models`, where the predictor finds the highest
-    numbered version.
+    The predictor pod is the one the `cifar10-serving` chart defines (same mode, command, probes
+    and security settings; a test compares the two). KServe's storage initializer copies
+    `storage_uri` to `/mnt/models`, where the predictor finds the highest numbered version.
     """
     if min_replicas < 1:
         raise DeployError(f"min_replicas {min_replicas} is not allowed; use ≥ 1 (scale-to-zero "
@@ -43,8 +44,8 @@ def inference_service(name: str, namespace: str, image: str, storage_uri: str,
         "name": "kserve-container",
         "image": image,
         "command": PREDICTOR_COMMAND,
-        "args": ["--model-dir", "/mnt/models", "--host", "0.0.0.0",
-                 "--port", str(PREDICTOR_PORT), "--model-name", MODEL_NAME],
+        "args": ["--model-dir=/mnt/models", f"--model-name={MODEL_NAME}", "--host=0.0.0.0",
+                 f"--port={PREDICTOR_PORT}"],
         "env": [{"name": "STORAGE_URI", "value": storage_uri}],
         "ports": [{"containerPort": PREDICTOR_PORT, "protocol": "TCP"}],
         "resources": {"requests": {"cpu": "1", "memory": "2Gi"},
@@ -63,7 +64,7 @@ def inference_service(name: str, namespace: str, image: str, storage_uri: str,
         "apiVersion": f"{KSERVE_GROUP}/{KSERVE_VERSION}",
         "kind": "InferenceService",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {}),
-                     "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}},
+                     "annotations": {"serving.kserve.io/deploymentMode": KSERVE_DEPLOYMENT_MODE}},
         "spec": {"predictor": {
             "serviceAccountName": service_account,
             # Workload Identity needs no mounted token: the metadata server knows the pod.

@@ -28,6 +28,7 @@ from workloads.pipelines.settings import (
     SettingsError,
     Target,
     load_settings,
+    serving_identity,
 )
 
 GKE_ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
@@ -80,6 +81,8 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
     threshold = (settings.local.accuracy_threshold if target == "local"
                  else settings.accuracy_threshold)
     serving = settings.serving
+    serving_namespace, serving_account = (serving_identity() if target == "kubeflow"
+                                          else ("", ""))
 
     def body(p: dict[str, Any], vertex: dict[str, Any] | None = None) -> Any:
         data = c.prepare_data(source=p["data_source"], train_size=p["train_size"],
@@ -106,9 +109,8 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
             if target == "local":
                 c.smoke_check(model=model).set_display_name("local model-server smoke check")
             elif target == "kubeflow":
-                c.deploy_kserve(model=model, name=serving.name, namespace=serving.namespace,
-                                image=images.predictor,
-                                service_account=serving.service_account,
+                c.deploy_kserve(model=model, name=serving.name, namespace=serving_namespace,
+                                image=images.predictor, service_account=serving_account,
                                 min_replicas=serving.min_replicas,
                                 max_replicas=serving.max_replicas
                                 ).set_display_name("deploy to KServe")

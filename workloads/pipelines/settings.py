@@ -54,9 +54,10 @@ class LocalSettings(_Model):
 
 
 class ServingSettings(_Model):
-    namespace: str
-    service_account: str
-    name: str
+    """Serving after the gate; the KServe namespace and service account are the stack's
+    (`serving_identity`)."""
+
+    name: str = Field(pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     min_replicas: int = Field(ge=1)
     max_replicas: int = Field(ge=1)
     vertex_machine_type: str
@@ -104,6 +105,16 @@ class PipelineSettings(_Model):
         return Images(trainer=f"{base}/{self.image_name}:{tag}",
                       trainer_gpu=f"{base}/{self.image_name}:{tag}{self.gpu_tag_suffix}",
                       predictor=f"{base}/{self.predictor_image_name}:{tag}")
+
+
+def serving_identity() -> tuple[str, str]:
+    """Namespace and Kubernetes service account of the serving workload, as the stack creates
+    them (`infra.components.identity.WORKLOADS`). Imports pulumi, so only build-time code calls
+    it, never a pipeline step."""
+    from infra.components.identity import WORKLOADS
+
+    serving = WORKLOADS["serving"]
+    return serving.namespace, serving.ksas[0]
 
 
 @cache
