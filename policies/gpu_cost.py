@@ -1,8 +1,8 @@
 """GPU and cost policies (COST-*): GPU pools that scale from zero under caps, allowed hardware,
 spot for training, cost labels, a billing budget, and run limits on jobs, trials and servers.
 
-The allow-lists' defaults name the families and GPUs of `infra/data/hardware.yaml`; a test keeps
-the two in step.
+The allow-lists' defaults are the machine families and GPUs of the hardware catalog
+(`infra/data/hardware.yaml`), read at import, so a GPU added there is allowed by default.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
+from infra.hardware import catalog
 from policies.base import (
     ADVISORY,
     MANDATORY,
@@ -235,10 +236,9 @@ POLICIES = [
         "GPU types.", Severity.MEDIUM, "Pick a machine family and GPU from the lists, or extend "
         "allowedMachineFamilies / allowedAccelerators in the stack's policy config.",
         config={"allowedMachineFamilies": _strings("Machine families (prefix of the machine "
-                                                   "type).", ["n1", "e2", "n2", "g2"]),
-                "allowedAccelerators": _strings("GKE accelerator types.", [
-                    "nvidia-tesla-t4", "nvidia-tesla-p4", "nvidia-tesla-p100",
-                    "nvidia-tesla-v100", "nvidia-l4"])}),
+                                                   "type).", list(catalog().families)),
+                "allowedAccelerators": _strings("GKE accelerator types.",
+                                                list(catalog().accelerators))}),
         [NODE_POOL], _hardware),
     MlpResourcePolicy(_rule(
         "COST-03", "gpu-training-pools-spot", "GPU pools labelled for training run on Spot "

@@ -117,6 +117,16 @@ def test_allow_lists_name_only_catalogued_hardware() -> None:
         assert set(hardware["allowedMachineFamilies"]) <= families
 
 
+def test_hardware_allow_list_defaults_are_the_hardware_catalog() -> None:
+    from infra.hardware import catalog
+
+    [policy] = [p for p in all_policies() if p.rule.name == "node-pool-allowed-hardware"]
+    defaults = policy.rule.defaults()
+    assert defaults["allowedMachineFamilies"] == list(catalog().families)
+    assert defaults["allowedAccelerators"] == list(catalog().accelerators)
+    assert "nvidia-tesla-t4" in defaults["allowedAccelerators"]
+
+
 def test_unknown_values_are_not_applicable_never_passed() -> None:
     pool = patch(GOOD_POOL, "nodeConfig.serviceAccount", UNKNOWN)
     report = run(["gke-no-default-node-sa", "gke-metadata-server"],
