@@ -54,7 +54,7 @@ def compare(
     console = Console()
     for n in s.workload.runs_per_month:
         console.print(bills_table(f"{s.name}: {n} runs a month (prices {prices.snapshot})",
-                                  bills(s, prices, n), prices.hours_per_month))
+                                  bills(s, prices, n)))
     paths = write_report(s, prices, out)
     console.print("written: " + ", ".join(str(p) for p in paths.values()))
 
@@ -120,8 +120,9 @@ def machine(
     machine_type: Annotated[str, typer.Argument(metavar="MACHINE", help="e.g. n1-standard-8")],
     gpu: Annotated[str | None, typer.Option("--gpu", help="TYPE:COUNT, e.g. nvidia-tesla-t4:1")
                    ] = None,
-    hours: Annotated[float, typer.Option("--hours", help="Hours a month the node is up.")
-                     ] = 730.0,
+    hours: Annotated[float | None, typer.Option(
+        "--hours", help="Hours a month the node is up (default: the whole month of the price "
+        "snapshot).")] = None,
     pricing: Annotated[str, typer.Option(
         "--pricing", help="on-demand, spot, cud-1y or cud-3y (GKE node only).")] = "on-demand",
     catalog: CatalogOpt = None,
@@ -137,14 +138,15 @@ def machine(
 
     prices = _catalog(catalog)
     try:
-        bills = quote(prices, machine_type, gpu, str(hours), pricing)
+        hours_text = f"{hours:g}" if hours is not None else str(prices.hours_per_month)
+        bills = quote(prices, machine_type, gpu, hours_text, pricing)
     except QuoteError as err:
         raise fail(str(err)) from None
     if as_json:
         typer.echo(json.dumps(quote_json(prices, bills), indent=2, ensure_ascii=False))
         return
-    Console().print(bills_table(f"{machine_type} for {hours:g} h (prices {prices.snapshot})",
-                                bills, prices.hours_per_month))
+    Console().print(bills_table(f"{machine_type} for {hours_text} h (prices {prices.snapshot})",
+                                bills))
 
 
 @app.command("refresh-prices")

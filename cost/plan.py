@@ -65,6 +65,8 @@ class PlanBill:
     project: str
     catalog: str
     region: str
+    hours_per_month: Decimal
+    """Hours in a month of the price snapshot used: hourly figures are monthly / this."""
     resources: list[PricedResource] = field(default_factory=list)
 
     @property
@@ -197,7 +199,8 @@ def price_resource(r: PreviewResource, prices: PriceCatalog,
 
 def price_preview(preview: Preview, prices: PriceCatalog, usage: PlanUsage) -> PlanBill:
     """Price every custom resource of a preview (components are groupings, not resources)."""
-    plan = PlanBill(preview.stack, preview.project, prices.snapshot, prices.region)
+    plan = PlanBill(preview.stack, preview.project, prices.snapshot, prices.region,
+                    prices.hours_per_month)
     for r in sorted(preview.resources, key=lambda r: (r.type, r.name)):
         if r.custom:
             plan.resources.append(price_resource(r, prices, usage))

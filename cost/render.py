@@ -51,8 +51,9 @@ def plan_text(plan: PlanBill) -> str:
         out.append("")
     out.append(f" {'OVERALL TOTAL (monthly)':<{NAME_WIDTH}} {'':>10} {'':<10} {'':>11} "
                f"{usd(plan.monthly):>12}")
-    out.append(f" {'OVERALL TOTAL (hourly, /730)':<{NAME_WIDTH}} {'':>10} {'':<10} {'':>11} "
-               f"{plain(round(plan.monthly / 730, 4)):>12}")
+    hourly = f"OVERALL TOTAL (hourly, /{plain(plan.hours_per_month)})"
+    out.append(f" {hourly:<{NAME_WIDTH}} {'':>10} {'':<10} {'':>11} "
+               f"{plain(round(plan.monthly / plan.hours_per_month, 4)):>12}")
     for status, title in (("usage-based", "Usage-based, not priced"),
                           ("not priced", "Not priced"), ("free", "Free")):
         group = plan.by_status(status)
@@ -75,7 +76,7 @@ def plan_json(plan: PlanBill) -> dict[str, Any]:
         "stack": plan.stack, "project": plan.project, "catalog": plan.catalog,
         "region": plan.region, "currency": "USD",
         "monthly": str(cents(plan.monthly)),
-        "hourly": str(round(plan.monthly / 730, 4)),
+        "hourly": str(round(plan.monthly / plan.hours_per_month, 4)),
         "resources": [
             {"type": r.type, "name": r.name, "status": r.status, "reason": r.reason,
              "monthly": str(cents(r.bill.monthly)), "notes": r.bill.notes,
@@ -84,18 +85,17 @@ def plan_json(plan: PlanBill) -> dict[str, Any]:
     }
 
 
-def bills_table(title: str, bills: dict[str, Bill], hours_per_month: Decimal) -> Table:
+def bills_table(title: str, bills: dict[str, Bill]) -> Table:
     """A rich table: one row per component, per bill, with subtotals."""
     table = Table(title=title, show_lines=False)
     for col, justify in (("model / component", "left"), ("quantity", "right"),
                          ("unit", "left"), ("unit price", "right"), ("monthly USD", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for name, bill in bills.items():
+    for bill in bills.values():
         table.add_row(f"[bold]{bill.name}[/]", "", "", "", f"[bold]{usd(bill.monthly)}[/]")
         for line in bill.lines:
             table.add_row(f"  {line.component}", plain(round(line.quantity, 4)), line.unit,
                           plain(line.unit_price), usd(line.monthly))
-        del name
     return table
 
 
@@ -105,20 +105,23 @@ def print_plan(plan: PlanBill, console: Console) -> None:
     for col, justify in (("resource / component", "left"), ("quantity", "right"),
                          ("unit", "left"), ("hourly", "right"), ("monthly", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    def hourly(monthly: Decimal) -> str:
+        return plain(round(monthly / plan.hours_per_month, 4))
+
     for r in plan.by_status("priced"):
-        table.add_row(f"[bold]{r.name}[/] [dim]{r.type}[/]", "", "",
-                      plain(round(r.bill.monthly / 730, 4)), usd(r.bill.monthly))
+        table.add_row(f"[bold]{r.name}[/] [dim]{r.type}[/]", "", "", hourly(r.bill.monthly),
+                      usd(r.bill.monthly))
         for line in r.bill.lines:
             table.add_row(f"  {line.component}", plain(round(line.quantity, 4)), line.unit,
-                          plain(round(line.monthly / 730, 4)), usd(line.monthly))
-    table.add_row("[bold]total[/]", "", "", plain(round(plan.monthly / 730, 4)),
+                          hourly(line.monthly), usd(line.monthly))
+    table.add_row("[bold]total[/]", "", "", hourly(plan.monthly),
                   f"[bold]{usd(plan.monthly)}[/]")
     console.print(table)
     for status in ("usage-based", "not priced"):
         for r in plan.by_status(status):
             console.print(f"[yellow]{status}[/]: {r.type} {r.name}: {r.reason}",
                           highlight=False, soft_wrap=True)
-        for r in plan.by_status("priced"):
-            for note in r.bill.notes if status == "usage-based" else []:
-                console.print(f"[dim]note[/]: {r.name}: {note}", highlight=False, soft_wrap=True)
+    for r in plan.by_status("priced"):
+        for note in r.bill.notes:
+            console.print(f"[dim]note[/]: {r.name}: {note}", highlight=False, soft_wrap=True)
     console.print(f"{len(plan.by_status('free'))} free resources (APIs, IAM, network, accounts)")

@@ -19,8 +19,15 @@ from cost.catalog import Pricing
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 STUDY_SCENARIO = SCENARIOS_DIR / "study-2024.yaml"
 
+MONTH_HOURS = Decimal(730)
+"""Hours in a billing month, as Google's pricing pages convert hourly prices to monthly.
+
+The one bound and default for every per-month hours field of scenario and usage files; each price
+snapshot states the same figure as `hours_per_month` (a test keeps them equal).
+"""
+
 NonNegDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-MonthHours = Annotated[Decimal, Field(ge=0, le=730, allow_inf_nan=False)]
+MonthHours = Annotated[Decimal, Field(ge=0, le=MONTH_HOURS, allow_inf_nan=False)]
 
 
 class ScenarioError(ValueError):
@@ -48,7 +55,7 @@ class NodePool(_Strict):
     name: str
     machine_type: str
     nodes: Annotated[int, Field(ge=0)]
-    hours_per_month: MonthHours = Decimal(730)
+    hours_per_month: MonthHours = MONTH_HOURS
     pricing: Pricing = "on-demand"
     gpu: Gpu | None = None
     disk_gb: Annotated[int, Field(ge=0)] = 100
@@ -111,7 +118,7 @@ class VertexMachine(_Strict):
 class VertexEndpoint(VertexMachine):
     """An online-prediction endpoint kept deployed `hours_per_month`."""
 
-    hours_per_month: MonthHours = Decimal(730)
+    hours_per_month: MonthHours = MONTH_HOURS
 
 
 class BatchPrediction(_Strict):
@@ -134,7 +141,7 @@ class Workload(_Strict):
     """What the team runs each month, the same whichever stack runs it."""
 
     runs_per_month: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
-    run_hours: Annotated[Decimal, Field(gt=0, le=730, allow_inf_nan=False)]
+    run_hours: Annotated[Decimal, Field(gt=0, le=MONTH_HOURS, allow_inf_nan=False)]
     tuning_jobs_per_month: Annotated[int, Field(ge=0)] = 0
     trials_per_tuning_job: Annotated[int, Field(ge=0)] = 0
     trial_hours: NonNegDecimal = Decimal(0)

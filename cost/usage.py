@@ -8,7 +8,15 @@ from typing import Annotated
 
 from pydantic import Field, ValidationError
 
-from cost.scenario import Gpu, MonthHours, ScenarioError, _Strict, format_errors, read_yaml
+from cost.scenario import (
+    MONTH_HOURS,
+    Gpu,
+    MonthHours,
+    ScenarioError,
+    _Strict,
+    format_errors,
+    read_yaml,
+)
 
 
 class PoolUsage(_Strict):
@@ -23,7 +31,7 @@ class EndpointUsage(_Strict):
     machine_type: str
     gpu: Gpu | None = None
     replicas: Annotated[int, Field(ge=1)] = 1
-    hours_per_month: MonthHours = Decimal(730)
+    hours_per_month: MonthHours = MONTH_HOURS
 
 
 class PlanUsage(_Strict):

@@ -12,6 +12,7 @@ from cost.catalog import (
     load_catalog_file,
     snapshots,
 )
+from cost.scenario import MONTH_HOURS
 from infra.hardware import catalog as hardware
 
 
@@ -29,6 +30,11 @@ def test_every_price_has_a_known_source_date_and_status(date):
         assert price.source in prices.sources, key
         assert price.status in STATUSES, key
         assert len(price.as_of) == 10, key
+
+
+@pytest.mark.parametrize("date", ["2024-02-01", "2026-07-30"])
+def test_snapshot_month_is_the_scenario_bound(date):
+    assert load_catalog(date).hours_per_month == MONTH_HOURS
 
 
 @pytest.mark.parametrize("date", ["2024-02-01", "2026-07-30"])

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from cost.catalog import load_catalog
 from cost.money import cents
 from cost.plan import price_preview
-from cost.render import plan_text
+from cost.render import plan_json, plan_text
 from cost.scenario import ScenarioError
 from cost.usage import load_usage
 from infra.cli import app
@@ -40,6 +40,15 @@ def test_prod_plan_always_on_part_is_the_study_cluster():
     plan = price_preview(load_preview(FIXTURES / "preview-prod.json"),
                          load_catalog("2024-02-01"), load_usage(None))
     assert cents(plan.monthly) == Decimal("2404.35")
+
+
+def test_plan_hourly_figures_use_the_snapshots_hours_per_month():
+    plan = price_preview(load_preview(FIXTURES / "preview-prod.json"),
+                         load_catalog("2024-02-01"), load_usage(None))
+    assert plan.hours_per_month == load_catalog("2024-02-01").hours_per_month
+    plan.hours_per_month = Decimal(720)
+    assert "OVERALL TOTAL (hourly, /720) " in plan_text(plan)
+    assert plan_json(plan)["hourly"] == str(round(plan.monthly / 720, 4))
 
 
 def test_unknown_types_are_listed_not_priced_and_never_crash():
