@@ -15,6 +15,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from workloads.cifar10 import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
+
 DEFAULTS_PATH = Path(__file__).parent / "defaults.yaml"
 Target = Literal["kubeflow", "vertex", "local"]
 TARGETS: tuple[Target, ...] = ("kubeflow", "vertex", "local")
@@ -75,9 +77,6 @@ class Images:
 
 class PipelineSettings(_Model):
     registry: str
-    image_name: str
-    gpu_tag_suffix: str
-    predictor_image_name: str
     image_tag: str = Field(pattern=_TAG.pattern)
     accuracy_threshold: float = Field(ge=0, le=1)
     accelerator: str
@@ -102,9 +101,9 @@ class PipelineSettings(_Model):
         if not base or "://" in base:
             raise SettingsError(f"registry {registry!r} is not allowed; use host/project/repo "
                                 "such as the stack's registryUrl")
-        return Images(trainer=f"{base}/{self.image_name}:{tag}",
-                      trainer_gpu=f"{base}/{self.image_name}:{tag}{self.gpu_tag_suffix}",
-                      predictor=f"{base}/{self.predictor_image_name}:{tag}")
+        return Images(trainer=f"{base}/{TRAINER_IMAGE}:{trainer_tag(tag, gpu=False)}",
+                      trainer_gpu=f"{base}/{TRAINER_IMAGE}:{trainer_tag(tag, gpu=True)}",
+                      predictor=f"{base}/{PREDICTOR_IMAGE}:{tag}")
 
 
 def serving_identity() -> tuple[str, str]:
