@@ -85,23 +85,14 @@ def stack(
     from cost.render import plan_json, plan_text, print_plan
     from cost.scenario import ScenarioError
     from cost.usage import load_usage
-    from infra.cli import fail, preview_for
-    from infra.preview import PreviewFileError, load_preview
+    from infra.cli import fail, preview_from
 
     try:
         usage = load_usage(usage_file)
     except ScenarioError as err:
         raise fail(str(err)) from None
     prices = _catalog(catalog or usage.catalog)
-    if preview_file is not None:
-        if stack_name or stack_file:
-            raise fail("give a stack name, --stack-file or --preview (exactly one)")
-        try:
-            preview = load_preview(preview_file)
-        except PreviewFileError as err:
-            raise fail(str(err)) from None
-    else:
-        preview = preview_for(stack_name, stack_file)
+    preview, _ = preview_from(stack_name, stack_file, preview_file)
     try:
         plan = price_preview(preview, prices, usage)
     except ScenarioError as err:

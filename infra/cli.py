@@ -48,16 +48,46 @@ def resolve_stack_file(stack: str | None, stack_file: Path | None):
         raise fail(str(err)) from None
 
 
-def preview_for(stack: str | None, stack_file: Path | None):
-    """Run the offline preview for a stack; exit 2 with the validation message on bad config."""
+def _run_preview(resolved):
+    """Run the offline preview of a read stack file; exit 2 on bad config."""
     from infra.config import ConfigError
     from infra.preview import run_preview
 
-    resolved = resolve_stack_file(stack, stack_file)
     try:
         return run_preview(resolved)
     except ConfigError as err:
         raise fail(str(err)) from None
+
+
+def preview_for(stack: str | None, stack_file: Path | None):
+    """Run the offline preview for a stack; exit 2 with the validation message on bad config."""
+    return _run_preview(resolve_stack_file(stack, stack_file))
+
+
+PREVIEW_SOURCES = "give exactly one of: a stack name, --stack-file PATH, --preview FILE"
+"""The one message for commands that take a preview from a stack or from a saved file."""
+
+
+def preview_from(stack: str | None, stack_file: Path | None, preview_file: Path | None):
+    """The preview named by a stack, `--stack-file` or `--preview FILE` (exactly one).
+
+    A stack file is read once and previewed offline; a preview file is loaded and its shape
+    checked. Bad input (none or several sources, an unreadable file, invalid config) exits 2.
+
+    Returns:
+        ``(preview, stack_file)``: the `StackFile` is None when the preview came from a file.
+    """
+    from infra.preview import PreviewFileError, load_preview
+
+    if sum(x is not None for x in (stack, stack_file, preview_file)) != 1:
+        raise fail(PREVIEW_SOURCES)
+    if preview_file is not None:
+        try:
+            return load_preview(preview_file), None
+        except PreviewFileError as err:
+            raise fail(str(err)) from None
+    resolved = resolve_stack_file(stack, stack_file)
+    return _run_preview(resolved), resolved
 
 
 @app.command()

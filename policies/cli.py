@@ -27,6 +27,14 @@ ConfigOpt = Annotated[Path | None, typer.Option(
     dir_okay=False)]
 
 
+def _artifact(path: Path) -> str:
+    """A stack file as SARIF names it: relative to the repository root when inside it."""
+    from infra.stack_config import REPO_ROOT
+
+    full = path.resolve()
+    return full.relative_to(REPO_ROOT).as_posix() if full.is_relative_to(REPO_ROOT) else str(path)
+
+
 @app.command()
 def check(
     stack: Annotated[str | None, typer.Argument(help="Stack name: stacks/Pulumi.<stack>.yaml.")]
@@ -43,29 +51,20 @@ def check(
     violation, 1 with one or more, 2 on bad input."""
     from rich.console import Console
 
-    from infra.cli import fail, preview_for, resolve_stack_file
-    from infra.preview import PreviewFileError, load_preview
+    from infra.cli import fail, preview_from
     from policies.pack import all_policies
     from policies.render import render_report, to_sarif, write_json
     from policies.runner import PolicyConfigError, config_for_stack, evaluate, load_config
 
-    if sum(x is not None for x in (stack, stack_file, preview_file)) != 1:
-        raise fail("give exactly one of: a stack name, --stack-file PATH, --preview FILE")
-    if preview_file is not None:
-        try:
-            preview = load_preview(preview_file)
-        except PreviewFileError as err:
-            raise fail(str(err)) from None
+    preview, resolved = preview_from(stack, stack_file, preview_file)
+    if resolved is None:
         name, artifact = preview.stack, str(preview_file)
     else:
-        resolved = resolve_stack_file(stack, stack_file)
-        name, artifact = resolved.name, str(stack_file or f"stacks/Pulumi.{stack}.yaml")
+        name, artifact = resolved.name, _artifact(resolved.path)
     try:
         config = load_config(config_file) if config_file else config_for_stack(name)
     except PolicyConfigError as err:
         raise fail(str(err)) from None
-    if preview_file is None:
-        preview = preview_for(stack, stack_file)
 
     report = evaluate(preview, config)
     to_stdout = json_path is not None and str(json_path) == "-"

@@ -115,6 +115,15 @@ def test_cli_stack_by_name_prices_the_stack_preview(monkeypatch, tmp_path):
     assert bad.exit_code == 2 and "known stacks" in bad.output
 
 
+@pytest.mark.parametrize("args", [[], ["dev", "--preview", "x.json"],
+                                  ["--stack-file", "s.yaml", "--preview", "x.json"]])
+def test_cli_stack_takes_exactly_one_preview_source(args):
+    bad = runner.invoke(app, ["cost", "stack", *args])
+    assert bad.exit_code == 2
+    assert ("give exactly one of: a stack name, --stack-file PATH, --preview FILE"
+            in " ".join(bad.output.split()))
+
+
 def test_cli_machine_quote_json():
     result = runner.invoke(app, ["cost", "machine", "n1-standard-8", "--gpu",
                                  "nvidia-tesla-t4:1", "--catalog", "2024-02-01", "--json"])

@@ -63,6 +63,32 @@ def test_check_exit_codes_json_and_sarif(tmp_path: Path) -> None:
     assert rule_ids == {p.name for p in all_policies()}
 
 
+def test_check_of_a_stack_previews_once_and_names_its_file_in_sarif(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    from infra.preview import load_preview
+
+    bad = [resource("gcp:container/cluster:Cluster",
+                    patch(GOOD_CLUSTER, "masterAuthorizedNetworksConfig.cidrBlocks",
+                          [{"cidrBlock": "0.0.0.0/0"}]), "open"),
+           resource("gcp:billing/budget:Budget", BUDGET, "budget")]
+    saved = _preview_file(tmp_path, bad)
+    calls = []
+
+    def fake_run_preview(stack_file):
+        calls.append(stack_file.name)
+        return load_preview(saved)
+
+    monkeypatch.setattr("infra.preview.run_preview", fake_run_preview)
+    sarif = tmp_path / "s.sarif"
+    for args in (["dev"], ["--stack-file", str(REPO_ROOT / "stacks" / "Pulumi.dev.yaml")]):
+        result = runner.invoke(app, ["policy", "check", *args, "--sarif", str(sarif)])
+        assert result.exit_code == 0, result.output  # dev's policy config is advisory
+        [res] = json.loads(sarif.read_text())["runs"][0]["results"]
+        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri == "stacks/Pulumi.dev.yaml"
+    assert calls == ["dev", "dev"]
+
+
 @pytest.mark.parametrize(("args", "message"), [
     ([], "exactly one"),
     (["dev", "--preview", "x.json"], "exactly one"),
