@@ -51,5 +51,5 @@ def test_vertex_outputs_checked_before_anything_is_built(tmp_path: Path) -> None
     result = runner.invoke(app, ["pipeline", "run", "--target", "vertex",
                                  "--stack-outputs", str(outputs)])
     assert result.exit_code == 2
-    assert "missing vertexStagingBucket, pipelinesServiceAccount, registryUrl, " \
-           "vertexEndpointId" in result.stderr
+    assert "missing vertexStagingBucket, pipelinesServiceAccount, servingServiceAccount, " \
+           "registryUrl, vertexEndpointId" in result.stderr

@@ -31,6 +31,7 @@ OUTPUTS = {"project": "mlp-vertex-000000", "region": "us-central1",
            "vertexStagingBucket": "mlp-vertex-staging", "registryUrl":
            "us-central1-docker.pkg.dev/mlp-vertex-000000/ml-platform",
            "pipelinesServiceAccount": "pipelines@mlp-vertex-000000.iam.gserviceaccount.com",
+           "servingServiceAccount": "serving@mlp-vertex-000000.iam.gserviceaccount.com",
            "vertexEndpointId": "1234567890"}
 
 
@@ -143,7 +144,9 @@ def test_vertex_pipeline_job_request(packages: dict[str, Path]) -> None:
     values = runtime["parameter_values"]
     assert values["project"] == "mlp-vertex-000000" and values["region"] == "us-central1"
     assert values["endpoint_id"] == "1234567890" and values["epochs"] == 3
-    assert values["service_account"] == OUTPUTS["pipelinesServiceAccount"]
+    # The run acts as the pipelines account; the model it deploys serves as the serving account.
+    assert values["serving_service_account"] == OUTPUTS["servingServiceAccount"]
+    assert "service_account" not in values
     assert request["pipeline_spec"]["pipelineInfo"]["name"] == "cifar10-pipeline"
     assert job.job.project == "mlp-vertex-000000" and job.job.location == "us-central1"
     submit_vertex(job, OUTPUTS["pipelinesServiceAccount"])

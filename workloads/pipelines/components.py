@@ -89,7 +89,8 @@ def deploy_kserve(model: Input[Model], name: str, namespace: str, image: str,
 def deploy_vertex(model: Input[Model], project: str, region: str, endpoint_id: str,
                   image: str, display_name: str, machine_type: str, traffic_percent: int,
                   service_account: str) -> str:
-    """Upload the model to Vertex AI and deploy it to the endpoint with a traffic split."""
+    """Upload the model to Vertex AI and deploy it to the endpoint with a traffic split; the
+    deployed model runs as `service_account` (the stack's serving account)."""
     import json
 
     from google.cloud import aiplatform

@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra import exports
 from workloads.pipelines.settings import PIPELINE_NAME, PipelineSettings, load_settings
 
-VERTEX_OUTPUTS = ("project", "region", "vertexStagingBucket", "pipelinesServiceAccount",
-                  "registryUrl", "vertexEndpointId")
+STAGING_BUCKET = exports.bucket("vertex-staging")
+PIPELINES_ACCOUNT = exports.workload_service_account("pipelines")
+SERVING_ACCOUNT = exports.workload_service_account("serving")
+VERTEX_OUTPUTS = (exports.PROJECT, exports.REGION, STAGING_BUCKET, PIPELINES_ACCOUNT,
+                  SERVING_ACCOUNT, exports.REGISTRY_URL, exports.ENDPOINT_ID)
 """Outputs of a `vertex` (or `both`) stack a Vertex AI run needs (`pulumi stack output --json`)."""
 DEFAULT_KFP_HOST = "http://localhost:8080"
 """Kubeflow Pipelines after `kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80`."""
@@ -118,16 +122,21 @@ def read_stack_outputs(path: Path, required: tuple[str, ...] = VERTEX_OUTPUTS) -
 
 def vertex_run_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
     """Project, region, pipeline root, service account, image registry and the pipeline's
-    Vertex parameters, from the stack outputs."""
+    Vertex parameters, from the stack outputs.
+
+    The run executes as the pipelines account; the model it deploys serves as the serving
+    account (the stack lets the pipelines account act as it).
+    """
+    project, region = outputs[exports.PROJECT], outputs[exports.REGION]
     return {
-        "project": outputs["project"],
-        "location": outputs["region"],
-        "pipeline_root": f"gs://{outputs['vertexStagingBucket']}/pipeline-root",
-        "service_account": outputs["pipelinesServiceAccount"],
-        "registry": outputs["registryUrl"],
-        "parameters": {"project": outputs["project"], "region": outputs["region"],
-                       "endpoint_id": str(outputs["vertexEndpointId"]),
-                       "service_account": outputs["pipelinesServiceAccount"]},
+        "project": project,
+        "location": region,
+        "pipeline_root": f"gs://{outputs[STAGING_BUCKET]}/pipeline-root",
+        "service_account": outputs[PIPELINES_ACCOUNT],
+        "registry": outputs[exports.REGISTRY_URL],
+        "parameters": {"project": project, "region": region,
+                       "endpoint_id": str(outputs[exports.ENDPOINT_ID]),
+                       "serving_service_account": outputs[SERVING_ACCOUNT]},
     }
 
 

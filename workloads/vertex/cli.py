@@ -36,6 +36,7 @@ ArgOpt = Annotated[list[str] | None, typer.Option(
 
 def _where(stack_outputs: Path | None, project: str | None, region: str | None,
            bucket: str | None, image: str | None, tag: str | None, gpu: bool) -> dict[str, Any]:
+    from infra import exports
     from infra.cli import fail
     from workloads.pipelines.settings import SettingsError, load_settings
     from workloads.pipelines.submit import SubmitError, read_stack_outputs
@@ -46,20 +47,20 @@ def _where(stack_outputs: Path | None, project: str | None, region: str | None,
             outputs = read_stack_outputs(stack_outputs, required=())
         except SubmitError as err:
             raise fail(str(err)) from None
-    staging = bucket or (f"gs://{outputs['vertexStagingBucket']}"
-                         if outputs.get("vertexStagingBucket") else None)
-    registry = outputs.get("registryUrl")
+    staging_output = outputs.get(exports.bucket("vertex-staging"))
+    staging = bucket or (f"gs://{staging_output}" if staging_output else None)
+    registry = outputs.get(exports.REGISTRY_URL)
     if image is None and registry:
         try:
             images = load_settings().images(registry, tag)
         except SettingsError as err:
             raise fail(str(err)) from None
         image = images.trainer_gpu if gpu else images.trainer
-    where = {"project": project or outputs.get("project"),
-             "location": region or outputs.get("region"),
+    where = {"project": project or outputs.get(exports.PROJECT),
+             "location": region or outputs.get(exports.REGION),
              "staging_bucket": staging,
              "image": image,
-             "service_account": outputs.get("trainingServiceAccount")}
+             "service_account": outputs.get(exports.workload_service_account("training"))}
     missing = [k for k in ("project", "location", "staging_bucket", "image") if not where[k]]
     if missing:
         raise fail(f"missing {', '.join(missing)}: pass --stack-outputs FILE or the options "
