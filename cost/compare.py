@@ -13,7 +13,14 @@ from decimal import Decimal
 from itertools import combinations
 
 from cost.catalog import PriceCatalog
-from cost.models import BILLS, MODELS, bills, training_hours
+from cost.models import (
+    BILLS,
+    MODELS,
+    autoscaled_node_hours,
+    bills,
+    fixed_capacity,
+    training_hours,
+)
 from cost.money import ZERO, cents
 from cost.pricing import PricingError
 from cost.scenario import Gpu, Scenario
@@ -104,15 +111,12 @@ def utilisation(s: Scenario, prices: PriceCatalog, runs: int) -> list[Utilisatio
     """Per model: useful GPU-hours (node-hours where no GPU) and what each cost all-in."""
     out = []
     hours = training_hours(s, runs)
-    w = s.workload
-    jobs = runs + w.tuning_jobs_per_month * w.trials_per_tuning_job
     fixed_pool = next(p for p in s.fixed.node_pools if p.name == s.fixed.training_pool)
     a = s.autoscaled
     specs = {
-        "fixed": (fixed_pool.gpu, hours * s.fixed.nodes_per_run,
-                  Decimal(fixed_pool.nodes) * fixed_pool.hours_per_month),
+        "fixed": (fixed_pool.gpu, hours * s.fixed.nodes_per_run, fixed_capacity(s)),
         "autoscaled": (a.training_pool.gpu, hours * a.nodes_per_run,
-                       (hours + jobs * a.scale_up_overhead_hours) * a.nodes_per_run),
+                       autoscaled_node_hours(s, runs)),
         "vertex": (s.vertex.training.gpu, hours * s.vertex.training.replicas,
                    hours * s.vertex.training.replicas),
     }

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from cost.catalog import PriceCatalog, PriceNotFound
-from cost.money import ZERO
 from cost.pricing import (
     Bill,
     Line,
@@ -20,6 +19,7 @@ from cost.pricing import (
     cluster_fee_lines,
     gpu_name,
     node_lines,
+    relabelled,
     shape,
 )
 from cost.scenario import Gpu, NodePool, Ops, Scenario, ScenarioError
@@ -52,36 +52,46 @@ def training_hours(s: Scenario, runs: int) -> Decimal:
     return runs * w.run_hours + w.tuning_jobs_per_month * w.trials_per_tuning_job * w.trial_hours
 
 
+def fixed_capacity(s: Scenario) -> Decimal:
+    """Node-hours a month the fixed cluster's training pool has to run trainings in."""
+    pool = next(p for p in s.fixed.node_pools if p.name == s.fixed.training_pool)
+    return pool.nodes * pool.hours_per_month
+
+
+def autoscaled_node_hours(s: Scenario, runs: int) -> Decimal:
+    """Paid node-hours of the autoscaled training pool: training plus scale-up per job."""
+    a, w = s.autoscaled, s.workload
+    jobs = runs + w.tuning_jobs_per_month * w.trials_per_tuning_job
+    return (training_hours(s, runs) + jobs * a.scale_up_overhead_hours) * a.nodes_per_run
+
+
 def fixed_bill(s: Scenario, prices: PriceCatalog, runs: int) -> Bill:
     """Every pool up its hours whatever the runs; the fee; ops. Runs only fill capacity."""
     f = s.fixed
     bill = Bill(MODELS["fixed"])
     for pool in f.node_pools:
-        bill.lines += [_named(line, pool.name) for line in _pool_lines(prices, pool)]
+        bill.lines += relabelled(_pool_lines(prices, pool), prefix=f"[{pool.name}] ")
     bill.lines += cluster_fee_lines(prices, regional=f.cluster.regional,
                                     free_tier=f.cluster.free_tier)
     bill.lines += _ops_lines(f.ops)
-    pool = next(p for p in f.node_pools if p.name == f.training_pool)
     needed = training_hours(s, runs) * f.nodes_per_run
-    capacity = pool.nodes * pool.hours_per_month
+    capacity = fixed_capacity(s)
     if needed > capacity:
         bill.notes.append(f"over capacity: {needed} node-hours of training in pool "
-                          f"'{pool.name}', which has {capacity}")
+                          f"'{f.training_pool}', which has {capacity}")
     return bill
 
 
 def autoscaled_bill(s: Scenario, prices: PriceCatalog, runs: int) -> Bill:
     """Always-on pools, the fee, ops, and training node-hours (with scale-up overhead)."""
     a = s.autoscaled
-    w = s.workload
     bill = Bill(MODELS["autoscaled"])
     for pool in a.always_on_pools:
-        bill.lines += [_named(line, pool.name) for line in _pool_lines(prices, pool)]
+        bill.lines += relabelled(_pool_lines(prices, pool), prefix=f"[{pool.name}] ")
     bill.lines += cluster_fee_lines(prices, regional=a.cluster.regional,
                                     free_tier=a.cluster.free_tier)
     bill.lines += _ops_lines(a.ops)
-    jobs = runs + w.tuning_jobs_per_month * w.trials_per_tuning_job
-    node_hours = (training_hours(s, runs) + jobs * a.scale_up_overhead_hours) * a.nodes_per_run
+    node_hours = autoscaled_node_hours(s, runs)
     tp = a.training_pool
     for pricing, share in (("on-demand", 1 - tp.spot_share), ("spot", tp.spot_share)):
         if share == 0:
@@ -90,7 +100,7 @@ def autoscaled_bill(s: Scenario, prices: PriceCatalog, runs: int) -> Bill:
                            pricing=pricing, gpu_type=tp.gpu.type if tp.gpu else None,
                            gpu_count=tp.gpu.count if tp.gpu else 0, disk_gb=tp.disk_gb,
                            disk_type=tp.disk_type, sustained_use=False)
-        bill.lines += [_named(line, "training, per used node-hour") for line in lines]
+        bill.lines += relabelled(lines, prefix="[training, per used node-hour] ")
     bill.notes.append(f"training pool billed per used node-hour including "
                       f"{a.scale_up_overhead_hours} h scale-up overhead per job; no sustained-use "
                       f"discount assumed on usage hours")
@@ -107,7 +117,7 @@ def vertex_bill(s: Scenario, prices: PriceCatalog, runs: int) -> Bill:
     for label, hours in parts:
         if hours == 0 and label == "Tuning trials":
             continue
-        bill.lines += _vertex_lines(prices, label, "training", v.training.machine_type,
+        bill.lines += vertex_lines(prices, label, "training", v.training.machine_type,
                                     v.training.gpu, hours * v.training.replicas)
     if w.pipeline_run_per_training:
         fee = prices.vertex_pipeline_run
@@ -115,11 +125,11 @@ def vertex_bill(s: Scenario, prices: PriceCatalog, runs: int) -> Bill:
                                fee.usd * runs, fee))
     if v.endpoint:
         e = v.endpoint
-        bill.lines += _vertex_lines(prices, "Endpoint (online prediction)", "prediction",
+        bill.lines += vertex_lines(prices, "Endpoint (online prediction)", "prediction",
                                     e.machine_type, e.gpu, e.hours_per_month * e.replicas)
     if v.batch_prediction and v.batch_prediction.node_hours_per_month:
         b = v.batch_prediction
-        bill.lines += _vertex_lines(prices, "Batch prediction", "prediction", b.machine_type,
+        bill.lines += vertex_lines(prices, "Batch prediction", "prediction", b.machine_type,
                                     None, b.node_hours_per_month)
         bill.notes.append("batch prediction priced at the online-prediction node-hour rate")
     bill.lines += _ops_lines(v.ops)
@@ -128,8 +138,9 @@ def vertex_bill(s: Scenario, prices: PriceCatalog, runs: int) -> Bill:
     return bill
 
 
-def _vertex_lines(prices: PriceCatalog, label: str, kind: str, machine_type: str,
-                  gpu: Gpu | None, node_hours: Decimal) -> list[Line]:
+def vertex_lines(prices: PriceCatalog, label: str, kind: str, machine_type: str,
+                 gpu: Gpu | None, node_hours: Decimal) -> list[Line]:
+    """Vertex node-hours of a shape and its GPU-hours, at the training or prediction rates."""
     shape(machine_type)
     mprice = prices.vertex(f"{kind}_machine", machine_type)
     lines = [Line(f"{label} ({machine_type})", node_hours, "node-hours", mprice.usd,
@@ -142,11 +153,6 @@ def _vertex_lines(prices: PriceCatalog, label: str, kind: str, machine_type: str
         lines.append(Line(f"{label} {catalog().accelerators[name].display_name}", gpu_hours,
                           "GPU-hours", gprice.usd, gprice.usd * gpu_hours, gprice))
     return lines
-
-
-def _named(line: Line, pool: str) -> Line:
-    return Line(f"[{pool}] {line.component}", line.quantity, line.unit, line.unit_price,
-                line.monthly, line.price, line.note)
 
 
 BILLS: dict[str, Callable[[Scenario, PriceCatalog, int], Bill]] = {
@@ -169,7 +175,3 @@ def check_priceable(s: Scenario, prices: PriceCatalog, source: str) -> None:
             fn(s, prices, 1)
         except (PricingError, PriceNotFound) as err:
             raise ScenarioError(f"{source}: {name}: {err}") from None
-
-
-def total(bill: Bill) -> Decimal:
-    return bill.monthly if bill.lines else ZERO

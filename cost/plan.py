@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from cost.catalog import PriceCatalog, PriceNotFound
-from cost.models import _vertex_lines
+from cost.models import vertex_lines
 from cost.money import ZERO
-from cost.pricing import Bill, PricingError, cluster_fee_lines, node_lines
+from cost.pricing import Bill, PricingError, cluster_fee_lines, node_lines, relabelled
 from cost.scenario import ScenarioError
 from cost.usage import PlanUsage
 from infra.preview import SECRET, UNKNOWN, Preview, PreviewResource
@@ -128,8 +128,8 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pr
               "disk_gb": disk_gb, "disk_type": disk_type}
     month = prices.hours_per_month
     if low:
-        bill.lines += _tag(node_lines(prices, machine, nodes=low, hours=month, **common),
-                           f"always on, {low} node{'s' if low != 1 else ''}")
+        bill.lines += relabelled(node_lines(prices, machine, nodes=low, hours=month, **common),
+                                 suffix=f" [always on, {low} node{'s' if low != 1 else ''}]")
     pool_name = str(r.inputs.get("name", r.name))
     pool_usage = usage.node_pools.get(pool_name) or usage.node_pools.get(r.name)
     extra = pool_usage.node_hours_per_month if pool_usage else ZERO
@@ -138,9 +138,9 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pr
                             f"more than the pool can run above its minimum "
                             f"({high - low} nodes × {month} h)")
     if extra:
-        bill.lines += _tag(node_lines(prices, machine, nodes=1, hours=extra,
-                                      sustained_use=False, **common),
-                           "usage, per node-hour")
+        bill.lines += relabelled(node_lines(prices, machine, nodes=1, hours=extra,
+                                            sustained_use=False, **common),
+                                 suffix=" [usage, per node-hour]")
     if high > low and not extra:
         bill.notes.append(f"scales {low}–{high} nodes over {zones} zone(s): node-hours above the "
                           f"minimum are usage-based (usage: node_pools.{pool_name}."
@@ -152,13 +152,6 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pr
                           "" if bill.lines else "no always-on nodes and no usage given")
 
 
-def _tag(lines: list, tag: str) -> list:
-    from cost.pricing import Line
-
-    return [Line(f"{line.component} [{tag}]", line.quantity, line.unit, line.unit_price,
-                 line.monthly, line.price, line.note) for line in lines]
-
-
 def _endpoint(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> PricedResource:
     keys = [r.name, *(str(r.inputs[k]) for k in ("displayName", "name") if _known(r.inputs.get(k)))]
     spec = next((usage.vertex_endpoints[k] for k in keys if k in usage.vertex_endpoints), None)
@@ -168,8 +161,8 @@ def _endpoint(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pri
         return PricedResource(r.type, r.name, "usage-based", bill,
                               f"the deployed model's machine is an SDK call, not in the plan "
                               f"(usage: vertex_endpoints.{key})")
-    bill.lines = _vertex_lines(prices, "Online prediction", "prediction", spec.machine_type,
-                               spec.gpu, spec.hours_per_month * spec.replicas)
+    bill.lines = vertex_lines(prices, "Online prediction", "prediction", spec.machine_type,
+                              spec.gpu, spec.hours_per_month * spec.replicas)
     return PricedResource(r.type, r.name, "priced", bill)
 
 

@@ -7,7 +7,8 @@ line so a reader can check the list price and the discount separately.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from cost.catalog import Price, PriceCatalog
@@ -40,6 +41,11 @@ class Line:
         if self.note:
             out["note"] = self.note
         return out
+
+
+def relabelled(lines: Iterable[Line], prefix: str = "", suffix: str = "") -> list[Line]:
+    """The lines with each component renamed ``prefix + component + suffix`` (a pool, a tag)."""
+    return [replace(line, component=f"{prefix}{line.component}{suffix}") for line in lines]
 
 
 @dataclass

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cost.catalog import PRICING_MODELS, PriceCatalog, PriceNotFound
-from cost.models import _vertex_lines
+from cost.models import vertex_lines
 from cost.money import cents
 from cost.pricing import Bill, PricingError, node_lines
 from cost.scenario import GPU_COUNT_RANGE, Gpu
@@ -57,7 +57,7 @@ def quote(prices: PriceCatalog, machine_type: str, gpu_spec: str | None, hours: 
                         ("prediction", "Vertex online prediction")):
         bill = Bill(title)
         try:
-            bill.lines = _vertex_lines(prices, title, kind, machine_type, gpu, h)
+            bill.lines = vertex_lines(prices, title, kind, machine_type, gpu, h)
         except (PricingError, PriceNotFound) as err:
             bill.notes.append(f"not priced: {err}")
         out[kind] = bill

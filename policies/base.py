@@ -12,7 +12,7 @@ Proxies are `Mapping`/`Sequence`, not `dict`/`list`, so checks test types with `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,8 +161,3 @@ def number(value: Any) -> float | None:
 
 def truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def yield_if(condition: bool, message: str) -> Iterator[str]:
-    if condition:
-        yield message

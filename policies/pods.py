@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.base import dig, is_list, is_map, items
+from policies.base import dig, is_map, items
 
 POD_PARENT_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 LONG_RUNNING_KINDS = {"Deployment", "StatefulSet", "InferenceService"}
@@ -192,7 +192,3 @@ def selects_gpu_nodes(spec: Mapping[str, Any]) -> bool:
 def object_labels(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     labels = dig(obj, "metadata", "labels")
     return labels if is_map(labels) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return list(value) if is_list(value) else []
