@@ -112,3 +112,23 @@ def test_trials_parallel_cannot_exceed_max(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(SearchSpaceError, match="cannot read"):
         load_space(tmp_path / "none.yaml")
+
+
+@pytest.mark.parametrize(("machine", "says"), [
+    ({"machine_type": "n1-standard-4", "accelerator_type": "nvidia-tesla-t4",
+      "accelerator_count": 3}, "attaches in counts of 1, 2, 4"),
+    ({"machine_type": "e2-standard-4", "accelerator_type": "nvidia-tesla-t4",
+      "accelerator_count": 1}, "attaches only to n1 machines"),
+    ({"machine_type": "n1-standard-5"}, "not 5"),
+])
+def test_trial_machines_are_checked_against_the_hardware_catalog(tmp_path, machine, says):
+    with pytest.raises(SearchSpaceError, match=re.escape(says)) as info:
+        load_space(_space(tmp_path, machine=machine))
+    assert ": machine: " in str(info.value)
+
+
+def test_grid_messages_name_the_service(tmp_path):
+    space = load_space(_space(tmp_path, algorithm="grid"))
+    for target, service in (("katib", "Katib"), ("vertex", "Vertex AI")):
+        with pytest.raises(NotExpressible, match=f"{service} grid search"):
+            check_expressible(space, target)

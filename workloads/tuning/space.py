@@ -56,11 +56,22 @@ class Trials(_Model):
 
 
 class Machine(_Model):
-    """The worker each Vertex AI trial runs on."""
+    """The worker each Vertex AI trial runs on; checked against the hardware catalog."""
 
     machine_type: str
     accelerator_type: str | None = None
     accelerator_count: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _attachable(self) -> Machine:
+        from infra.hardware import AttachmentError, UnknownMachineType, catalog
+
+        try:
+            catalog().check_attachment(self.machine_type, self.accelerator_type,
+                                       self.accelerator_count)
+        except (UnknownMachineType, AttachmentError) as err:
+            raise ValueError(str(err)) from None
+        return self
 
 
 class Parameter(_Model):
@@ -165,18 +176,13 @@ def check_expressible(space: SearchSpace, target: Target) -> None:
         if space.machine is None:
             raise NotExpressible(f"{space.name}: Vertex AI trials need a machine "
                                  "(machine.machine_type)")
-        if space.algorithm == "grid":
-            for p in space.parameters:
-                if p.type == "double":
-                    raise NotExpressible(
-                        f"{space.name}: parameter '{p.name}' is a continuous double, which "
-                        "Vertex AI grid search cannot enumerate; make it discrete")
-    if target == "katib" and space.algorithm == "grid":
+    if space.algorithm == "grid":
+        service = "Vertex AI" if target == "vertex" else "Katib"
         for p in space.parameters:
             if p.type == "double":
                 raise NotExpressible(
-                    f"{space.name}: parameter '{p.name}' is a continuous double without a step, "
-                    "which Katib grid search cannot enumerate; make it discrete")
+                    f"{space.name}: parameter '{p.name}' is a continuous double, which "
+                    f"{service} grid search cannot enumerate; make it discrete")
 
 
 # Katib v1beta1 spells the integer parameter type "int".
