@@ -69,6 +69,16 @@ class Rule:
         return PolicyComplianceFramework(name=source, reference=self.anchor)
 
 
+def make_rule(domain: str, id_: str, name: str, description: str, severity: Severity,
+              remediation: str, anchor: str | None = None,
+              enforcement: EnforcementLevel = MANDATORY,
+              config: Mapping[str, Mapping[str, Any]] | None = None) -> Rule:
+    """A `Rule` of one domain; modules bind their domain once (``partial(make_rule, ...)``)."""
+    return Rule(id=id_, name=name, description=description, severity=severity,
+                enforcement=enforcement, remediation=remediation, anchor=anchor, domain=domain,
+                config=config or {})
+
+
 ResourceCheck = Callable[[Mapping[str, Any], dict[str, Any], ResourceValidationArgs],
                          Iterable[str]]
 StackCheck = Callable[[Sequence[PolicyResource], dict[str, Any]], Iterable[tuple[str, str | None]]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
@@ -16,13 +17,12 @@ from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 from infra.hardware import catalog
 from policies.base import (
     ADVISORY,
-    MANDATORY,
     MlpResourcePolicy,
     MlpStackPolicy,
-    Rule,
     dig,
     is_map,
     items,
+    make_rule,
     number,
     truthy,
 )
@@ -199,11 +199,7 @@ def _serving_cap(props: Props, config: dict, _a: ResourceValidationArgs) -> Iter
             yield f"spec.{component}.minReplicas {low:g} is above maxReplicas {high:g}"
 
 
-def _rule(id_: str, name: str, description: str, severity: Severity, remediation: str,
-          enforcement=MANDATORY, config: Mapping[str, Mapping[str, Any]] | None = None) -> Rule:
-    return Rule(id=id_, name=name, description=description, severity=severity,
-                enforcement=enforcement, remediation=remediation, anchor=None,
-                domain="gpu-cost", config=config or {})
+_rule = partial(make_rule, "gpu-cost")
 
 
 def _int(description: str, default: int) -> dict[str, Any]:

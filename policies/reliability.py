@@ -4,11 +4,12 @@ default node pool."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
-from policies.base import MANDATORY, MlpResourcePolicy, Rule, dig, items, truthy
+from policies.base import MlpResourcePolicy, dig, items, make_rule, truthy
 from policies.gpu_cost import accelerators
 from policies.security import CLUSTER, NODE_POOL
 
@@ -51,10 +52,7 @@ def _no_default_pool(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iter
         yield "removeDefaultNodePool is not true: the unmanaged default pool keeps running"
 
 
-def _rule(id_: str, name: str, description: str, severity: Severity, remediation: str) -> Rule:
-    return Rule(id=id_, name=name, description=description, severity=severity,
-                enforcement=MANDATORY, remediation=remediation, anchor=None,
-                domain="reliability")
+_rule = partial(make_rule, "reliability")
 
 
 POLICIES = [

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
 from policies.base import (
     ADVISORY,
-    MANDATORY,
     MlpResourcePolicy,
-    Rule,
     dig,
     is_map,
     items,
+    make_rule,
     truthy,
 )
 
@@ -206,11 +206,7 @@ def _vertex_private(props: Props, _c: dict, _a: ResourceValidationArgs) -> Itera
         yield "encryptionSpec.kmsKeyName is not set: no customer-managed encryption key"
 
 
-def _rule(id_: str, name: str, description: str, severity: Severity, remediation: str,
-          anchor: str | None = None, enforcement=MANDATORY) -> Rule:
-    return Rule(id=id_, name=name, description=description, severity=severity,
-                enforcement=enforcement, remediation=remediation, anchor=anchor,
-                domain="security")
+_rule = partial(make_rule, "security")
 
 
 POLICIES = [

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from policies.base import (
     ADVISORY,
-    MANDATORY,
     MlpResourcePolicy,
     MlpStackPolicy,
     Rule,
     dig,
     is_map,
     items,
+    make_rule,
     number,
     truthy,
 )
@@ -58,12 +59,7 @@ def workload_policy(rule: Rule, check: WorkloadCheck) -> MlpResourcePolicy:
     return MlpResourcePolicy(rule, WORKLOAD_TYPES, run)
 
 
-def _rule(id_: str, name: str, description: str, severity: Severity, remediation: str,
-          anchor: str | None = None, enforcement=MANDATORY,
-          config: Mapping[str, Mapping[str, Any]] | None = None) -> Rule:
-    return Rule(id=id_, name=name, description=description, severity=severity,
-                enforcement=enforcement, remediation=remediation, anchor=anchor,
-                domain="workloads", config=config or {})
+_rule = partial(make_rule, "workloads")
 
 
 def _sc(c: Container) -> Any:
