@@ -17,14 +17,15 @@ CatalogOpt = Annotated[str | None, typer.Option(
     "--catalog", help="Price snapshot date (cost/data/prices/<date>.yaml); default the newest.")]
 
 
-def _catalog(date: str | None):
+def _catalog(date: str | None, where: str = "--catalog"):
+    """The price snapshot of `date` (newest if None); exit 2 naming `where` if it cannot load."""
     from cost.catalog import CatalogError, PriceNotFound, load_catalog
     from infra.cli import fail
 
     try:
         return load_catalog(date)
     except (CatalogError, PriceNotFound) as err:
-        raise fail(f"--catalog: {err}") from None
+        raise fail(f"{where}: {err}") from None
 
 
 @app.command()
@@ -37,7 +38,6 @@ def compare(
     """Fixed vs autoscaled GKE vs Vertex AI: totals, break-even, report (md, html, json, csv)."""
     from rich.console import Console
 
-    from cost.catalog import load_catalog
     from cost.models import bills, check_priceable
     from cost.render import bills_table
     from cost.report import write_report
@@ -47,7 +47,10 @@ def compare(
     path = scenario or STUDY_SCENARIO
     try:
         s = load_scenario(path)
-        prices = load_catalog(s.catalog)
+    except ScenarioError as err:
+        raise fail(str(err)) from None
+    prices = _catalog(s.catalog, f"{path}: catalog")
+    try:
         check_priceable(s, prices, str(path))
     except ScenarioError as err:
         raise fail(str(err)) from None

@@ -99,3 +99,18 @@ def test_unpriceable_scenario_fails_before_writing(tmp_path):
     assert result.exit_code == 2
     assert "vertex: " in result.output and "n1-standard-64" in result.output
     assert not out.exists()
+
+
+def test_compare_with_a_malformed_snapshot_exits_2_naming_it(tmp_path, monkeypatch):
+    from cost.catalog import CatalogError
+
+    def broken(date=None):
+        raise CatalogError(f"{date}.yaml: compute.n1-standard-4.on-demand.usd: must be quoted")
+
+    monkeypatch.setattr("cost.catalog.load_catalog", broken)
+    result = runner.invoke(app, ["cost", "compare", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    text = " ".join(result.output.split())
+    assert f"{STUDY_SCENARIO}: catalog: 2024-02-01.yaml: compute.n1-standard-4" in text
+    assert not (tmp_path / "r").exists()
