@@ -46,6 +46,13 @@ def test_multi_worker_custom_job_has_chief_and_workers() -> None:
     assert workers["container_spec"]["image_uri"] == IMAGE
 
 
+def test_g2_job_declares_its_built_in_gpu() -> None:
+    (pool,) = request(custom_job("c", IMAGE, Machine("g2-standard-8", "nvidia-l4", 1), **WHERE))[
+        "job_spec"]["worker_pool_specs"]
+    assert pool["machine_spec"]["accelerator_type"] == "NVIDIA_L4"
+    assert pool["machine_spec"]["accelerator_count"] == 1
+
+
 def test_cpu_only_job_has_no_accelerator() -> None:
     (pool,) = request(custom_job("c", IMAGE, Machine("e2-standard-4"), **WHERE))[
         "job_spec"]["worker_pool_specs"]
@@ -54,12 +61,19 @@ def test_cpu_only_job_has_no_accelerator() -> None:
 
 
 @pytest.mark.parametrize("machine,message", [
-    (Machine("n1-standard-5"), "machine_type 'n1-standard-5'"),
-    (Machine("e2-standard-4", "nvidia-tesla-t4", 1), "cannot attach to e2"),
-    (Machine("n1-standard-4", "nvidia-tesla-t4", 3), "accelerator_count 3 is not allowed"),
-    (Machine("n1-standard-96", "nvidia-tesla-t4", 1), "too large for 1 × nvidia-tesla-t4"),
-    (Machine("n1-standard-4", "nvidia-h9000", 1), "'nvidia-h9000' is not in the hardware"),
-    (Machine("n1-standard-4", None, 2), "needs an accelerator type"),
+    (Machine("n1-standard-5"), r"machine_type 'n1-standard-5': .*not 5"),
+    (Machine("e2-standard-4", "nvidia-tesla-t4", 1),
+     r"accelerator 'nvidia-tesla-t4': .*attaches only to n1 machines, not e2-standard-4"),
+    (Machine("n1-standard-4", "nvidia-tesla-t4", 3),
+     r"accelerator_count 3: nvidia-tesla-t4 attaches in counts of 1, 2, 4"),
+    (Machine("n1-standard-96", "nvidia-tesla-t4", 1),
+     r"machine_type 'n1-standard-96': 1 x nvidia-tesla-t4 allows at most 48 vCPUs"),
+    (Machine("n1-standard-4", "nvidia-h9000", 1),
+     r"accelerator 'nvidia-h9000': known GPUs: .*nvidia-tesla-t4"),
+    (Machine("n1-standard-4", None, 2), r"accelerator_count 2: .*need an accelerator type"),
+    (Machine("g2-standard-8"), r"accelerator None: g2-standard-8 comes with 1 GPU"),
+    (Machine("g2-standard-8", "nvidia-l4", 2),
+     r"accelerator_count 2: g2-standard-8 comes with exactly 1"),
 ])
 def test_bad_machines_are_refused(machine: Machine, message: str) -> None:
     with pytest.raises(JobError, match=message):

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from infra.hardware import UnknownMachineType, catalog
+from infra.hardware import AttachmentError, UnknownMachineType, catalog
 from workloads.tuning.space import SearchSpace, vertex_spec
 
 TRAINER_COMMAND = ["python", "-m", "workloads.cifar10.train"]
@@ -37,43 +37,26 @@ class Machine:
     accelerator_count: int = 0
 
     def spec(self) -> dict[str, Any]:
-        """The `machine_spec` of a worker pool, GPU under its Vertex AI name."""
+        """The `machine_spec` of a worker pool, GPU under its Vertex AI name.
+
+        Raises:
+            JobError: naming `machine_type`, `accelerator` or `accelerator_count`, with the
+                hardware catalog's reason.
+        """
         cat = catalog()
         try:
-            shape = cat.machine(self.machine_type)
+            cat.check_attachment(self.machine_type, self.accelerator, self.accelerator_count)
         except UnknownMachineType as err:
             raise JobError(f"machine_type {self.machine_type!r}: {err}") from None
+        except AttachmentError as err:
+            field = "accelerator" if err.field == "accelerator_type" else err.field
+            value = getattr(self, field)
+            raise JobError(f"{field} {value!r}: {err}") from None
         spec: dict[str, Any] = {"machine_type": self.machine_type}
         if self.accelerator is None:
-            if self.accelerator_count:
-                raise JobError(f"accelerator_count {self.accelerator_count} needs an "
-                               "accelerator type")
             return spec
-        gpu = cat.accelerators.get(self.accelerator)
-        if gpu is None:
-            raise JobError(f"accelerator {self.accelerator!r} is not in the hardware catalog; "
-                           f"allowed: {', '.join(sorted(cat.accelerators))}")
-        if self.accelerator not in cat.families[shape.family].accelerators_attachable:
-            raise JobError(f"accelerator {self.accelerator} cannot attach to {shape.family} "
-                           f"machines such as {self.machine_type}")
-        limit = gpu.limits.get(self.accelerator_count)
-        if limit is None:
-            raise JobError(f"accelerator_count {self.accelerator_count} is not allowed for "
-                           f"{self.accelerator}; allowed: {gpu.allowed_counts}")
-        if shape.vcpus > limit.max_vcpus or shape.memory_gb > limit.max_memory_gb:
-            raise JobError(f"machine_type {self.machine_type} ({shape.vcpus} vCPUs, "
-                           f"{shape.memory_gb} GB) is too large for {self.accelerator_count} × "
-                           f"{self.accelerator} (at most {limit.max_vcpus} vCPUs, "
-                           f"{limit.max_memory_gb} GB)")
-        return spec | {"accelerator_type": gpu.vertex_name,
+        return spec | {"accelerator_type": cat.accelerators[self.accelerator].vertex_name,
                        "accelerator_count": self.accelerator_count}
-
-
-def trainer_args(hyperparameters: Mapping[str, Any] | None = None,
-                 extra: Sequence[str] = ()) -> list[str]:
-    """`--name=value` trainer flags (names as in the search spaces, e.g. `learning_rate`)."""
-    args = [f"--{name}={value}" for name, value in (hyperparameters or {}).items()]
-    return args + list(extra)
 
 
 def worker_pool_specs(image: str, machine: Machine, args: Sequence[str] = (),
