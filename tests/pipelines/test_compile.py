@@ -176,10 +176,19 @@ def test_unknown_accelerator_is_refused() -> None:
     assert gpu_request(load_settings(), "local") is None
 
 
-def test_compile_hook_writes_yaml(tmp_path: Path) -> None:
-    from workloads.pipelines.pipeline import main
+def test_compile_hook_is_the_cli_compile(tmp_path: Path) -> None:
+    """`python -m workloads.pipelines.pipeline` runs `mlp pipeline compile`, checks included."""
+    import subprocess
+    import sys
 
     out = tmp_path / "p.yaml"
-    assert main(["--target", "vertex", "--out", str(out)]) == 0
-    assert yaml.safe_load_all(out.read_text()).__next__()["pipelineInfo"]["name"] == (
+    hook = [sys.executable, "-m", "workloads.pipelines.pipeline"]
+    done = subprocess.run([*hook, "--target", "vertex", "--out", str(out)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert next(yaml.safe_load_all(out.read_text()))["pipelineInfo"]["name"] == (
         "cifar10-pipeline")
+    bad = subprocess.run([*hook, "--target", "sagemaker"], capture_output=True, text=True,
+                         check=False)
+    assert bad.returncode == 2
+    assert "--target 'sagemaker' is not allowed" in bad.stderr

@@ -15,9 +15,7 @@ annotations as objects. Compile with `mlp pipeline compile` or
 `python -m workloads.pipelines.pipeline`.
 """
 
-import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,25 +165,9 @@ def compile_pipeline(target: Target, out: Path, registry: str | None = None,
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Compile hook: `python -m workloads.pipelines.pipeline --target T --out FILE`."""
-    parser = argparse.ArgumentParser(prog="python -m workloads.pipelines.pipeline",
-                                     description="Compile the CIFAR-10 pipeline to IR YAML.")
-    parser.add_argument("--target", choices=TARGETS, default="kubeflow")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output file (default: cifar10-pipeline-<target>.yaml)")
-    parser.add_argument("--registry", default=None, help="image registry (default: defaults.yaml)")
-    parser.add_argument("--tag", default=None, help="image tag (default: defaults.yaml)")
-    args = parser.parse_args(argv)
-    out = args.out or Path(f"{PIPELINE_NAME}-{args.target}.yaml")
-    try:
-        compile_pipeline(args.target, out, args.registry, args.tag)
-    except SettingsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"compiled {args.target} pipeline to {out}")
-    return 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # The same command as `mlp pipeline compile`: same options, checks and exit codes.
+    from workloads.pipelines.cli import app
+
+    app(["compile", *sys.argv[1:]], prog_name="python -m workloads.pipelines.pipeline")

@@ -9,7 +9,6 @@ trainer image contains this repository). TensorFlow is imported inside the funct
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -171,13 +170,3 @@ def smoke_check(model_dir: str, images: Sequence[Any] | None = None,
     return {"url": url, "status": answer.status_code, "predictions": rows,
             "sums": [float(sum(r)) for r in rows]}
 
-
-def write_json(path: str, payload: Mapping[str, Any]) -> None:
-    """Write JSON to a local path or `gs://` URI, creating the parent folder."""
-    import tensorflow as tf
-
-    parent = os.path.dirname(path)
-    if parent:
-        tf.io.gfile.makedirs(parent)
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(json.dumps(payload, indent=2) + "\n")

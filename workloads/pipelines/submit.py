@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ class LocalRun:
     deployed: bool
     smoke_check: str | None
     seconds: float
-    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def cast_arguments(pipeline: Any, arguments: Mapping[str, str]) -> dict[str, Any]:
@@ -102,7 +101,7 @@ def run_local(out_dir: Path, arguments: Mapping[str, str] | None = None,
     threshold = float(args.get("accuracy_threshold", settings.local.accuracy_threshold))
     smoke = tasks.get("smoke-check", {}).get("Output")
     return LocalRun(run_dir=run_dir, accuracy=float(task.output), threshold=threshold,
-                    deployed=smoke is not None, smoke_check=smoke, seconds=seconds, tasks=tasks)
+                    deployed=smoke is not None, smoke_check=smoke, seconds=seconds)
 
 
 def read_stack_outputs(path: Path, required: tuple[str, ...] = VERTEX_OUTPUTS) -> dict[str, Any]:
