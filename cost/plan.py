@@ -7,7 +7,6 @@ so a new resource type in the preview never breaks pricing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -18,6 +17,7 @@ from cost.money import ZERO
 from cost.pricing import Bill, PricingError, cluster_fee_lines, node_lines, relabelled
 from cost.scenario import ScenarioError
 from cost.usage import PlanUsage
+from infra.node_pools import ZONE, pool_node_range, pool_zone_count
 from infra.preview import SECRET, UNKNOWN, Preview, PreviewResource
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -42,9 +42,6 @@ USAGE_BASED: dict[str, str] = {
     "gcp:vertex/aiTensorboard:AiTensorboard": "TensorBoard storage GB-months depend on use",
 }
 """Types that cost by use; listed with the reason they are not priced."""
-
-_ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
-
 
 @dataclass
 class PricedResource:
@@ -86,28 +83,12 @@ def _cluster(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pric
     bill = Bill(r.name)
     if not _known(location):
         bill.notes.append("location unknown at preview: priced as regional (no free tier)")
-    regional = not (_known(location) and _ZONE.match(str(location)))
+    regional = not (_known(location) and ZONE.match(str(location)))
     bill.lines = cluster_fee_lines(prices, regional=regional, free_tier=usage.gke_free_tier)
     if not regional and usage.gke_free_tier:
         bill.notes.append("free tier assumes this is the billing account's only zonal cluster "
                           "(usage: gke_free_tier: false to drop it)")
     return PricedResource(r.type, r.name, "priced", bill)
-
-
-def _pool_counts(inputs: dict[str, Any]) -> tuple[int, int, int]:
-    """(always-on nodes, most nodes, zones) from autoscaling or a fixed node count."""
-    zones = inputs.get("nodeLocations")
-    n_zones = len(zones) if isinstance(zones, list) and zones else 1
-    auto = inputs.get("autoscaling") or {}
-    if "totalMinNodeCount" in auto or "totalMaxNodeCount" in auto:
-        return (int(auto.get("totalMinNodeCount", 0)), int(auto.get("totalMaxNodeCount", 0)),
-                n_zones)
-    if "minNodeCount" in auto or "maxNodeCount" in auto:
-        return (int(auto.get("minNodeCount", 0)) * n_zones,
-                int(auto.get("maxNodeCount", 0)) * n_zones, n_zones)
-    per_zone = inputs.get("nodeCount", inputs.get("initialNodeCount", 0))
-    count = int(per_zone) * n_zones if _known(per_zone) else 0
-    return count, count, n_zones
 
 
 def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> PricedResource:
@@ -123,7 +104,13 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pr
     gpu_count = int(gpus[0].get("count", 1)) if gpus else 0
     disk_gb = int(cfg.get("diskSizeGb", 100)) if _known(cfg.get("diskSizeGb", 100)) else 100
     disk_type = str(cfg.get("diskType", "pd-balanced"))
-    low, high, zones = _pool_counts(r.inputs)
+    counts = pool_node_range(r.inputs)
+    if counts is None:
+        return PricedResource(r.type, r.name, "not priced", bill,
+                              f"zone count unknown: location {r.inputs.get('location')!r} is "
+                              f"not a catalogued zone or region and nodeLocations is not set")
+    low, high = counts
+    zones = pool_zone_count(r.inputs)
     common = {"pricing": pricing, "gpu_type": gpu_type, "gpu_count": gpu_count,
               "disk_gb": disk_gb, "disk_type": disk_type}
     month = prices.hours_per_month

@@ -7,7 +7,6 @@ The allow-lists' defaults are the machine families and GPUs of the hardware cata
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from infra.hardware import catalog
+from infra.node_pools import pool_node_range
 from policies.base import (
     ADVISORY,
     MlpResourcePolicy,
@@ -33,7 +33,6 @@ REGISTRY = "gcp:artifactregistry/repository:Repository"
 BUDGET = "gcp:billing/budget:Budget"
 LABEL_PATHS = {CLUSTER: ("resourceLabels",), NODE_POOL: ("nodeConfig", "resourceLabels"),
                BUCKET: ("labels",), REGISTRY: ("labels",), AI_ENDPOINT: ("labels",)}
-ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
 Props = Mapping[str, Any]
 
 
@@ -43,27 +42,14 @@ def accelerators(props: Props) -> list[Props]:
             if (number(dig(a, "count")) or 0) > 0]
 
 
-def zone_count(props: Props, args: ResourceValidationArgs) -> int:
-    """How many zones a node pool spans; per-zone node counts multiply by it."""
-    locations = items(dig(props, "nodeLocations"))
-    if locations:
-        return len(locations)
-    if ZONE.match(str(dig(props, "location") or "")):
-        return 1
-    args.not_applicable("regional node pool without nodeLocations: its zone count is only "
-                        "known from the cluster")
-    raise AssertionError("not_applicable returns only by raising")
-
-
 def total_max_nodes(props: Props, args: ResourceValidationArgs) -> float:
-    scaling = dig(props, "autoscaling")
-    if is_map(scaling):
-        total = number(dig(scaling, "totalMaxNodeCount"))
-        if total is not None:
-            return total
-        return (number(dig(scaling, "maxNodeCount")) or 0) * zone_count(props, args)
-    return (number(dig(props, "nodeCount")) or number(dig(props, "initialNodeCount")) or 0) \
-        * zone_count(props, args)
+    """Most nodes a pool can reach over all its zones (not applicable if its zones are unknown)."""
+    counts = pool_node_range(props)
+    if counts is None:
+        args.not_applicable("node pool with per-zone counts whose zone count is unknown: set "
+                            "nodeLocations or a catalogued location")
+        raise AssertionError("not_applicable returns only by raising")
+    return counts[1]
 
 
 def _from_zero(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:

@@ -62,6 +62,35 @@ def test_unknown_types_are_listed_not_priced_and_never_crash():
     assert status["mlp-tb"][0] == "usage-based"
 
 
+def _pool(**inputs):
+    from infra.preview import PreviewResource
+
+    inputs = {"nodeConfig": {"machineType": "n1-standard-4"}, **inputs}
+    return PreviewResource("urn:p", "gcp:container/nodePool:NodePool", "p", None, inputs, [],
+                           False, True)
+
+
+def test_regional_pool_without_node_locations_counts_every_zone_of_its_region():
+    from cost.plan import price_resource
+    from infra.hardware import catalog
+
+    prices = load_catalog("2026-07-30")
+    zones = len(catalog().zones("us-central1"))
+    regional = price_resource(_pool(location="us-central1", nodeCount=1), prices,
+                              load_usage(None))
+    zonal = price_resource(_pool(location="us-central1-c", nodeCount=1), prices,
+                           load_usage(None))
+    assert regional.status == zonal.status == "priced"
+    assert regional.bill.monthly == zonal.bill.monthly * zones
+    assert f"always on, {zones} nodes" in regional.bill.lines[0].component
+    unknown = price_resource(_pool(location="mars-north1", nodeCount=1), prices,
+                             load_usage(None))
+    assert unknown.status == "not priced" and "zone count unknown" in unknown.reason
+    totals = price_resource(_pool(location="mars-north1", autoscaling={
+        "totalMinNodeCount": 2, "totalMaxNodeCount": 2}), prices, load_usage(None))
+    assert totals.status == "priced" and "always on, 2 nodes" in totals.bill.lines[0].component
+
+
 def test_usage_beyond_pool_capacity_is_rejected(tmp_path):
     usage = tmp_path / "u.yaml"
     usage.write_text("node_pools:\n  gpu-t4-spot:\n    node_hours_per_month: 1461\n")

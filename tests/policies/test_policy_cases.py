@@ -298,3 +298,18 @@ def test_stack_policy(policy: str, goods: list, bads: list, expect: str) -> None
 def test_every_policy_has_a_case() -> None:
     covered = {c[0] for c in CASES} | {c[0] for c in STACK_CASES}
     assert covered == set(POLICIES)
+
+
+def test_caps_count_a_regional_pool_in_every_catalogued_zone_of_its_region() -> None:
+    from infra.hardware import catalog
+
+    zones = len(catalog().zones("us-central1"))
+    per_zone = patch(GOOD_POOL, "autoscaling", {"minNodeCount": 0, "maxNodeCount": 3})
+    regional = patch(per_zone, "nodeLocations", DELETE)
+    messages = [v.message for v in run("node-pool-caps", _resources([(POOL, regional)])).violations]
+    assert messages[0] == f"pool can grow to {3 * zones} nodes, above maxNodesPerPool 10"
+    unknown = patch(regional, "location", "mars-north1")
+    report = run("node-pool-caps", _resources([(POOL, unknown)]))
+    assert report.violations == []
+    [na] = report.not_applicable
+    assert "zone count is unknown" in na.reason
