@@ -52,7 +52,25 @@ def test_tfrecords_round_trip_exact_pixels(tmp_path: Path) -> None:
     want = np.lexsort((labels, images.reshape(30, -1).sum(axis=1)))
     assert np.array_equal(got_images[order], images[want])
     assert np.array_equal(got_labels[order], labels[want])
-    assert data.cardinality(data.load_tfrecords(str(tmp_path), "train")) == 30
+
+
+def test_tfrecord_holdout_takes_the_last_tenth_of_train_in_file_order(tmp_path: Path) -> None:
+    images, labels = data.synthetic_arrays(30, seed=2)
+    data.write_tfrecords(images, labels, str(tmp_path), "train")
+    data.write_tfrecords(images[:5], labels[:5], str(tmp_path), "test")
+    splits = data.load_holdout("tfrecord", str(tmp_path))
+    assert (splits.train_size, splits.validation_size) == (27, 3)
+    train_images, train_labels = data.as_arrays(splits.train)
+    val_images, val_labels = data.as_arrays(splits.validation)
+    assert np.array_equal(train_images, images[:27]) and np.array_equal(train_labels, labels[:27])
+    assert np.array_equal(val_images, images[27:]) and np.array_equal(val_labels, labels[27:])
+    assert len(data.as_arrays(splits.test)[0]) == 5
+
+
+def test_validation_size_is_a_tenth_and_leaves_training_examples() -> None:
+    assert [data.validation_size(n) for n in (2, 9, 192, 50_000)] == [1, 1, 19, 5_000]
+    with pytest.raises(data.DataError, match="has 1 example"):
+        data.validation_size(1)
 
 
 def test_missing_tfrecords_name_the_folder_and_pattern(tmp_path: Path) -> None:
@@ -82,9 +100,14 @@ def test_tfds_cifar10_builds_from_the_binary_release(tmp_path: Path) -> None:
                            return_value=release):
         train = data.load_tfds("train", data_dir=str(tmp_path / "tfds"))
         test_images, test_labels = data.as_arrays(data.load_tfds("test", str(tmp_path / "tfds")))
+        holdout = data.load_holdout("tfds", str(tmp_path / "tfds"))
     # tfds shuffles records while preparing, so compare as sets of (image, label) pairs.
     assert _pairs(*data.as_arrays(train)) == _pairs(images[:30], labels[:30])
     assert _pairs(test_images, test_labels) == _pairs(images[30:], labels[30:])
+    assert (holdout.train_size, holdout.validation_size) == (27, 3)
+    held = _pairs(*data.as_arrays(holdout.validation))
+    assert len(held) == 3 and not held & _pairs(*data.as_arrays(holdout.train))
+    assert held | _pairs(*data.as_arrays(holdout.train)) == _pairs(images[:30], labels[:30])
     # The prepared tfds files are TFRecords our TFRecord reader also understands.
     prepared = tmp_path / "tfds" / "cifar10" / "3.0.2"
     from_records = data.as_arrays(data.load_tfrecords(str(prepared), "test"))

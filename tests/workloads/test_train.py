@@ -33,8 +33,34 @@ def test_katib_regex_reads_one_value_per_epoch(trained: TrainedRun) -> None:
     assert len(found["Train-accuracy"]) == 2
     assert len(found["Validation-accuracy"]) == 2
     assert all(0.0 <= v <= 1.0 for values in found.values() for v in values)
-    # The last epoch's validation accuracy is the exported model's test accuracy.
-    assert found["Validation-accuracy"][-1] == pytest.approx(trained.metrics["accuracy"], abs=1e-6)
+
+
+def test_validation_is_held_out_of_training_and_disjoint_from_test(trained: TrainedRun) -> None:
+    """192 synthetic training images: 173 train, the last 19 validate; the 60 test images are
+    evaluated once, for metrics.json."""
+    import tensorflow as tf
+
+    from workloads.cifar10 import data
+    from workloads.cifar10.export import LoadedClassifier
+
+    splits = data.load_holdout("synthetic", synthetic_train_size=192, synthetic_test_size=60,
+                               seed=7)
+    train_images, _ = data.as_arrays(splits.train)
+    val_images, val_labels = data.as_arrays(splits.validation)
+    test_images, _ = data.as_arrays(splits.test)
+    assert (len(train_images), len(val_images), len(test_images)) == (173, 19, 60)
+    assert (trained.metrics["train_examples"], trained.metrics["validation_examples"],
+            trained.metrics["examples"]) == (173, 19, 60)
+    seen = {image.tobytes() for image in train_images}
+    assert not seen & {image.tobytes() for image in val_images}
+    assert not (seen | {image.tobytes() for image in val_images}) & {
+        image.tobytes() for image in test_images}
+    # The last epoch's Validation-accuracy is the exported model's accuracy on the held-out 19.
+    classifier = LoadedClassifier(str(trained.export_dir))
+    predicted = classifier(tf.constant(val_images)).numpy().argmax(axis=1)
+    found = katib_metrics(trained.stdout, ("Validation-accuracy",))
+    assert found["Validation-accuracy"][-1] == pytest.approx((predicted == val_labels).mean(),
+                                                             abs=1e-6)
 
 
 def test_metrics_json_describes_the_run(trained: TrainedRun) -> None:
@@ -90,7 +116,8 @@ def test_same_seed_same_model_and_hypertune_reports(trained: TrainedRun, tmp_pat
     reports = [json.loads(line) for line in metric_file.read_text().splitlines() if line.strip()]
     assert [r["global_step"] for r in reports] == ["1", "2"]
     assert all("accuracy" in r for r in reports)
-    assert float(reports[-1]["accuracy"]) == pytest.approx(again.metrics["accuracy"], abs=1e-6)
+    validation = katib_metrics(again.stdout, ("Validation-accuracy",))["Validation-accuracy"]
+    assert [float(r["accuracy"]) for r in reports] == pytest.approx(validation, abs=1e-6)
 
 
 def test_synthetic_data_is_learnable(tmp_path: Path) -> None:
@@ -101,8 +128,8 @@ def test_synthetic_data_is_learnable(tmp_path: Path) -> None:
 def test_batch_larger_than_training_split_is_a_clear_error(tmp_path: Path) -> None:
     from workloads.cifar10.data import DataError
 
-    with pytest.raises(DataError, match=r"--batch-size 512 is larger than the training split "
-                                        r"\(192 examples\)"):
+    with pytest.raises(DataError, match=r"--batch-size 512 is larger than the training set "
+                                        r"\(173 examples after holding out 19"):
         train_in_process(tmp_path, "--batch-size", "512")
 
 

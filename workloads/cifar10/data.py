@@ -8,6 +8,10 @@ Every source yields `(image uint8 [32, 32, 3], label int64)`:
 - `load_synthetic`: generated images whose class is visible in colour and stripe pattern, for
   tests and offline demos.
 
+`load_holdout` splits a source into train, validation and test: the last `VALIDATION_FRACTION` of
+the training split (in file order) is held out for per-epoch validation, which is what Katib and
+Vertex HyperTune optimise; the test split is evaluated once, after training.
+
 `train_pipeline` is the tuned pipeline (cache → shuffle → batch → batched augment → prefetch);
 `study_pipeline` is the study's baseline (map → shuffle → batch, no cache, no prefetch), kept for
 the benchmark.
@@ -16,6 +20,7 @@ the benchmark.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -28,6 +33,8 @@ _FEATURES = {
     "image": tf.io.FixedLenFeature([], tf.string),
     "label": tf.io.FixedLenFeature([], tf.int64),
 }
+VALIDATION_FRACTION = 0.1
+"""Share of the training split held out for per-epoch validation (tfds: `train[90%:]`)."""
 _PAD = 4
 """Pixels of zero padding before the random 32×32 crop (the usual CIFAR-10 augmentation)."""
 
@@ -189,6 +196,61 @@ def load_split(source: str, split: str, data_dir: str | None = None,
     raise DataError(f"data source {source!r} is not allowed; use tfds, tfrecord or synthetic")
 
 
+@dataclass(frozen=True)
+class Holdout:
+    """Train, validation and test sets of one source, with the sizes of train and validation."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    test: tf.data.Dataset
+    train_size: int
+    validation_size: int
+
+
+def validation_size(total: int) -> int:
+    """Examples held out of a `total`-example training split: `VALIDATION_FRACTION`, rounded,
+    at least one, leaving at least one to train on."""
+    if total < 2:
+        raise DataError(f"the training split has {total} example(s); at least 2 are needed to "
+                        f"hold out {VALIDATION_FRACTION:.0%} for validation")
+    return min(total - 1, max(1, round(total * VALIDATION_FRACTION)))
+
+
+def _count(ds: tf.data.Dataset) -> int:
+    return int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+
+
+def load_holdout(source: str, data_dir: str | None = None, synthetic_train_size: int = 2048,
+                 synthetic_test_size: int = 512, seed: int = 0) -> Holdout:
+    """The source's training split cut into train and validation (the last
+    `VALIDATION_FRACTION`, in file order, so every trial of a study validates on the same
+    examples), and its test split. TFRecords are counted as raw records, before decoding."""
+    if source == "tfrecord":
+        files = tfrecord_files(data_dir or "", "train")
+        records = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 8))
+        total = _count(tf.data.TFRecordDataset(files))
+        n_train = total - validation_size(total)
+        train = records.take(n_train).map(_parse, num_parallel_calls=AUTOTUNE)
+        validation = records.skip(n_train).map(_parse, num_parallel_calls=AUTOTUNE)
+    elif source == "tfds":
+        import tensorflow_datasets as tfds
+
+        load_tfds("train", data_dir)  # prepares the data and checks the label names
+        total = tfds.builder("cifar10", data_dir=data_dir).info.splits["train"].num_examples
+        n_train = total - validation_size(total)
+        train, validation = (
+            tfds.load("cifar10", split=spec, data_dir=data_dir, as_supervised=True,
+                      shuffle_files=False)
+            for spec in (f"train[:{n_train}]", f"train[{n_train}:]"))
+    else:
+        full = load_split(source, "train", data_dir, synthetic_train_size, seed)
+        total = int(full.cardinality())
+        n_train = total - validation_size(total)
+        train, validation = full.take(n_train), full.skip(n_train)
+    test = load_split(source, "test", data_dir, synthetic_test_size, seed)
+    return Holdout(train, validation, test, n_train, total - n_train)
+
+
 # --- pipelines ---------------------------------------------------------------------------------
 
 def augment_batch(images: tf.Tensor, seed: int) -> tf.Tensor:
@@ -252,10 +314,3 @@ def as_arrays(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
         labels.append(label)
     return np.stack(images), np.asarray(labels, dtype=np.int64)
 
-
-def cardinality(ds: tf.data.Dataset) -> int:
-    """Number of elements: tf.data's own count when known, else one counting pass."""
-    known = int(ds.cardinality())
-    if known >= 0:
-        return known
-    return int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))

@@ -2,7 +2,8 @@
 
 One run: pick the distribution strategy from the environment, load data, build the model and
 train it with a backup checkpoint per epoch (a killed or preempted run resumes at the next epoch),
-print Katib metric lines and report to Vertex HyperTune each epoch, evaluate on the test split,
+print Katib metric lines and report to Vertex HyperTune each epoch on a validation set held out of
+the training split (`data.VALIDATION_FRACTION`), evaluate once on the test split,
 export the SavedModel to `{model_dir}/{version}` and write `metrics.json` beside it.
 Exit codes: 0 done, 2 bad arguments or unreadable data.
 """
@@ -137,18 +138,19 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
-    train_raw = data.load_split(cfg.data, "train", cfg.data_dir, cfg.synthetic_train_size,
-                                cfg.seed)
-    test_raw = data.load_split(cfg.data, "test", cfg.data_dir, cfg.synthetic_test_size, cfg.seed)
-    steps_per_epoch = data.cardinality(train_raw) // cfg.batch_size
+    splits = data.load_holdout(cfg.data, cfg.data_dir, cfg.synthetic_train_size,
+                               cfg.synthetic_test_size, cfg.seed)
+    steps_per_epoch = splits.train_size // cfg.batch_size
     if steps_per_epoch < 1:
-        raise data.DataError(f"--batch-size {cfg.batch_size} is larger than the training split "
-                             f"({data.cardinality(train_raw)} examples)")
+        raise data.DataError(f"--batch-size {cfg.batch_size} is larger than the training set "
+                             f"({splits.train_size} examples after holding out "
+                             f"{splits.validation_size} for validation)")
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train_ds = data.train_pipeline(train_raw, cfg.batch_size, cfg.seed, cfg.augment,
+    train_ds = data.train_pipeline(splits.train, cfg.batch_size, cfg.seed, cfg.augment,
                                    repeat=True).with_options(options)
-    test_ds = data.eval_pipeline(test_raw, cfg.batch_size)
+    val_ds = data.eval_pipeline(splits.validation, cfg.batch_size)
+    test_ds = data.eval_pipeline(splits.test, cfg.batch_size)
 
     # Every worker in a cluster holds the same weights; each backs up to its own folder.
     backup_dir = cfg.checkpoint_dir if role.num_workers == 1 else join(cfg.checkpoint_dir, role.tag)
@@ -160,7 +162,7 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
           f"as {role.tag}; {steps_per_epoch} steps per epoch; checkpoints in {backup_dir}",
           flush=True)
     started = time.perf_counter()
-    resumed_at = loop.run(train_ds, steps_per_epoch, cfg.epochs, test_ds,
+    resumed_at = loop.run(train_ds, steps_per_epoch, cfg.epochs, val_ds,
                           EpochReporter(cfg, env, role.is_chief))
     train_seconds = time.perf_counter() - started
 
@@ -171,6 +173,8 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
     test_labels = np.concatenate([y for _, y in batches])
     metrics = {
         **evaluation(test_labels, probabilities),
+        "train_examples": splits.train_size,
+        "validation_examples": splits.validation_size,
         "class_names": list(CLASS_NAMES),
         "hyperparameters": cfg.hyperparameters(),
         "seed": cfg.seed,
