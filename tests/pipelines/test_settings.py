@@ -34,3 +34,32 @@ def test_bad_file_names_field_and_value(tmp_path: Path) -> None:
 def test_registry_must_not_be_a_url() -> None:
     with pytest.raises(SettingsError, match=r"registry 'https://r.example/p' is not allowed"):
         load_settings().images("https://r.example/p")
+
+
+@pytest.mark.parametrize("section,key,value,reason", [
+    ("train", "momentum", 1.5, r"allowed: a float in \[0, 1\]"),
+    ("train", "epochs", 0, r"allowed: an integer in \[1, 10000\]"),
+    ("local.train", "width", 0.0, r"allowed: a float in \(0, 4\]"),
+])
+def test_hyperparameters_are_checked_by_the_trainer_parser(
+        tmp_path: Path, section: str, key: str, value: float, reason: str) -> None:
+    raw = yaml.safe_load(DEFAULTS_PATH.read_text())
+    target = raw
+    for part in section.split("."):
+        target = target[part]
+    target[key] = value
+    bad = tmp_path / "defaults.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SettingsError, match=rf"{section}\.{key}: {value!r} is not allowed .*"
+                                            rf"{reason}"):
+        load_settings(bad)
+
+
+def test_optimizer_choices_are_the_trainer_s(tmp_path: Path) -> None:
+    raw = yaml.safe_load(DEFAULTS_PATH.read_text())
+    raw["train"]["optimizer"] = "rmsprop"
+    bad = tmp_path / "defaults.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SettingsError, match=r"train\.optimizer: .*'sgd', 'adam' or 'ftrl'.*"
+                                            r"\(got 'rmsprop'\)"):
+        load_settings(bad)

@@ -7,6 +7,7 @@ import pytest
 from workloads.cifar10 import CLASS_NAMES
 from workloads.cifar10.config import parse_args
 from workloads.pipelines.steps import (
+    TRAIN_PARAMETERS,
     StepError,
     check_v1_response,
     markdown_report,
@@ -23,6 +24,15 @@ def test_trainer_args_parse_with_the_trainer() -> None:
     assert (cfg.num_units, cfg.optimizer, cfg.width, cfg.version) == (64, "adam", 0.5, 1)
     assert cfg.checkpoint_dir == "/w/checkpoints"
     assert cfg.tensorboard_dir == "/w/tensorboard"
+
+
+def test_every_train_parameter_is_a_trainer_flag() -> None:
+    values = {"model": "resnet", "epochs": 3, "batch_size": 8, "learning_rate": 0.2,
+              "momentum": 0.5, "optimizer": "ftrl", "num_layers": 2, "num_units": 16,
+              "width": 0.25, "seed": 7}
+    assert set(values) == set(TRAIN_PARAMETERS)
+    cfg = parse_args(trainer_args("/d", "/m", "/w", values), environ={})
+    assert {name: getattr(cfg, name) for name in values} == values
 
 
 def test_trainer_args_refuse_unknown_names() -> None:

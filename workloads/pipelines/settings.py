@@ -6,6 +6,8 @@ imports neither kfp nor TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -16,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workloads.cifar10 import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
+from workloads.cifar10.config import Architecture, Optimizer, build_parser
 
 DEFAULTS_PATH = Path(__file__).parent / "defaults.yaml"
 Target = Literal["kubeflow", "vertex", "local"]
@@ -33,21 +36,44 @@ class _Model(BaseModel):
 
 
 class TrainSettings(_Model):
-    """Trainer flags the pipeline exposes as parameters (see `workloads/cifar10/config.py`)."""
+    """Trainer flags the pipeline exposes as parameters (see `workloads/cifar10/config.py`).
+
+    Types and choices come from the trainer's config; ranges are the trainer's own parser's,
+    checked by `check_hyperparameters` when the file is loaded.
+    """
 
     data: Literal["tfds", "synthetic"]
-    synthetic_train_size: int = Field(default=2048, ge=1)
-    synthetic_test_size: int = Field(default=512, ge=1)
-    model: Literal["vgg", "resnet"]
-    epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    learning_rate: float = Field(gt=0)
-    momentum: float = Field(ge=0, le=1)
-    optimizer: Literal["sgd", "adam", "ftrl"]
-    num_layers: int = Field(ge=1)
-    num_units: int = Field(ge=1)
-    width: float = Field(gt=0)
-    seed: int = Field(ge=0)
+    """The prepare-data step's sources (the trainer then reads its TFRecords)."""
+    synthetic_train_size: int = 2048
+    synthetic_test_size: int = 512
+    model: Architecture
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    momentum: float
+    optimizer: Optimizer
+    num_layers: int
+    num_units: int
+    width: float
+    seed: int
+
+
+def check_hyperparameters(train: TrainSettings, where: str) -> None:
+    """Parse every hyperparameter with the trainer's own parser, one flag at a time.
+
+    Raises:
+        SettingsError: naming `where.<key>`, the value and the trainer's reason.
+    """
+    parser = build_parser()
+    for name, value in train.model_dump().items():
+        errors = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(errors):
+                parser.parse_args([f"--{name.replace('_', '-')}={value}"])
+        except SystemExit:
+            reason = errors.getvalue().strip().splitlines()[-1:] or ["refused by the trainer"]
+            raise SettingsError(f"{where}.{name}: {value!r} is not allowed ({reason[0]})"
+                                ) from None
 
 
 class LocalSettings(_Model):
@@ -121,7 +147,7 @@ def load_settings(path: Path = DEFAULTS_PATH) -> PipelineSettings:
     """Read and validate `defaults.yaml` (or another file of the same shape)."""
     try:
         raw = yaml.safe_load(path.read_text())
-        return PipelineSettings.model_validate(raw)
+        settings = PipelineSettings.model_validate(raw)
     except (OSError, yaml.YAMLError) as err:
         raise SettingsError(f"{path}: cannot read pipeline settings: {err}") from None
     except ValidationError as err:
@@ -129,3 +155,6 @@ def load_settings(path: Path = DEFAULTS_PATH) -> PipelineSettings:
         where = ".".join(str(p) for p in first["loc"])
         raise SettingsError(f"{path}: {where}: {first['msg']} (got {first.get('input')!r})"
                             ) from None
+    check_hyperparameters(settings.train, f"{path}: train")
+    check_hyperparameters(settings.local.train, f"{path}: local.train")
+    return settings

@@ -18,12 +18,10 @@ MODEL_VERSION = 1
 """The trainer exports to `{model_dir}/{MODEL_VERSION}`; serving loads from there."""
 SPLIT_SIZES_FILE = "splits.json"
 
-TRAIN_FLAGS = {
-    "model": "--model", "epochs": "--epochs", "batch_size": "--batch-size",
-    "learning_rate": "--learning_rate", "momentum": "--momentum", "optimizer": "--optimizer",
-    "num_layers": "--num-layers", "num_units": "--num_units", "width": "--width", "seed": "--seed",
-}
-"""Pipeline parameter → trainer flag (the study's spellings, `workloads/cifar10/config.py`)."""
+TRAIN_PARAMETERS = ("model", "epochs", "batch_size", "learning_rate", "momentum", "optimizer",
+                    "num_layers", "num_units", "width", "seed")
+"""Hyperparameters the train step passes on, each as `--<name>` (the trainer accepts these
+spellings, `workloads/cifar10/config.py`)."""
 
 
 class StepError(RuntimeError):
@@ -62,17 +60,17 @@ def prepare_data(source: str, out_dir: str, train_size: int, test_size: int, see
 def trainer_args(data_dir: str, model_dir: str, work_dir: str,
                  hyperparameters: Mapping[str, Any]) -> list[str]:
     """The trainer command line for a prepared dataset; unknown hyperparameters are refused."""
-    unknown = sorted(set(hyperparameters) - set(TRAIN_FLAGS))
+    unknown = sorted(set(hyperparameters) - set(TRAIN_PARAMETERS))
     if unknown:
         raise StepError(f"train: unknown hyperparameter(s) {', '.join(unknown)}; allowed: "
-                        f"{', '.join(TRAIN_FLAGS)}")
+                        f"{', '.join(TRAIN_PARAMETERS)}")
     args = ["--data", "tfrecord", "--data-dir", data_dir, "--model-dir", model_dir,
             "--version", str(MODEL_VERSION),
             "--checkpoint-dir", f"{work_dir.rstrip('/')}/checkpoints",
             "--tensorboard-dir", f"{work_dir.rstrip('/')}/tensorboard"]
-    for name, flag in TRAIN_FLAGS.items():
+    for name in TRAIN_PARAMETERS:
         if name in hyperparameters:
-            args += [flag, str(hyperparameters[name])]
+            args += [f"--{name}", str(hyperparameters[name])]
     return args
 
 
