@@ -5,7 +5,6 @@ import pytest
 
 from cost.catalog import (
     PRICES_DIR,
-    STATUSES,
     CatalogError,
     PriceNotFound,
     load_catalog,
@@ -22,14 +21,14 @@ def test_two_dated_snapshots_ship():
 
 
 @pytest.mark.parametrize("date", ["2024-02-01", "2026-07-30"])
-def test_every_price_has_a_known_source_date_and_status(date):
+def test_every_unverified_price_explains_itself(date):
     prices = load_catalog(date)
     rows = prices.all_prices()
     assert len(rows) > 40
+    assert any(price.status != "verified" for _, price in rows)
     for key, price in rows:
-        assert price.source in prices.sources, key
-        assert price.status in STATUSES, key
-        assert len(price.as_of) == 10, key
+        if price.status != "verified":
+            assert price.note.strip(), f"{key} is {price.status} but says nothing of why"
 
 
 @pytest.mark.parametrize("date", ["2024-02-01", "2026-07-30"])
