@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from types import SimpleNamespace
 from typing import Any
 
@@ -146,38 +147,45 @@ def test_traffic_percent_out_of_range(percent: int) -> None:
 
 
 class FakeAiplatform:
-    """Stands in for `google.cloud.aiplatform` at the network boundary; records every call."""
+    """Stands in for `google.cloud.aiplatform` at the network boundary; records every call.
+
+    Each call is bound to the real method's signature first, so a misspelled keyword fails.
+    """
 
     def __init__(self, existing_split: dict[str, int]) -> None:
+        from google.cloud import aiplatform
+
         self.calls: list[tuple[str, dict[str, Any]]] = []
         fake = self
+
+        def record(name: str, real: Any, *args: Any, **kwargs: Any) -> None:
+            inspect.signature(real).bind(*args, **kwargs)
+            fake.calls.append((name, kwargs))
 
         class Model:
             @staticmethod
             def upload(**kwargs: Any) -> Any:
-                fake.calls.append(("upload", kwargs))
+                record("upload", aiplatform.Model.upload, **kwargs)
                 return SimpleNamespace(resource_name="projects/p/locations/r/models/7")
 
         class Endpoint:
-            def __init__(self, endpoint_name: str) -> None:
-                fake.calls.append(("endpoint", {"endpoint_name": endpoint_name}))
-                self.resource_name = f"projects/p/locations/r/endpoints/{endpoint_name}"
+            def __init__(self, **kwargs: Any) -> None:
+                record("endpoint", aiplatform.Endpoint.__init__, self, **kwargs)
+                self.resource_name = f"projects/p/locations/r/endpoints/{kwargs['endpoint_name']}"
                 self.traffic_split = dict(existing_split)
 
             def deploy(self, **kwargs: Any) -> None:
-                fake.calls.append(("deploy", kwargs))
-                share = kwargs["traffic_percentage"]
-                rest = sum(self.traffic_split.values()) or 1
-                self.traffic_split = {k: round(v * (100 - share) / rest)
-                                      for k, v in self.traffic_split.items()} | {"new": share}
+                record("deploy", aiplatform.Endpoint.deploy, self, **kwargs)
 
         self.Model, self.Endpoint = Model, Endpoint
+        self._init = aiplatform.init
 
     def init(self, **kwargs: Any) -> None:
+        inspect.signature(self._init).bind(**kwargs)
         self.calls.append(("init", kwargs))
 
 
-def test_deploy_to_vertex_splits_traffic() -> None:
+def test_deploy_to_vertex_sends_the_share_model_and_account() -> None:
     fake = FakeAiplatform({"old": 100})
     upload = vertex_upload_args("cifar10", "gs://b/m/1", IMAGE)
     result = deploy_to_vertex(fake, project="p", region="us-central1", endpoint_id="1234567890",
@@ -187,11 +195,14 @@ def test_deploy_to_vertex_splits_traffic() -> None:
     assert names == ["init", "upload", "endpoint", "deploy"]
     assert fake.calls[0][1] == {"project": "p", "location": "us-central1"}
     assert fake.calls[1][1] == upload
+    assert fake.calls[2][1] == {"endpoint_name": "1234567890"}
     deploy = fake.calls[3][1]
+    assert deploy["model"].resource_name == "projects/p/locations/r/models/7"
     assert deploy["traffic_percentage"] == 20
     assert deploy["machine_type"] == "n1-standard-4"
     assert deploy["service_account"] == "serving@p.iam.gserviceaccount.com"
-    assert result["traffic_split"] == {"old": 80, "new": 20}
+    assert result["model"] == "projects/p/locations/r/models/7"
+    assert result["traffic_percent"] == 20
 
 
 def test_deploy_to_empty_endpoint_takes_all_traffic() -> None:
@@ -200,7 +211,12 @@ def test_deploy_to_empty_endpoint_takes_all_traffic() -> None:
                               upload=vertex_upload_args("c", "gs://b/m/1", IMAGE),
                               machine_type="n1-standard-4", traffic_percent=20)
     assert fake.calls[-1][1]["traffic_percentage"] == 100
-    assert result["traffic_split"] == {"new": 100}
+    assert result["traffic_percent"] == 100
+
+
+def test_fake_aiplatform_refuses_a_misspelled_keyword() -> None:
+    with pytest.raises(TypeError, match="traffic_percent"):
+        FakeAiplatform({}).Endpoint(endpoint_name="1").deploy(model=None, traffic_percent=20)
 
 
 def test_inference_service_passes_the_workload_policies() -> None:

@@ -3,10 +3,12 @@ network boundary; the Vertex request is a real `aiplatform.PipelineJob` that nev
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import create_autospec
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
@@ -35,23 +37,16 @@ OUTPUTS = {"project": "mlp-vertex-000000", "region": "us-central1",
            "vertexEndpointId": "1234567890"}
 
 
-class FakeKfpClient:
-    """Records what `kfp.Client` would send."""
+def fake_kfp_client() -> Any:
+    """A `kfp.Client` with the real method signatures (a misspelled keyword fails) and canned
+    answers; nothing is sent."""
+    import kfp
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def create_run_from_pipeline_package(self, pipeline_file: str, **kwargs: Any) -> Any:
-        self.calls.append(("run", {"pipeline_file": pipeline_file, **kwargs}))
-        return SimpleNamespace(run_id="run-1")
-
-    def create_experiment(self, name: str, **kwargs: Any) -> Any:
-        self.calls.append(("experiment", {"name": name}))
-        return SimpleNamespace(experiment_id="exp-9")
-
-    def create_recurring_run(self, **kwargs: Any) -> Any:
-        self.calls.append(("recurring", kwargs))
-        return SimpleNamespace(recurring_run_id="rr-1")
+    client = create_autospec(kfp.Client, instance=True)
+    client.create_run_from_pipeline_package.return_value = SimpleNamespace(run_id="run-1")
+    client.create_experiment.return_value = SimpleNamespace(experiment_id="exp-9")
+    client.create_recurring_run.return_value = SimpleNamespace(recurring_run_id="rr-1")
+    return client
 
 
 @pytest.fixture(scope="module")
@@ -74,28 +69,35 @@ def test_parse_and_cast_arguments() -> None:
 
 
 def test_kubeflow_run(packages: dict[str, Path]) -> None:
-    client = FakeKfpClient()
+    client = fake_kfp_client()
     run = submit_kubeflow(packages["kubeflow"], {"epochs": 5}, client, run_name="r1")
     assert run.run_id == "run-1"
-    (name, call), = client.calls
-    assert name == "run"
-    assert call["pipeline_file"] == str(packages["kubeflow"])
-    assert call["arguments"] == {"epochs": 5}
-    assert call["experiment_name"] == "cifar10" and call["run_name"] == "r1"
+    client.create_run_from_pipeline_package.assert_called_once()
+    call = client.create_run_from_pipeline_package.call_args
+    assert call.args == (str(packages["kubeflow"]),)
+    assert call.kwargs["arguments"] == {"epochs": 5}
+    assert call.kwargs["experiment_name"] == "cifar10" and call.kwargs["run_name"] == "r1"
+    assert client.create_recurring_run.call_count == 0
+
+
+def test_fake_kfp_client_refuses_a_misspelled_keyword() -> None:
+    with pytest.raises(TypeError):
+        fake_kfp_client().create_recurring_run(experiment_id="e", cron="0 0 3 * * *")
 
 
 def test_kubeflow_recurring_run(packages: dict[str, Path]) -> None:
-    client = FakeKfpClient()
+    client = fake_kfp_client()
     schedule_kubeflow(packages["kubeflow"], {"epochs": 5}, client, "0 0 3 * * *")
-    assert [name for name, _ in client.calls] == ["experiment", "recurring"]
-    recurring = client.calls[1][1]
+    assert client.create_experiment.call_args.kwargs == {"name": "cifar10"}
+    client.create_recurring_run.assert_called_once()
+    recurring = client.create_recurring_run.call_args.kwargs
     assert recurring["experiment_id"] == "exp-9"
     assert recurring["cron_expression"] == "0 0 3 * * *"
     assert recurring["pipeline_package_path"] == str(packages["kubeflow"])
     assert recurring["params"] == {"epochs": 5}
     assert recurring["max_concurrency"] == 1 and recurring["no_catchup"] is True
     with pytest.raises(SubmitError, match=r"has 5 fields; Kubeflow Pipelines .* expects 6"):
-        schedule_kubeflow(packages["kubeflow"], {}, FakeKfpClient(), "0 3 * * *")
+        schedule_kubeflow(packages["kubeflow"], {}, fake_kfp_client(), "0 3 * * *")
 
 
 def test_stack_outputs(tmp_path: Path) -> None:
@@ -115,16 +117,19 @@ def test_stack_outputs(tmp_path: Path) -> None:
 
 
 class RecordingPipelineJob:
-    """A real PipelineJob request whose two network calls are recorded instead of sent."""
+    """A real PipelineJob request whose two network calls are checked against the real
+    signatures and recorded instead of sent."""
 
     def __init__(self, **kwargs: Any) -> None:
         self.job = aiplatform.PipelineJob(credentials=AnonymousCredentials(), **kwargs)
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
     def submit(self, **kwargs: Any) -> None:
+        inspect.signature(aiplatform.PipelineJob.submit).bind(self.job, **kwargs)
         self.sent.append(("submit", kwargs))
 
     def create_schedule(self, **kwargs: Any) -> Any:
+        inspect.signature(aiplatform.PipelineJob.create_schedule).bind(self.job, **kwargs)
         self.sent.append(("schedule", kwargs))
         return SimpleNamespace(resource_name="projects/p/locations/r/schedules/1")
 
@@ -163,6 +168,8 @@ def test_vertex_schedule(packages: dict[str, Path]) -> None:
     assert call["max_concurrent_run_count"] == 1
     with pytest.raises(SubmitError, match="has 6 fields; Vertex AI expects 5"):
         schedule_vertex(job, "sa", "0 0 3 * * *")
+    with pytest.raises(TypeError):
+        job.submit(service_acount="sa")
 
 
 def test_check_cron() -> None:
