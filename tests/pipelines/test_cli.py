@@ -36,7 +36,7 @@ def test_compile_writes_ir(tmp_path: Path) -> None:
     (["pipeline", "run", "--local", "-p", "epochs"], "'epochs' is not NAME=VALUE"),
     (["pipeline", "run", "--local", "-p", "epochz=1"], "'epochz' does not exist"),
     (["pipeline", "run", "--target", "kubeflow", "--schedule", "0 3 * * *"],
-     "has 5 fields; Kubeflow Pipelines"),
+     "--schedule '0 3 * * *' has 5 fields; Kubeflow Pipelines"),
 ])
 def test_bad_input_exits_2(argv: list[str], message: str) -> None:
     result = runner.invoke(app, argv)

@@ -199,5 +199,5 @@ def check_cron(cron: str, fields: int) -> None:
     if count != fields:
         example = "0 0 3 * * *" if fields == 6 else "0 3 * * *"
         where = "Kubeflow Pipelines (seconds first)" if fields == 6 else "Vertex AI"
-        raise SubmitError(f"--cron {cron!r} has {count} fields; {where} expects {fields}, "
+        raise SubmitError(f"--schedule {cron!r} has {count} fields; {where} expects {fields}, "
                           f"e.g. {example!r} for 03:00 daily")
