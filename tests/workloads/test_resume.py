@@ -7,6 +7,8 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.workloads.conftest import epochs_in, read_metrics, start_trainer, tiny_args
 
 EPOCHS = 8
@@ -55,3 +57,12 @@ def test_killed_run_resumes_at_the_next_epoch(tmp_path: Path) -> None:
     assert resumed == list(range(resumed[0], EPOCHS + 1))
     assert read_metrics(tmp_path / "model" / "1")["resumed_at_epoch"] == resumed[0] - 1
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_workers_that_restored_different_epochs_are_a_clear_error() -> None:
+    from workloads.cifar10.loop import ResumeError, check_agreed
+
+    assert check_agreed([3, 3], "gs://b/ckpt") == 3
+    with pytest.raises(ResumeError, match=r"workers restored different epochs \[3, 0\] .* from "
+                                          r"'/local/ckpt'.*storage they all share"):
+        check_agreed([3, 0], "/local/ckpt")

@@ -6,6 +6,9 @@ local, TFJob and Vertex runs identical. It does what `fit` + `BackupAndRestore` 
 
 - the model, optimizer state and an epoch counter go to a `tf.train.CheckpointManager` after
   every epoch, so a killed or preempted run restarts at the first unfinished epoch;
+- in a cluster every worker restores from the chief's folder and checks, with one all-gather,
+  that all of them restored the same epoch; non-chief workers save (saving may run collectives)
+  into folders of their own that nobody reads, as Keras's `BackupAndRestore` does;
 - the checkpoint is deleted when training completes, so a finished run is not resumed;
 - each epoch runs exactly `steps_per_epoch` global batches from a repeated dataset, so every
   worker in a cluster takes the same number of steps.
@@ -28,15 +31,33 @@ class EpochResult:
     logs: dict[str, float]
 
 
+class ResumeError(RuntimeError):
+    """Workers of one cluster restored different epochs; the message names them."""
+
+
+def check_agreed(epochs: list[int], backup_dir: str) -> int:
+    """The epoch every worker restored; raises `ResumeError` when they differ."""
+    if len(set(epochs)) > 1:
+        raise ResumeError(
+            f"workers restored different epochs {epochs} (by worker index) from {backup_dir!r}; "
+            "every worker must see the chief's checkpoint folder, so --checkpoint-dir must be "
+            "storage they all share (a gs:// URI on GKE and Vertex AI)")
+    return epochs[0]
+
+
 class TrainingLoop:
     """Builds optimizer, metrics and checkpoint inside `strategy`'s scope and runs epochs."""
 
     def __init__(self, strategy: tf.distribute.Strategy, build_model: Callable[[], keras.Model],
                  build_optimizer: Callable[[], keras.optimizers.Optimizer], global_batch: int,
-                 backup_dir: str) -> None:
+                 backup_dir: str, write_dir: str | None = None, num_workers: int = 1) -> None:
+        """`backup_dir` is the chief's folder, read by all; `write_dir` (default `backup_dir`)
+        is where this worker saves, a private folder on non-chief workers."""
+        self.num_workers = num_workers
         self.strategy = strategy
         self.global_batch = global_batch
         self.backup_dir = backup_dir
+        self.write_dir = write_dir or backup_dir
         with strategy.scope():
             self.model = build_model()
             optimizer = build_optimizer()
@@ -53,13 +74,26 @@ class TrainingLoop:
         self._loss = keras.losses.SparseCategoricalCrossentropy(reduction=None)
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                               epoch=self.epoch)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, backup_dir, max_to_keep=2)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.write_dir, max_to_keep=2)
 
     def restore(self) -> int:
-        """Load the latest backup if there is one; returns the number of finished epochs."""
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
+        """Load the chief's latest backup if there is one; returns the number of finished epochs,
+        checked to be the same on every worker."""
+        latest = tf.train.latest_checkpoint(self.backup_dir)
+        if latest:
+            self.checkpoint.restore(latest).expect_partial()
+        if self.num_workers > 1:
+            gathered = self._gather_epochs().numpy().tolist()
+            return check_agreed(gathered[::len(gathered) // self.num_workers], self.backup_dir)
         return int(self.epoch.numpy())
+
+    @tf.function
+    def _gather_epochs(self) -> tf.Tensor:
+        def gather() -> tf.Tensor:
+            context = tf.distribute.get_replica_context()
+            return context.all_gather(tf.reshape(tf.identity(self.epoch), [1]), axis=0)
+
+        return self.strategy.experimental_local_results(self.strategy.run(gather))[0]
 
     @tf.function
     def _train_step(self, iterator: tf.distribute.DistributedIterator) -> None:
@@ -114,6 +148,7 @@ class TrainingLoop:
         return start
 
     def discard_backup(self) -> None:
-        """Delete the backup folder once training has finished."""
-        if tf.io.gfile.exists(self.backup_dir):
-            tf.io.gfile.rmtree(self.backup_dir)
+        """Delete this worker's backup folder (the chief's: the shared one) once training has
+        finished."""
+        if tf.io.gfile.exists(self.write_dir):
+            tf.io.gfile.rmtree(self.write_dir)

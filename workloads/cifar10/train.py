@@ -152,11 +152,13 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
     val_ds = data.eval_pipeline(splits.validation, cfg.batch_size)
     test_ds = data.eval_pipeline(splits.test, cfg.batch_size)
 
-    # Every worker in a cluster holds the same weights; each backs up to its own folder.
-    backup_dir = cfg.checkpoint_dir if role.num_workers == 1 else join(cfg.checkpoint_dir, role.tag)
+    # Every worker restores from the chief's folder; the others save into private folders.
+    backup_dir = cfg.checkpoint_dir
+    write_dir = backup_dir if role.is_chief else tempfile.mkdtemp(prefix="cifar10-backup-")
     loop = TrainingLoop(strategy,
                         lambda: build_model(cfg.model, cfg.num_layers, cfg.num_units, cfg.width),
-                        lambda: _optimizer(cfg), cfg.batch_size, backup_dir)
+                        lambda: _optimizer(cfg), cfg.batch_size, backup_dir, write_dir,
+                        role.num_workers)
     model = loop.model
     print(f"training {cfg.model} on {cfg.data} with {strategy.num_replicas_in_sync} replica(s) "
           f"as {role.tag}; {steps_per_epoch} steps per epoch; checkpoints in {backup_dir}",
@@ -205,10 +207,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     cfg = parse_args(argv, prog=prog)
     from workloads.cifar10.data import DataError
     from workloads.cifar10.distribute import ClusterConfigError
+    from workloads.cifar10.loop import ResumeError
 
     try:
         train(cfg)
-    except (DataError, ClusterConfigError) as err:
+    except (DataError, ClusterConfigError, ResumeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
