@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import typer
 
-_FORWARD = {"allow_extra_args": True, "ignore_unknown_options": True,
-            "help_option_names": []}
+_FORWARD = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def _run(entry: str, args: list[str]) -> None:
     """Run an entry point's `main(args)`; argparse's exit 2 and its stderr message pass through."""
-    from infra.cli import fail
-
     if entry == "train":
         from workloads.cifar10.train import main
     else:
         from workloads.cifar10.serve import main
-    try:
-        code = main(args, prog=f"mlp {entry}")
-    except FileNotFoundError as err:
-        raise fail(str(err)) from None
+    code = main(args, prog=f"mlp {entry}")
     if code:
         raise typer.Exit(code)
 
