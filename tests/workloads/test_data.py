@@ -90,12 +90,33 @@ def _pairs(images: np.ndarray, labels: np.ndarray) -> set[tuple[bytes, int]]:
     return {(image.tobytes(), int(label)) for image, label in zip(images, labels, strict=True)}
 
 
+def write_cifar_binary(images: np.ndarray, labels: np.ndarray, root: Path) -> str:
+    """Write arrays in the CIFAR-10 binary release layout (`cifar-10-batches-bin/`).
+
+    Each record is one label byte and 3072 pixel bytes in channel-major order. The first
+    `len - len // 6` images go to `data_batch_1..5.bin`, the rest to `test_batch.bin`: the files
+    tfds's cifar10 builder reads after its download step.
+    """
+    folder = root / "cifar-10-batches-bin"
+    folder.mkdir(parents=True, exist_ok=True)
+    records = np.concatenate(
+        [labels.astype(np.uint8)[:, None], images.transpose(0, 3, 1, 2).reshape(len(images), -1)],
+        axis=1)
+    n_test = max(1, len(records) // 6)
+    train, test = records[:-n_test], records[-n_test:]
+    for i, chunk in enumerate(np.array_split(train, 5), start=1):
+        chunk.tofile(folder / f"data_batch_{i}.bin")
+    test.tofile(folder / "test_batch.bin")
+    (folder / "batches.meta.txt").write_text("\n".join(CLASS_NAMES) + "\n")
+    return str(root)
+
+
 def test_tfds_cifar10_builds_from_the_binary_release(tmp_path: Path) -> None:
     """tfds's own cifar10 builder runs; only its download step is answered from a local folder."""
     import tensorflow_datasets as tfds
 
     images, labels = data.synthetic_arrays(36, seed=5)
-    release = data.write_cifar_binary(images, labels, str(tmp_path / "release"))
+    release = write_cifar_binary(images, labels, tmp_path / "release")
     with mock.patch.object(tfds.download.DownloadManager, "download_and_extract",
                            return_value=release):
         train = data.load_tfds("train", data_dir=str(tmp_path / "tfds"))

@@ -19,7 +19,6 @@ the benchmark.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +34,10 @@ _FEATURES = {
 }
 VALIDATION_FRACTION = 0.1
 """Share of the training split held out for per-epoch validation (tfds: `train[90%:]`)."""
+TRAIN_SHUFFLE_BUFFER = 50_000
+"""Shuffle buffer of `train_pipeline`: the whole CIFAR-10 training split, a full shuffle."""
+STUDY_SHUFFLE_BUFFER = 10_000
+"""Shuffle buffer of the study's baseline pipeline, as the study used it."""
 _PAD = 4
 """Pixels of zero padding before the random 32×32 crop (the usual CIFAR-10 augmentation)."""
 
@@ -134,11 +137,11 @@ def tfrecord_files(data_dir: str, split: str) -> list[str]:
     return files
 
 
-def load_tfrecords(data_dir: str, split: str, deterministic: bool = True) -> tf.data.Dataset:
-    """Read and decode a split, interleaving shards in parallel."""
+def load_tfrecords(data_dir: str, split: str) -> tf.data.Dataset:
+    """Read and decode a split, interleaving shards in parallel (in a fixed order)."""
     files = tfrecord_files(data_dir, split)
     ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 8) or None)
-    return ds.map(_parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    return ds.map(_parse, num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
 # --- tfds --------------------------------------------------------------------------------------
@@ -154,30 +157,6 @@ def load_tfds(split: str, data_dir: str | None = None) -> tf.data.Dataset:
     if tuple(names) != CLASS_NAMES:
         raise DataError(f"tfds cifar10 label names {names} differ from {list(CLASS_NAMES)}")
     return ds
-
-
-def write_cifar_binary(images: np.ndarray, labels: np.ndarray, root: str,
-                       train_batches: int = 5) -> str:
-    """Write arrays in the CIFAR-10 binary release layout (`cifar-10-batches-bin/`).
-
-    Each record is one label byte and 3072 pixel bytes in channel-major order. The first
-    `len - len // 6` images go to `data_batch_1..N.bin`, the rest to `test_batch.bin`. This is
-    the format tfds's cifar10 builder reads after its download step, so a test can hand this
-    folder to tfds instead of the network.
-    """
-    folder = os.path.join(root, "cifar-10-batches-bin")
-    os.makedirs(folder, exist_ok=True)
-    records = np.concatenate(
-        [labels.astype(np.uint8)[:, None], images.transpose(0, 3, 1, 2).reshape(len(images), -1)],
-        axis=1)
-    n_test = max(1, len(records) // 6)
-    train, test = records[:-n_test], records[-n_test:]
-    for i, chunk in enumerate(np.array_split(train, train_batches), start=1):
-        chunk.tofile(os.path.join(folder, f"data_batch_{i}.bin"))
-    test.tofile(os.path.join(folder, "test_batch.bin"))
-    with open(os.path.join(folder, "batches.meta.txt"), "w") as f:
-        f.write("\n".join(CLASS_NAMES) + "\n")
-    return root
 
 
 # --- choosing a source -------------------------------------------------------------------------
@@ -276,14 +255,14 @@ def _to_float(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tenso
 
 
 def train_pipeline(ds: tf.data.Dataset, batch_size: int, seed: int, augment: bool = True,
-                   shuffle_buffer: int = 50_000, repeat: bool = False) -> tf.data.Dataset:
+                   repeat: bool = False) -> tf.data.Dataset:
     """Decoded examples cached in memory, reshuffled each epoch, batched, augmented, prefetched.
 
     Images stay uint8 until after batching (4× less memory in the cache); the model scales them.
     `drop_remainder` keeps batch shapes static, which multi-worker training needs; `repeat`
     makes it endless for a loop that counts steps per epoch.
     """
-    ds = ds.cache().shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.cache().shuffle(TRAIN_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=True, num_parallel_calls=AUTOTUNE)
@@ -299,11 +278,10 @@ def eval_pipeline(ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
     return ds.map(_to_float, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
-def study_pipeline(ds: tf.data.Dataset, batch_size: int, seed: int,
-                   shuffle_buffer: int = 10_000) -> tf.data.Dataset:
+def study_pipeline(ds: tf.data.Dataset, batch_size: int, seed: int) -> tf.data.Dataset:
     """The study's baseline: per-element map → shuffle → batch, no cache, no prefetch."""
     ds = ds.map(_to_float)
-    return ds.shuffle(shuffle_buffer, seed=seed).batch(batch_size)
+    return ds.shuffle(STUDY_SHUFFLE_BUFFER, seed=seed).batch(batch_size)
 
 
 def as_arrays(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
