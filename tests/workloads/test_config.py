@@ -66,3 +66,15 @@ def test_hyperparameters_exclude_output_paths() -> None:
     hp = parse_args(["--lr", "0.2"], environ={}).hyperparameters()
     assert hp["learning_rate"] == 0.2
     assert "model_dir" not in hp and "checkpoint_dir" not in hp
+
+
+def test_hypertune_metric_accepts_only_tags_it_can_report(
+        capsys: pytest.CaptureFixture) -> None:
+    assert parse_args(["--hypertune-metric", "Validation-loss"], environ={}).hypertune_metric == (
+        "Validation-loss")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--hypertune-metric", "top5"], environ={})
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --hypertune-metric: invalid choice: 'top5'" in err
+    assert "'accuracy'" in err and "'Validation-accuracy'" in err

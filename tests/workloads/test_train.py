@@ -148,3 +148,30 @@ def test_gpu_training_uses_mixed_precision(tmp_path: Path) -> None:
         assert (run.export_dir / "saved_model.pb").exists()
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+class _RecordingHyperTune:
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def report_hyperparameter_tuning_metric(self, **kwargs: object) -> None:
+        self.calls.append(kwargs)
+
+
+@pytest.mark.parametrize(("tag", "value"), [("accuracy", 0.7), ("loss", 0.9),
+                                            ("Train-accuracy", 0.6), ("Validation-loss", 0.9)])
+def test_hypertune_reports_the_epoch_log_its_tag_names(tmp_path: Path, tag: str,
+                                                       value: float) -> None:
+    from workloads.cifar10.config import parse_args
+    from workloads.cifar10.loop import EpochResult
+    from workloads.cifar10.train import EpochReporter, katib_line
+
+    reporter = EpochReporter(parse_args(["--hypertune-metric", tag], environ={}), {},
+                             is_chief=False)
+    reporter.hypertune = recorder = _RecordingHyperTune()
+    logs = {"accuracy": 0.6, "loss": 1.2, "val_accuracy": 0.7, "val_loss": 0.9}
+    reporter(EpochResult(3, logs))
+    assert recorder.calls == [{"hyperparameter_metric_tag": tag, "metric_value": value,
+                               "global_step": 3}]
+    assert katib_line(3, logs) == ("epoch=3 Train-accuracy=0.600000 Train-loss=1.200000 "
+                                   "Validation-accuracy=0.700000 Validation-loss=0.900000")

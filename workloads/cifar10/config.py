@@ -26,6 +26,19 @@ DATA_SOURCES: tuple[DataSource, ...] = ("tfds", "tfrecord", "synthetic")
 MAX_CONV_BLOCKS = 5
 """32 px halves five times down to 1 px, so the VGG net has at most five pooled conv blocks."""
 
+KATIB_METRICS: dict[str, str] = {
+    "accuracy": "Train-accuracy", "loss": "Train-loss",
+    "val_accuracy": "Validation-accuracy", "val_loss": "Validation-loss",
+}
+"""Epoch log key → the metric name the trainer prints for Katib's StdOut collector."""
+
+HYPERTUNE_METRICS: dict[str, str] = {
+    "accuracy": "val_accuracy", "loss": "val_loss",
+    **{name: key for key, name in KATIB_METRICS.items()},
+}
+"""`--hypertune-metric` tag → the epoch log reported under it: `accuracy`/`loss` are the
+validation values (the Vertex study's spelling); Katib's names report their own value."""
+
 DEFAULT_LOCAL_ROOT = "build/cifar10"
 """Local output root when no flag or AIP_* variable says otherwise (git ignores /build/)."""
 
@@ -150,8 +163,11 @@ def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.Ar
                      default=1, help="export to {model-dir}/{version}")
     out.add_argument("--seed", type=_number(int, 0, 2**31 - 1, False, "an integer in [0, 2^31)"),
                      default=42)
-    out.add_argument("--hypertune-metric", default="accuracy",
-                     help="metric tag reported to Vertex HyperTune")
+    out.add_argument("--hypertune-metric", default="accuracy", choices=tuple(HYPERTUNE_METRICS),
+                     metavar="TAG",
+                     help="metric tag reported to Vertex HyperTune each epoch: accuracy or loss "
+                          "(of the validation set), or one of the Katib names "
+                          f"{', '.join(KATIB_METRICS.values())}")
     return p
 
 

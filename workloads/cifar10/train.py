@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workloads.cifar10 import CLASS_NAMES, NUM_CLASSES
-from workloads.cifar10.config import TrainConfig, join, parse_args
+from workloads.cifar10.config import HYPERTUNE_METRICS, KATIB_METRICS, TrainConfig, join, parse_args
 
 if TYPE_CHECKING:
     from workloads.cifar10.loop import EpochResult
@@ -38,10 +38,9 @@ PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "tensorflow-datasets", "num
 
 def katib_line(epoch: int, logs: Mapping[str, float]) -> str:
     """One line Katib's StdOut collector parses: `name=value` pairs, Katib's metric names."""
-    names = {"accuracy": "Train-accuracy", "loss": "Train-loss",
-             "val_accuracy": "Validation-accuracy", "val_loss": "Validation-loss"}
     pairs = [f"epoch={epoch}"]
-    pairs += [f"{names[key]}={float(logs[key]):.6f}" for key in names if key in logs]
+    pairs += [f"{name}={float(logs[key]):.6f}" for key, name in KATIB_METRICS.items()
+              if key in logs]
     return " ".join(pairs)
 
 
@@ -70,10 +69,11 @@ class EpochReporter:
                 for name, value in result.logs.items():
                     tf.summary.scalar(name, value)
             self.writer.flush()
-        if self.hypertune is not None and "val_accuracy" in result.logs:
+        reported = HYPERTUNE_METRICS[self.cfg.hypertune_metric]
+        if self.hypertune is not None and reported in result.logs:
             self.hypertune.report_hyperparameter_tuning_metric(
                 hyperparameter_metric_tag=self.cfg.hypertune_metric,
-                metric_value=result.logs["val_accuracy"], global_step=result.epoch)
+                metric_value=result.logs[reported], global_step=result.epoch)
 
 
 def _optimizer(cfg: TrainConfig):
