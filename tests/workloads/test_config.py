@@ -78,3 +78,14 @@ def test_hypertune_metric_accepts_only_tags_it_can_report(
     err = capsys.readouterr().err
     assert "argument --hypertune-metric: invalid choice: 'top5'" in err
     assert "'accuracy'" in err and "'Validation-accuracy'" in err
+
+
+def test_help_shows_defaults_that_read_right() -> None:
+    from workloads.cifar10.config import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    for shown in ("optimizer learning rate (default: 0.01)", "training set (default: 10)",
+                  "optimizer (default: sgd)", "synthetic test images (default: 512)",
+                  "data order (default: 42)"):
+        assert shown in text
+    assert "(default: True)" not in text and "(default: None)" not in text

@@ -108,16 +108,27 @@ def _number(kind: Callable[[str], float], low: float | None, high: float | None,
     return parse
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows `(default: …)` only where it reads right: not on switches (`--no-augment`) or on
+    options whose help already says where their default comes from (default None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.nargs == 0 or action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.ArgumentParser:
     """The trainer's parser; `mlp train` forwards its arguments here unchanged."""
     p = argparse.ArgumentParser(
         prog=prog, allow_abbrev=False,
         description="Train CIFAR-10 (VGG-like or residual net), print Katib metric lines, report "
                     "to Vertex HyperTune, checkpoint for resume, export a SavedModel.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     hp = p.add_argument_group("hyperparameters (study spellings)")
     hp.add_argument("--learning_rate", "--lr", "--learning-rate", dest="learning_rate",
-                    type=_number(float, 0.0, 10.0, True, "a float in (0, 10]"), default=0.01)
+                    type=_number(float, 0.0, 10.0, True, "a float in (0, 10]"), default=0.01,
+                    help="optimizer learning rate")
     hp.add_argument("--momentum", type=_number(float, 0.0, 1.0, False, "a float in [0, 1]"),
                     default=0.9, help="SGD momentum (ignored by adam and ftrl)")
     hp.add_argument("--num_units", "--num-units", dest="num_units",
@@ -128,18 +139,19 @@ def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.Ar
                                  f"an integer in [1, {MAX_CONV_BLOCKS}]"), default=3,
                     help="conv blocks of the VGG net (128, 256, 384 filters, then 384)")
     hp.add_argument("--epochs", type=_number(int, 1, 10_000, False, "an integer in [1, 10000]"),
-                    default=10)
+                    default=10, help="passes over the training set")
     hp.add_argument("--batch-size", "--batch_size", dest="batch_size",
                     type=_number(int, 1, 65_536, False, "an integer in [1, 65536]"), default=128,
                     help="global batch size (split across replicas)")
-    hp.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    hp.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="optimizer")
     model = p.add_argument_group("model")
     model.add_argument("--model", choices=ARCHITECTURES, default="vgg",
                        help="vgg: the study's network; resnet: a fast residual net")
     model.add_argument("--width", type=_number(float, 0.0, 4.0, True, "a float in (0, 4]"),
                        default=1.0, help="multiplier on conv filters (1 = as published)")
     model.add_argument("--no-augment", dest="augment", action="store_false",
-                       help="train without random flip and crop")
+                       help="train without random flip and crop (augmentation is on unless "
+                            "this is given)")
     data = p.add_argument_group("data")
     data.add_argument("--data", choices=DATA_SOURCES, default="tfds",
                       help="tfds: tfds cifar10; tfrecord: CIFAR-10 TFRecords in --data-dir "
@@ -147,22 +159,24 @@ def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.Ar
     data.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None,
                       help="tfds data_dir, or the folder holding *train*/*test* TFRecords")
     data.add_argument("--synthetic-train-size", type=_number(int, 1, 1_000_000, False,
-                      "an integer in [1, 1000000]"), default=2048)
+                      "an integer in [1, 1000000]"), default=2048,
+                      help="synthetic training images (10%% of them held out for validation)")
     data.add_argument("--synthetic-test-size", type=_number(int, 1, 1_000_000, False,
-                      "an integer in [1, 1000000]"), default=512)
+                      "an integer in [1, 1000000]"), default=512,
+                      help="synthetic test images")
     out = p.add_argument_group("outputs (defaults: Vertex AI AIP_* variables, else local)")
     out.add_argument("--model-dir", "--model_dir", dest="model_dir", default=None,
                      help=f"SavedModel root; default $AIP_MODEL_DIR or {DEFAULT_LOCAL_ROOT}/model")
     out.add_argument("--checkpoint-dir", "--checkpoint_dir", dest="checkpoint_dir", default=None,
-                     help="BackupAndRestore dir for resume; default $AIP_CHECKPOINT_DIR or "
-                          f"{DEFAULT_LOCAL_ROOT}/checkpoints")
+                     help="backup for resume, shared by every worker of a cluster (gs://); "
+                          f"default $AIP_CHECKPOINT_DIR or {DEFAULT_LOCAL_ROOT}/checkpoints")
     out.add_argument("--tensorboard-dir", "--tensorboard_dir", dest="tensorboard_dir",
                      default=None, help="TensorBoard logs; default $AIP_TENSORBOARD_LOG_DIR or "
                                         f"{DEFAULT_LOCAL_ROOT}/tensorboard")
     out.add_argument("--version", type=_number(int, 1, 2**31 - 1, False, "a positive integer"),
                      default=1, help="export to {model-dir}/{version}")
     out.add_argument("--seed", type=_number(int, 0, 2**31 - 1, False, "an integer in [0, 2^31)"),
-                     default=42)
+                     default=42, help="seeds Python, NumPy, TensorFlow and the data order")
     out.add_argument("--hypertune-metric", default="accuracy", choices=tuple(HYPERTUNE_METRICS),
                      metavar="TAG",
                      help="metric tag reported to Vertex HyperTune each epoch: accuracy or loss "

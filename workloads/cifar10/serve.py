@@ -6,7 +6,7 @@ Protocols (model name `cifar10`):
   32×32×3 nested list of numbers in [0, 255] → `{"predictions": [[p0..p9], ...]}` in
   `CLASS_NAMES` order; add `"return_labels": true` to also get `"labels"`.
 - V2 / Open Inference Protocol: `POST /v2/models/cifar10/infer` with one input of shape
-  [N, 32, 32, 3] (FP32, FP64, UINT8 or INT*) → output `probabilities` FP32 [N, 10].
+  [N, 32, 32, 3] (FP32, FP64, FP16, UINT8, UINT16 or INT*) → output `probabilities` FP32 [N, 10].
 
 Every malformed request is answered 4xx with `{"error": message}` before any inference runs:
 400 for bodies that are not JSON objects, wrong shapes, wrong types, out-of-range values and
