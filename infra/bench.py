@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -24,7 +25,9 @@ RESULTS = Path(__file__).parent / "benchmarks" / "preview.json"
 RUNS = 5
 
 
-def machine_info() -> dict[str, object]:
+def machine_info(packages: Sequence[str] = ("pulumi", "pulumi-gcp")) -> dict[str, object]:
+    """What a benchmark ran on: CPU model, cores, Python, OS and the versions of `packages`
+    (keys spelled with `_` for `-`); other benchmarks pass the packages they measure."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -34,8 +37,8 @@ def machine_info() -> dict[str, object]:
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "os": platform.platform(), "pulumi": version("pulumi"),
-            "pulumi_gcp": version("pulumi-gcp")}
+            "os": platform.platform(),
+            **{name.replace("-", "_"): version(name) for name in packages}}
 
 
 def _time(fn, runs: int = RUNS) -> list[float]:

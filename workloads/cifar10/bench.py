@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -25,7 +24,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 
 import yaml
@@ -35,28 +33,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def machine_info() -> dict[str, object]:
-    """What the numbers were measured on."""
+    """What the numbers were measured on: `infra.bench.machine_info` with the workload's
+    packages, plus usable CPUs, memory, GPUs and the date."""
+    import tensorflow as tf
+
+    from infra.bench import machine_info as base_info
+
     memory_gb = None
     meminfo = Path("/proc/meminfo")
     if meminfo.exists():
         total_kb = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
         memory_gb = round(total_kb / 1024 / 1024, 1)
-    cpu_model = None
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    import tensorflow as tf
-
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "platform": platform.platform(), "cpu": cpu_model, "usable_cpus": usable,
-        "memory_gb": memory_gb, "gpus": len(tf.config.list_physical_devices("GPU")),
-        "python": platform.python_version(), "tensorflow": tf.__version__,
-        "keras": metadata.version("keras"), "kserve": metadata.version("kserve"),
+        **base_info(("keras", "kserve")), "tensorflow": tf.__version__,
+        "usable_cpus": usable, "memory_gb": memory_gb,
+        "gpus": len(tf.config.list_physical_devices("GPU")),
     }
 
 
