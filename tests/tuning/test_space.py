@@ -132,3 +132,11 @@ def test_grid_messages_name_the_service(tmp_path):
     for target, service in (("katib", "Katib"), ("vertex", "Vertex AI")):
         with pytest.raises(NotExpressible, match=f"{service} grid search"):
             check_expressible(space, target)
+
+
+def test_katib_search_tunes_metrics_the_trainer_prints():
+    from workloads.cifar10.config import KATIB_METRICS
+
+    printed = set(KATIB_METRICS.values())
+    objective = load_space("katib-study").objective
+    assert {objective.metric, *objective.additional} <= printed
