@@ -100,14 +100,21 @@ def preview(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the counts.")] = False,
 ) -> None:
     """Show every resource a stack would create, offline, under Pulumi's mocks."""
+    from infra.placeholders import find_placeholders
     from infra.render import render_counts, render_outputs, render_tree
 
-    result = preview_for(stack, stack_file)
+    resolved = resolve_stack_file(stack, stack_file)
+    result = _run_preview(resolved)
     console = Console()
     if not quiet:
         render_tree(result, console)
         render_outputs(result, console)
     render_counts(result, console)
+    found = find_placeholders(resolved.platform())
+    if found:
+        console.print(f"offline preview with {len(found)} placeholder value(s); a real "
+                      "`pulumi up` stops until they are set: " + "; ".join(map(str, found)),
+                      soft_wrap=True)
     if json_path:
         result.write(json_path)
         console.print(f"preview JSON written to {json_path}")

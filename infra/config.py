@@ -195,6 +195,10 @@ class BudgetConfig(_Model):
     amount_usd: int = Field(ge=1)
     thresholds: tuple[float, ...] = (0.5, 0.9, 1.0)
     """Fractions of the amount (1.0 = 100 %) at which budget alerts are sent."""
+    quota_project: str | None = None
+    """Project the Billing Budget API bills its calls to. With user credentials the API has no
+    project of its own to use and refuses the call; None uses the stack's project, where the
+    stack enables the API. The deploying identity needs `serviceusage.services.use` on it."""
 
     @field_validator("billing_account")
     @classmethod

@@ -29,13 +29,15 @@ from infra.config import PlatformConfig
 
 COMMON_SERVICES = ("iam.googleapis.com", "artifactregistry.googleapis.com",
                    "storage.googleapis.com", "logging.googleapis.com",
-                   "monitoring.googleapis.com")
-GKE_SERVICES = ("compute.googleapis.com", "container.googleapis.com")
+                   "monitoring.googleapis.com", "cloudresourcemanager.googleapis.com")
+"""Resource Manager is common: project IAM grants (node and Vertex roles) and the project-number
+lookup of the KMS grant and the budget all call it."""
+GKE_SERVICES = ("compute.googleapis.com", "container.googleapis.com",
+                "binaryauthorization.googleapis.com")
+"""The cluster enforces the project's Binary Authorization policy, which needs its API."""
 KMS_SERVICES = ("cloudkms.googleapis.com",)
 VERTEX_SERVICES = ("aiplatform.googleapis.com",)
 BUDGET_SERVICES = ("billingbudgets.googleapis.com",)
-PROJECT_NUMBER_SERVICES = ("cloudresourcemanager.googleapis.com",)
-"""For the project-number lookup that the KMS grant and the budget filter need."""
 
 NAME = "mlp"
 
@@ -47,8 +49,7 @@ def services_for(cfg: PlatformConfig) -> tuple[str, ...]:
             + (GKE_SERVICES if cfg.has_cluster else ())
             + (KMS_SERVICES if kms else ())
             + (VERTEX_SERVICES if cfg.has_vertex else ())
-            + (BUDGET_SERVICES if cfg.budget else ())
-            + (PROJECT_NUMBER_SERVICES if kms or cfg.budget else ()))
+            + (BUDGET_SERVICES if cfg.budget else ()))
 
 
 def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
@@ -96,7 +97,8 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         b = cfg.budget
         Budget(f"{NAME}-budget", BudgetArgs(
             project=cfg.project, stack=stack, billing_account=b.billing_account,
-            amount_usd=b.amount_usd, thresholds=b.thresholds), opts=after_apis)
+            amount_usd=b.amount_usd, thresholds=b.thresholds,
+            quota_project=b.quota_project or cfg.project), opts=after_apis)
     return outputs
 
 
@@ -157,6 +159,8 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
         kubeflow = Kubeflow(f"{NAME}-kubeflow", KubeflowArgs(
             provider=provider, cert_manager=kf.cert_manager, pipelines=kf.pipelines,
             training_operator=kf.training_operator, katib=kf.katib, kserve=kf.kserve,
+            kserve_runtimes=cfg.workloads.serving.enabled
+            and cfg.workloads.serving.runtime == "tensorflow",
             workload_service_accounts={w: sa.email for w, sa in identity.workload_sas.items()},
             pipeline_root=storage.buckets["pipeline-root"].name.apply(lambda b: f"gs://{b}/")),
             # Upstream controllers need nodes to run on before their installs count as ready.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import runpy
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +48,12 @@ class PreviewResource:
     depends_on: list[str]
     protect: bool
     custom: bool
+    ignore_changes: list[str] = field(default_factory=list)
+    """Input paths the engine does not diff (`ignore_changes`), as the program gave them."""
+    delete_before_replace: bool = False
+    """A replacement deletes the old resource first (needed when the name is fixed)."""
+    retain_on_delete: bool = False
+    """Removing the resource from the program leaves the cloud object in place."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +238,9 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
                     depends_on=sorted(set(request.dependencies)),
                     protect=bool(request.protect),
                     custom=bool(request.custom),
+                    ignore_changes=sorted(request.ignoreChanges),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    retain_on_delete=bool(request.retainOnDelete),
                 )
             return response
 

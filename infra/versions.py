@@ -29,6 +29,9 @@ class Pin:
     chart: str | None = None
     repository: str | None = None
     directory: str | None = None
+    overlay: str | None = None
+    """A kustomization in this repository (path from the repository root) that installs
+    `directory` with local changes; the install uses it instead of `directory`."""
     note: str | None = None
 
 

@@ -18,6 +18,8 @@ class BudgetArgs:
     billing_account: str
     amount_usd: int
     thresholds: tuple[float, ...]
+    quota_project: str
+    """Project billed for the Budget API's quota (`billing_project` with `user_project_override`)."""
 
 
 class Budget(pulumi.ComponentResource):
@@ -25,6 +27,11 @@ class Budget(pulumi.ComponentResource):
 
     Alerts go to the billing account's administrators (the default recipients). A budget does
     not cap spend; it tells people in time.
+
+    The Billing Budget API lives on the billing account, not in a project, so with user
+    credentials (`gcloud auth application-default login`) it needs a quota project named on
+    every call. The budget gets a provider of its own that sends one (`billing_project` with
+    `user_project_override`), so no stack-wide `gcp:billingProject` setting is needed.
     """
 
     budget: gcp.billing.Budget
@@ -33,6 +40,9 @@ class Budget(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-platform:gcp:Budget", name, None, opts)
         number = project_number(args.project)
+        quota = gcp.Provider(f"{name}-quota", project=args.project,
+                             billing_project=args.quota_project, user_project_override=True,
+                             opts=pulumi.ResourceOptions(parent=self))
         self.budget = gcp.billing.Budget(
             f"{name}-monthly",
             billing_account=args.billing_account,
@@ -46,6 +56,6 @@ class Budget(pulumi.ComponentResource):
                     currency_code="USD", units=str(args.amount_usd))),
             threshold_rules=[gcp.billing.BudgetThresholdRuleArgs(
                 threshold_percent=t, spend_basis="CURRENT_SPEND") for t in args.thresholds],
-            opts=child_opts(self, opts),
+            opts=child_opts(self, opts, provider=quota),
         )
         self.register_outputs({"budget": self.budget.name})

@@ -10,6 +10,15 @@ import pulumi_gcp as gcp
 from infra.components._opts import child_opts
 from infra.components.network import PODS_RANGE, SERVICES_RANGE
 
+DEFAULT_POOL_INPUTS = ("initialNodeCount", "nodeConfig")
+"""Inputs that describe only the default pool GKE creates and `remove_default_node_pool` deletes.
+
+After the removal the provider reads them back from a pool that no longer exists, and both force
+a new cluster on change, so a second `pulumi up` would plan to replace the cluster. They matter
+at creation only (the one default node runs as the dedicated node account, not the Compute
+Engine default), so the engine ignores later differences, as the provider's documentation for
+separately managed node pools advises."""
+
 # A fixed past date anchors the recurring maintenance window; only its time of day and the
 # RRULE matter to GKE.
 _WINDOW_ANCHOR = "2024-01-06"
@@ -145,7 +154,7 @@ class Cluster(pulumi.ComponentResource):
                 state="ENCRYPTED", key_name=args.secrets_key) if args.secrets_key else None,
             resource_labels=args.labels,
             deletion_protection=args.deletion_protection,
-            opts=child_opts(self, opts),
+            opts=child_opts(self, opts, ignore_changes=list(DEFAULT_POOL_INPUTS)),
         )
         self.name = self.cluster.name
         self.endpoint = self.cluster.endpoint

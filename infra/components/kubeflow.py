@@ -4,10 +4,18 @@ Upstream installs are declared as pulumi-kubernetes `helm.v4.Chart` and `kustomi
 resources at the versions in `infra/data/versions.yaml`. Ordering is explicit, because the engine
 only orders what it is told to:
 
-- CRDs before custom resources: the KServe CRD chart before `kserve-resources` (which ships
-  ClusterServingRuntimes), the Pipelines cluster-scoped resources before the Pipelines install;
+- CRDs before custom resources: the KServe CRD chart before `kserve-resources` (the controller)
+  and `kserve-runtime-configs` (the ClusterServingRuntimes, which `kserve-resources` no longer
+  ships since KServe v0.17), the Pipelines cluster-scoped resources before the Pipelines install;
 - cert-manager, with its webhook ready, before KServe, whose webhook certificates it issues;
 - namespaces before what lives in them.
+
+Every Kubernetes object has one owner. Objects an upstream install creates are changed with
+server-side-apply patches (`*Patch` resources), never declared a second time: the Pipelines
+service accounts and the `kfp-launcher` ConfigMap are patched. Namespace `kubeflow` belongs to
+the Pipelines cluster-scoped install; Katib installs from an overlay without its own copy of it
+(`infra/kustomize/katib`), and when Pipelines is off the platform declares the namespace itself,
+kept on delete so that switching Katib off never removes it.
 
 Pods reach Google Cloud through Workload Identity: each Kubernetes service account in
 `infra.components.identity.WORKLOADS` is annotated with its Google service account.
@@ -23,12 +31,16 @@ import pulumi_kubernetes as k8s
 
 from infra.components._opts import child_opts
 from infra.components.identity import WORKLOADS, WorkloadName
+from infra.stack_config import REPO_ROOT
 from infra.versions import KSERVE_DEPLOYMENT_MODE, Pin, pins
 
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 KUBEFLOW_NAMESPACE = "kubeflow"
 CERT_MANAGER_NAMESPACE = "cert-manager"
 KSERVE_NAMESPACE = "kserve"
+PATCH_FORCE = {"pulumi.com/patchForce": "true"}
+"""Lets a server-side-apply patch take over a field another manager (the upstream install)
+already sets, instead of failing with a field-manager conflict."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class KubeflowArgs:
     training_operator: bool
     katib: bool
     kserve: bool
+    kserve_runtimes: bool
+    """Install KServe's ClusterServingRuntimes (a stack serves with `runtime: tensorflow`)."""
     workload_service_accounts: dict[WorkloadName, pulumi.Input[str]]
     """Google service-account emails the Kubernetes service accounts act as."""
     pipeline_root: pulumi.Input[str]
@@ -66,6 +80,9 @@ class Kubeflow(pulumi.ComponentResource):
         for ns in sorted({w.namespace for w in WORKLOADS.values()} - {KUBEFLOW_NAMESPACE}):
             self._namespace(ns, _workload_namespace_labels(ns))
         self._workload_service_accounts()
+        if args.katib and not args.pipelines:
+            # No Pipelines install to own it: the platform does, and never deletes it.
+            self._namespace(KUBEFLOW_NAMESPACE, retain_on_delete=True)
 
         if args.cert_manager:
             ns = self._namespace(CERT_MANAGER_NAMESPACE)
@@ -80,15 +97,22 @@ class Kubeflow(pulumi.ComponentResource):
             self._directory("training-operator", versions["training_operator"], [])
         if args.katib:
             deps = [self.installs["training-operator"]] if args.training_operator else []
-            self._directory("katib", versions["katib"], deps)
+            owner = (self.installs["pipelines-cluster-scoped"] if args.pipelines
+                     else self.namespaces[KUBEFLOW_NAMESPACE])
+            self._directory("katib", versions["katib"], [*deps, owner])
         if args.pipelines and args.kserve:
             self._pipelines_may_deploy(self.installs["pipelines"])
         if args.kserve:
             ns = self._namespace(KSERVE_NAMESPACE)
             crd = self._chart("kserve-crd", versions["kserve_crd"], KSERVE_NAMESPACE, {}, [ns])
-            self._chart("kserve-resources", versions["kserve_resources"], KSERVE_NAMESPACE,
-                        {"kserve": {"controller": {"deploymentMode": KSERVE_DEPLOYMENT_MODE}}},
-                        [ns, crd, *([self.installs["cert-manager"]] if args.cert_manager else [])])
+            controller = self._chart(
+                "kserve-resources", versions["kserve_resources"], KSERVE_NAMESPACE,
+                {"kserve": {"controller": {"deploymentMode": KSERVE_DEPLOYMENT_MODE}}},
+                [ns, crd, *([self.installs["cert-manager"]] if args.cert_manager else [])])
+            if args.kserve_runtimes:
+                self._chart("kserve-runtime-configs", versions["kserve_runtime_configs"],
+                            KSERVE_NAMESPACE, {"kserve": {"servingruntime": {"enabled": True}}},
+                            [crd, controller])
 
         self.versions = {key: versions[_pin_key(key)].version for key in self.installs}
         self.register_outputs({
@@ -101,7 +125,9 @@ class Kubeflow(pulumi.ComponentResource):
         """What a workload chart waits for: its namespace and the installs whose CRDs it uses
         (TFJob from the Training Operator, Experiment from Katib, InferenceService from KServe)."""
         installs = {"training": ["training-operator", *(["katib"] if tuning else [])],
-                    "serving": ["kserve-resources"]}[workload]
+                    "serving": ["kserve-resources",
+                                *(["kserve-runtime-configs"] if self._args.kserve_runtimes
+                                  else [])]}[workload]
         return [self.namespaces[WORKLOADS[workload].namespace],
                 *(self.installs[key] for key in installs)]
 
@@ -110,11 +136,13 @@ class Kubeflow(pulumi.ComponentResource):
             child_opts(self, self._opts, provider=self._args.provider),
             pulumi.ResourceOptions(depends_on=depends_on))
 
-    def _namespace(self, ns: str, labels: dict[str, str] | None = None) -> k8s.core.v1.Namespace:
+    def _namespace(self, ns: str, labels: dict[str, str] | None = None,
+                   retain_on_delete: bool = False) -> k8s.core.v1.Namespace:
         self.namespaces[ns] = k8s.core.v1.Namespace(
             f"{self._name}-ns-{ns}",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=labels or {}),
-            opts=self._child([]),
+            opts=pulumi.ResourceOptions.merge(
+                self._child([]), pulumi.ResourceOptions(retain_on_delete=retain_on_delete)),
         )
         return self.namespaces[ns]
 
@@ -136,7 +164,7 @@ class Kubeflow(pulumi.ComponentResource):
     def _directory(self, key: str, pin: Pin,
                    depends_on: list[pulumi.Resource]) -> k8s.kustomize.v2.Directory:
         directory = k8s.kustomize.v2.Directory(
-            f"{self._name}-{key}", directory=pin.directory, opts=self._child(depends_on))
+            f"{self._name}-{key}", directory=install_directory(pin), opts=self._child(depends_on))
         self.installs[key] = directory
         return directory
 
@@ -168,13 +196,14 @@ class Kubeflow(pulumi.ComponentResource):
             )
         # The v2 launcher reads the default pipeline root from this ConfigMap in the namespace
         # runs execute in; artifacts then go to GCS as the pipeline-runner's Google account.
-        k8s.core.v1.ConfigMap(
+        # Pipelines ships the ConfigMap with the field set (empty), so the patch forces it.
+        k8s.core.v1.ConfigMapPatch(
             f"{self._name}-kfp-launcher",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="kfp-launcher", namespace=spec.namespace),
+            metadata=k8s.meta.v1.ObjectMetaPatchArgs(
+                name="kfp-launcher", namespace=spec.namespace, annotations=PATCH_FORCE),
             data={"defaultPipelineRoot": self._args.pipeline_root},
             opts=self._child([kfp]),
         )
-
 
     def _pipelines_may_deploy(self, kfp: pulumi.Resource) -> None:
         """Let pipeline runs create and update InferenceServices in the serving namespace only."""
@@ -199,6 +228,15 @@ class Kubeflow(pulumi.ComponentResource):
                                               namespace=pipelines.namespace)],
             opts=pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[role])),
         )
+
+
+def install_directory(pin: Pin) -> str:
+    """What a kustomize install reads: the pin's overlay in this repository (absolute, as the
+    provider resolves it in its own process), or else the upstream directory itself."""
+    if pin.overlay:
+        return str(REPO_ROOT / pin.overlay)
+    assert pin.directory is not None, f"{pin.key}: a kustomize pin names a directory"
+    return pin.directory
 
 
 def _pin_key(install: str) -> str:

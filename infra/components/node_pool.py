@@ -11,6 +11,10 @@ import pulumi_gcp as gcp
 from infra.components._opts import child_opts
 from infra.config import GPU_TAINT_KEY
 
+CREATE_ONLY_INPUTS = ("initialNodeCount",)
+"""Inputs read only when a pool is created; the provider would replace the pool on any change.
+See the provider's note on `initial_node_count` (google_container_node_pool)."""
+
 ACCELERATOR_LABEL = "ml-platform/accelerator"
 """Our own node label; GKE adds ``cloud.google.com/gke-accelerator`` by itself."""
 
@@ -45,6 +49,11 @@ class NodePoolArgs:
     taints: tuple[tuple[str, str, str], ...] = ()
     """(key, value, effect) in the GKE API's spelling, e.g. NO_SCHEDULE."""
     accelerator: AcceleratorArgs | None = None
+
+
+def initial_nodes_per_zone(min_nodes: int, zones: int) -> int:
+    """Nodes per zone a new pool starts with: enough for `min_nodes` in all, none for 0."""
+    return math.ceil(min_nodes / max(zones, 1))
 
 
 class NodePool(pulumi.ComponentResource):
@@ -84,7 +93,9 @@ class NodePool(pulumi.ComponentResource):
             location=args.location,
             node_locations=list(args.node_locations),
             # Per zone. Explicit, so a pool that scales from 0 starts with no (GPU) node at all.
-            initial_node_count=math.ceil(args.min_nodes / max(len(args.node_locations), 1)),
+            # The provider replaces a pool whose initial_node_count changes; it matters only at
+            # creation, so later changes of min_nodes are ignored here and reach the autoscaler.
+            initial_node_count=initial_nodes_per_zone(args.min_nodes, len(args.node_locations)),
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
                 total_min_node_count=args.min_nodes,
                 total_max_node_count=args.max_nodes,
@@ -112,7 +123,12 @@ class NodePool(pulumi.ComponentResource):
                 .NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
                 metadata={"disable-legacy-endpoints": "true"},
             ),
-            opts=child_opts(self, opts),
+            opts=child_opts(
+                self, opts,
+                ignore_changes=list(CREATE_ONLY_INPUTS),
+                # The pool's name is fixed (node selectors and the cost report use it): a
+                # replacement cannot create the new pool beside the old one.
+                delete_before_replace=True),
         )
         self.register_outputs({"name": self.pool.name, "instance_groups":
                                self.pool.managed_instance_group_urls})

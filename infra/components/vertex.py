@@ -1,8 +1,13 @@
-"""Vertex AI resources for the managed flavour: TensorBoard, Metadata Store and an Endpoint.
+"""Vertex AI resources for the managed flavour: a TensorBoard and an Endpoint.
 
 Jobs (custom training, hyperparameter tuning, pipelines), model upload and deployment to the
 endpoint are API calls made by the workloads, not declarable resources; this component creates
 what they need and exports it.
+
+The region's `default` Metadata Store is deliberately not declared. Vertex AI creates it on the
+first pipeline run or experiment, so in a region that has used Vertex AI it already exists: a
+declared one fails to create there, and if it were adopted, `pulumi destroy` would delete the
+lineage of every pipeline run in the region, this stack's or not.
 """
 
 from __future__ import annotations
@@ -37,11 +42,10 @@ def endpoint_id(project: str, stack: str) -> str:
 
 
 class VertexAi(pulumi.ComponentResource):
-    """TensorBoard for training curves, the default Metadata Store, and the CIFAR-10 endpoint."""
+    """TensorBoard for training curves and the CIFAR-10 endpoint."""
 
     endpoint: gcp.vertex.AiEndpoint
     tensorboard: gcp.vertex.AiTensorboard
-    metadata_store: gcp.vertex.AiMetadataStore
 
     def __init__(self, name: str, args: VertexArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -54,15 +58,6 @@ class VertexAi(pulumi.ComponentResource):
             display_name=args.tensorboard_display_name,
             description="Training curves of the CIFAR-10 jobs",
             labels=args.labels,
-            opts=child,
-        )
-        self.metadata_store = gcp.vertex.AiMetadataStore(
-            f"{name}-metadata",
-            project=args.project,
-            region=args.region,
-            # Vertex AI Pipelines and Experiments record lineage in the store named "default".
-            name="default",
-            description="Lineage of pipeline runs and experiments",
             opts=child,
         )
         self.endpoint = gcp.vertex.AiEndpoint(
@@ -79,5 +74,4 @@ class VertexAi(pulumi.ComponentResource):
         self.register_outputs({
             "endpoint": self.endpoint.name,
             "tensorboard": self.tensorboard.id,
-            "metadata_store": self.metadata_store.id,
         })

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from infra.components.identity import WORKLOADS
-from infra.components.kubeflow import WI_ANNOTATION
+from infra.components.kubeflow import KUBEFLOW_NAMESPACE, WI_ANNOTATION, install_directory
 from infra.components.vertex import endpoint_id
 from infra.config import PLATFORM_KEY, ConfigError, parse_platform
 from infra.preview import Preview, run_preview
-from infra.stack_config import read_stack_file
+from infra.stack_config import REPO_ROOT, read_stack_file
 from infra.versions import KSERVE_DEPLOYMENT_MODE, pins
 from tests.infra.conftest import preview_of, write_stack
 
@@ -40,8 +41,8 @@ def test_every_component_is_installed_at_its_pinned_version(stack):
         if r.type == CHART:
             assert (r.inputs["chart"], r.inputs["version"]) == (pin.chart, pin.version)
         else:
-            assert r.inputs["directory"] == pin.directory
-            assert r.inputs["directory"].endswith(f"?ref={pin.version}")
+            assert r.inputs["directory"] == install_directory(pin)
+            assert pin.directory.endswith(f"?ref={pin.version}")
     assert preview_of(stack).outputs["kubeflowVersions"]["katib"] == "v0.19.0"
 
 
@@ -63,6 +64,7 @@ def test_crds_and_cert_manager_come_before_what_needs_them():
     assert ("mlp-kubeflow-pipelines-cluster-scoped", "mlp-kubeflow-pipelines") in edges
     assert ("mlp-kubeflow-training-operator", "mlp-kubeflow-katib") in edges
     assert ("mlp-kubeflow-pipelines", "mlp-kubeflow-kfp-launcher") in edges
+    assert ("mlp-kubeflow-pipelines-cluster-scoped", "mlp-kubeflow-katib") in edges
     assert ("mlp-kubeflow-ns-cert-manager", "mlp-kubeflow-cert-manager") in edges
 
 
@@ -97,9 +99,55 @@ def test_service_accounts_carry_workload_identity_annotations():
 
 def test_pipelines_store_artifacts_in_the_pipeline_root_bucket():
     (launcher,) = [r for r in preview_of("dev").resources if r.name == "mlp-kubeflow-kfp-launcher"]
+    # Pipelines ships kfp-launcher with the field set: a forced server-side-apply patch, not a
+    # second declaration of the ConfigMap.
+    assert launcher.type == "kubernetes:core/v1:ConfigMapPatch"
+    assert launcher.inputs["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
     assert launcher.inputs["data"] == {
         "defaultPipelineRoot": "gs://mlp-dev-000000-dev-pipeline-root/"}
     assert launcher.inputs["metadata"]["namespace"] == WORKLOADS["pipelines"].namespace
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_upstream_objects_are_not_declared_a_second_time(stack):
+    """kfp-launcher ships with Pipelines and Namespace kubeflow with its cluster-scoped install."""
+    declared = {(r.type.rsplit(":", 1)[-1], r.inputs["metadata"]["name"])
+                for r in preview_of(stack).resources
+                if r.type.startswith("kubernetes:core/v1:") and "metadata" in r.inputs}
+    assert ("ConfigMap", "kfp-launcher") not in declared
+    assert ("Namespace", KUBEFLOW_NAMESPACE) not in declared
+
+
+def test_katib_installs_without_its_own_kubeflow_namespace():
+    pin = pins()["katib"]
+    overlay = yaml.safe_load((REPO_ROOT / pin.overlay / "kustomization.yaml").read_text())
+    assert overlay["resources"] == [pin.directory]
+    (patch,) = overlay["patches"]
+    assert patch["target"] == {"version": "v1", "kind": "Namespace", "name": KUBEFLOW_NAMESPACE}
+    body = yaml.safe_load(patch["patch"])
+    assert body["$patch"] == "delete" and body["metadata"]["name"] == KUBEFLOW_NAMESPACE
+
+
+def test_katib_without_pipelines_gets_a_namespace_kept_on_delete(tmp_path, dev_config):
+    dev_config["ml-platform:platform"]["kubeflow"]["pipelines"] = False
+    preview = run_preview(read_stack_file(write_stack(tmp_path, "katib", dev_config)))
+    (ns,) = [r for r in preview.of_type("kubernetes:core/v1:Namespace")
+             if r.inputs["metadata"]["name"] == KUBEFLOW_NAMESPACE]
+    assert ns.retain_on_delete
+    (katib,) = [r for r in preview.resources if r.name == "mlp-kubeflow-katib"]
+    assert ns.urn in katib.depends_on
+
+
+def test_kserve_runtimes_install_only_for_a_kserve_runtime(tmp_path, dev_config):
+    assert "kserve-runtime-configs" not in _installs(preview_of("dev"))
+    dev_config["ml-platform:platform"]["workloads"]["serving"]["runtime"] = "tensorflow"
+    preview = run_preview(read_stack_file(write_stack(tmp_path, "tfserving", dev_config)))
+    runtimes = _installs(preview)["kserve-runtime-configs"]
+    pin = pins()["kserve_runtime_configs"]
+    assert (runtimes.inputs["chart"], runtimes.inputs["version"]) == (pin.chart, pin.version)
+    assert runtimes.inputs["values"] == {"kserve": {"servingruntime": {"enabled": True}}}
+    serving = [r for r in preview.resources if r.name == "mlp-cifar10-serving"]
+    assert runtimes.urn in serving[0].depends_on
 
 
 def test_training_namespace_gets_katib_metrics_collection():
@@ -117,7 +165,9 @@ def test_vertex_stack_has_no_gke_or_kubernetes_resources():
                                       "pulumi:providers:kubernetes"))]
     assert len(preview.of_type(ENDPOINT)) == 1
     assert len(preview.of_type("gcp:vertex/aiTensorboard:AiTensorboard")) == 1
-    assert len(preview.of_type("gcp:vertex/aiMetadataStore:AiMetadataStore")) == 1
+    # The region's `default` store exists once Vertex AI has been used there; declaring it would
+    # fail to create, and adopting it would delete the region's lineage on `pulumi destroy`.
+    assert preview.of_type("gcp:vertex/aiMetadataStore:AiMetadataStore") == []
     assert "clusterName" not in preview.outputs and "nodeServiceAccount" not in preview.outputs
 
 
