@@ -19,7 +19,7 @@ class BudgetArgs:
     amount_usd: int
     thresholds: tuple[float, ...]
     quota_project: str
-    """Project billed for the Budget API's quota (`billing_project` with `user_project_override`)."""
+    """Project billed for the Budget API's quota (`billing_project`, `user_project_override`)."""
 
 
 class Budget(pulumi.ComponentResource):

@@ -43,7 +43,8 @@ def missing_services(preview: Preview) -> list[str]:
         needed = set(TABLE["resource_types"][r.type])
         for feature in TABLE["features"]:
             value = _dig(r.inputs, feature["input"])
-            if r.type == feature["type"] and value is not None and value not in feature["disabled_values"]:
+            off = feature["disabled_values"]
+            if r.type == feature["type"] and value is not None and value not in off:
                 needed.add(feature["service"])
         missing += [f"{r.type} {r.name}: {s}" for s in sorted(needed - enabled)]
     return missing
