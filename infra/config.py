@@ -135,6 +135,13 @@ class AcceleratorConfig(_Model):
     """GKE installs the NVIDIA driver itself; changing this recreates the pool's nodes."""
 
 
+MIN_BOOT_DISK_GB = 50
+"""Smallest boot disk a pool may have. A node's disk holds the OS image, the system and
+Kubeflow images and our own: the trainer's GPU image alone (CUDA libraries and TensorFlow) is
+several GB to pull and unpack, and a 10 GB disk runs out while pulling it (image garbage
+collection starts at 85 % use)."""
+
+
 class NodePoolConfig(_Model):
     """One GKE node pool. Node counts are totals across the pool's zones."""
 
@@ -143,7 +150,7 @@ class NodePoolConfig(_Model):
     min_nodes: int = Field(default=0, ge=0)
     max_nodes: int = Field(default=1, ge=1)
     spot: bool = False
-    disk_size_gb: int = Field(default=100, ge=10, le=65536)
+    disk_size_gb: int = Field(default=100, ge=MIN_BOOT_DISK_GB, le=65536)
     disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
     labels: dict[str, str] = {}
     taints: tuple[Taint, ...] = ()

@@ -61,6 +61,7 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
     s = cfg.storage
     storage = Storage(f"{NAME}-storage", StorageArgs(
         project=cfg.project, region=cfg.region, name_prefix=f"{cfg.project}-{stack}",
+        registry_id=f"{NAME}-{stack}",
         labels=labels, protect=s.protect,
         pipeline_root_retention_days=s.pipeline_root_retention_days,
         noncurrent_versions_kept=s.noncurrent_versions_kept,
@@ -70,7 +71,7 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         opts=after_apis)
 
     identity = Identity(f"{NAME}-identity", IdentityArgs(
-        project=cfg.project, account_prefix=f"mlp-{stack}"[:18],
+        project=cfg.project, account_prefix=f"{NAME}-{stack}",
         buckets=storage.buckets, registry=storage.registry,
         workload_identity=cfg.has_cluster, vertex=cfg.has_vertex), opts=after_apis)
 

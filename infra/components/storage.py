@@ -18,7 +18,6 @@ TEMPORARY: frozenset[BucketRole] = frozenset({"pipeline-root", "vertex-staging"}
 VERSIONED: frozenset[BucketRole] = frozenset({"datasets", "models"})
 """Buckets whose objects must survive an overwrite or a mistaken delete."""
 
-REGISTRY_ID = "ml-platform"
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,9 @@ class StorageArgs:
     region: str
     name_prefix: str
     """Globally unique bucket-name prefix, e.g. ``<project>-<stack>``."""
+    registry_id: str
+    """Artifact Registry repository id, unique in the project and region: it carries the stack,
+    so two stacks of one project never declare (or destroy) the same repository."""
     labels: dict[str, str]
     protect: bool
     """Protect stateful resources so `pulumi destroy` refuses to delete them."""
@@ -74,7 +76,7 @@ class Storage(pulumi.ComponentResource):
             f"{name}-registry",
             project=args.project,
             location=args.region,
-            repository_id=REGISTRY_ID,
+            repository_id=args.registry_id,
             format="DOCKER",
             description="Trainer and predictor images of the ml-platform workloads",
             labels=args.labels,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from infra.components.identity import NODE_ROLES, WORKLOADS
-from infra.config import GPU_TAINT_KEY
+from infra.config import GPU_TAINT_KEY, MIN_BOOT_DISK_GB
 from infra.preview import UNKNOWN
+from infra.stack_config import REPO_ROOT, read_stack_file, stack_path
 from tests.infra.conftest import preview_of
 
 POOL = "gcp:container/nodePool:NodePool"
@@ -46,11 +48,37 @@ def test_dev_gpu_pool_is_spot_with_any_location_policy():
                                           "locationPolicy": "ANY"}
 
 
-def test_prod_cpu_pool_is_one_n1_standard_32_per_zone():
+def test_prod_cpu_pool_is_a_production_pool_one_node_per_zone():
     (cpu,) = [p for p in preview_of("prod").of_type(POOL) if p.inputs["name"] == "cpu"]
-    assert cpu.inputs["nodeConfig"]["machineType"] == "n1-standard-32"
     assert len(cpu.inputs["nodeLocations"]) == 3 and cpu.inputs["initialNodeCount"] == 1
     assert cpu.inputs["autoscaling"]["totalMinNodeCount"] == 3
+    # Large enough to pull the CUDA and TensorFlow images, on a disk that pulls them quickly.
+    assert cpu.inputs["nodeConfig"]["diskSizeGb"] >= MIN_BOOT_DISK_GB
+    assert cpu.inputs["nodeConfig"]["diskType"] != "pd-standard"
+
+
+def test_the_studys_fixed_cluster_stays_in_the_cost_scenario_not_in_prod():
+    scenario = yaml.safe_load((REPO_ROOT / "cost" / "scenarios" / "study-2024.yaml").read_text())
+    (pool,) = scenario["fixed"]["node_pools"]
+    assert (pool["machine_type"], pool["nodes"]) == ("n1-standard-32", 3)
+    assert "n1-standard-32" not in {p.inputs["nodeConfig"]["machineType"]
+                                    for p in preview_of("prod").of_type(POOL)}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pools_update_in_place_when_min_nodes_changes(stack):
+    """initialNodeCount forces a new pool in the provider; it is read at creation only."""
+    for pool in preview_of(stack).of_type(POOL):
+        assert "initialNodeCount" in pool.ignore_changes, pool.name
+        # A fixed GKE name: a replacement must delete the old pool before creating the new one.
+        assert pool.inputs["name"] and pool.delete_before_replace, pool.name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cluster_ignores_its_removed_default_pool(stack):
+    for cluster in preview_of(stack).of_type("gcp:container/cluster:Cluster"):
+        assert cluster.inputs["removeDefaultNodePool"] is True
+        assert {"nodeConfig", "initialNodeCount"} <= set(cluster.ignore_changes)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -190,3 +218,15 @@ def test_dev_opts_out_of_kms_and_enables_no_kms_api():
     assert "databaseEncryption" not in preview.of_type(CLUSTER)[0].inputs
     services = {r.inputs["service"] for r in preview.of_type("gcp:projects/service:Service")}
     assert "cloudkms.googleapis.com" not in services
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_budget_calls_carry_a_quota_project(stack):
+    """With user credentials the Billing Budget API refuses calls that name no quota project."""
+    preview = preview_of(stack)
+    (budget,) = preview.of_type("gcp:billing/budget:Budget")
+    (provider,) = [r for r in preview.resources if r.type == "pulumi:providers:gcp"]
+    assert provider.parent == budget.parent
+    assert provider.inputs["billingProject"] == provider.inputs["project"] == \
+        read_stack_file(stack_path(stack)).platform().project
+    assert provider.inputs["userProjectOverride"] == "true"

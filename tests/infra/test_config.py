@@ -34,10 +34,10 @@ def test_defaults_fill_what_the_stack_leaves_out():
     assert cfg.location == "us-central1-c"
 
 
-def test_prod_is_the_studys_cluster_plus_gpu_pools():
+def test_prod_is_a_cpu_pool_per_zone_plus_gpu_pools():
     cfg = read_stack_file(stack_path("prod")).platform()
     cpu = cfg.node_pools[0]
-    assert (cpu.machine_type, cpu.min_nodes, cpu.max_nodes) == ("n1-standard-32", 3, 3)
+    assert cpu.accelerator is None and cpu.min_nodes == len(cfg.zones) <= cpu.max_nodes
     gpus = {p.accelerator.type: p for p in cfg.node_pools if p.accelerator}
     assert set(gpus) == {"nvidia-tesla-t4", "nvidia-tesla-v100"}
     assert all(p.min_nodes == 0 and not p.spot for p in gpus.values())
@@ -165,3 +165,9 @@ def test_every_problem_is_listed_in_one_error(dev_config):
     message = str(_error(dev_config))
     assert "2 invalid setting(s)" in message
     assert "node_pools[1].min_nodes" in message and "node_pools[1].accelerator.count" in message
+
+
+def test_a_boot_disk_too_small_for_the_images_is_refused(dev_config):
+    _pools(dev_config)[0]["disk_size_gb"] = 10
+    (p,) = _error(dev_config).problems
+    assert "disk_size_gb" in p.path and p.value == 10

@@ -296,10 +296,10 @@ def test_gpu_training_uses_the_trainers_cuda_image_and_cpu_serving_the_predictor
     by_name = {r.name: r for r in preview_of("prod").resources}
     tfjob = by_name["mlp-cifar10-training:ml-training/cifar10"]
     pod = tfjob.inputs["spec"]["tfReplicaSpecs"]["Chief"]["template"]["spec"]
-    assert pod["containers"][0]["image"].endswith("/ml-platform/cifar10-trainer:0.1.0-gpu")
+    assert pod["containers"][0]["image"].endswith("/mlp-prod/cifar10-trainer:0.1.0-gpu")
     assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-tesla-v100"}
     isvc = by_name["mlp-cifar10-serving:ml-serving/cifar10"].inputs["spec"]["predictor"]
-    assert isvc["containers"][0]["image"].endswith("/ml-platform/cifar10-predictor:0.1.0")
+    assert isvc["containers"][0]["image"].endswith("/mlp-prod/cifar10-predictor:0.1.0")
     assert "nodeSelector" not in isvc and isvc["minReplicas"] == 2
 
 

@@ -69,7 +69,8 @@ def test_json_is_written_and_read_back(tmp_path):
     raw = json.loads(path.read_text())
     assert set(raw) == {"schema_version", "stack", "project", "resources", "outputs"}
     assert set(raw["resources"][0]) == {"urn", "type", "name", "parent", "inputs", "depends_on",
-                                        "protect", "custom"}
+                                        "protect", "custom", "ignore_changes",
+                                        "delete_before_replace", "retain_on_delete"}
     assert load_preview(path) == preview
 
 
@@ -78,7 +79,7 @@ def test_exports_name_the_cluster_buckets_and_registry():
     assert outputs["clusterName"] == "mlp-prod"
     assert outputs["kubeconfig"] == "[secret]"
     assert outputs["modelsBucket"] == "mlp-prod-000000-prod-models"
-    assert outputs["registryUrl"] == "us-central1-docker.pkg.dev/mlp-prod-000000/ml-platform"
+    assert outputs["registryUrl"] == "us-central1-docker.pkg.dev/mlp-prod-000000/mlp-prod"
 
 
 def test_kubeconfig_uses_the_gke_auth_plugin():
