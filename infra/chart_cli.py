@@ -9,6 +9,9 @@ import typer
 
 app = typer.Typer(no_args_is_help=True, help="Render, validate and lint the charts in charts/.")
 
+LAUNCHED_CHART = "cifar10-training"
+"""The one chart launched per run with `helm install` rather than owned by a stack."""
+
 ChartName = Annotated[str, typer.Argument(help="A chart of charts/, e.g. cifar10-serving.")]
 
 
@@ -68,3 +71,57 @@ def lint(name: ChartName) -> None:
     if findings:
         raise fail(f"{name}: " + "; ".join(findings), code=1)
     typer.echo(f"{name}: lint clean")
+
+
+@app.command()
+def values(
+    name: ChartName,
+    stack: Annotated[str | None, typer.Argument(
+        help="Stack name: stacks/Pulumi.<stack>.yaml.")] = None,
+    stack_file: Annotated[Path | None, typer.Option(
+        "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",
+        dir_okay=False)] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write the values here instead of printing them.")] = None,
+) -> None:
+    """Values for `helm install` of a launched chart on a stack's cluster.
+
+    Only `cifar10-training` is launched this way: a training run is one-shot, so the stack does
+    not own it. The values come from the stack's training profile (`workloads.training`) and the
+    names of its registry and buckets, and are checked by rendering the chart before they are
+    written.
+    """
+    import yaml
+
+    from infra.charts import ChartError
+    from infra.charts import render as render_chart
+    from infra.cli import fail, resolve_stack_file
+    from infra.config import ConfigError
+
+    if name != LAUNCHED_CHART:
+        raise fail(f"chart '{name}' is not launched with helm; allowed: {LAUNCHED_CHART} "
+                   "(cifar10-serving belongs to the stack: pulumi up)")
+    resolved = resolve_stack_file(stack, stack_file)
+    try:
+        cfg = resolved.platform()
+    except ConfigError as err:
+        raise fail(str(err)) from None
+    if not cfg.has_cluster or not cfg.workloads.training.enabled:
+        raise fail(f"stack '{resolved.name}' has no training profile: set "
+                   "workloads.training.enabled: true on a kubeflow stack")
+    from infra.components.cifar10 import launch_values
+
+    chart_values = launch_values(cfg, resolved.name)
+    try:
+        render_chart(_chart_dir(name), chart_values, release="cifar10", namespace="ml-training")
+    except ChartError as err:
+        raise fail(f"stack '{resolved.name}': its training values do not render: {err}") from None
+    text = yaml.safe_dump(chart_values, sort_keys=True)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    typer.echo(f"{name} values for stack '{resolved.name}' written to {out}", err=True)

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import exports
+from infra import exports, names
 from infra.components.apis import Apis, ApisArgs
 from infra.components.budget import Budget, BudgetArgs
 from infra.components.cifar10 import Cifar10, Cifar10Args
@@ -39,7 +39,8 @@ KMS_SERVICES = ("cloudkms.googleapis.com",)
 VERTEX_SERVICES = ("aiplatform.googleapis.com",)
 BUDGET_SERVICES = ("billingbudgets.googleapis.com",)
 
-NAME = "mlp"
+NAME = names.PREFIX
+"""Prefix of the logical (Pulumi) names of the stack's resources."""
 
 
 def services_for(cfg: PlatformConfig) -> tuple[str, ...]:
@@ -60,8 +61,8 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
 
     s = cfg.storage
     storage = Storage(f"{NAME}-storage", StorageArgs(
-        project=cfg.project, region=cfg.region, name_prefix=f"{cfg.project}-{stack}",
-        registry_id=f"{NAME}-{stack}",
+        project=cfg.project, region=cfg.region, name_prefix=names.bucket_prefix(cfg.project, stack),
+        registry_id=names.registry_id(stack),
         labels=labels, protect=s.protect,
         pipeline_root_retention_days=s.pipeline_root_retention_days,
         noncurrent_versions_kept=s.noncurrent_versions_kept,
@@ -71,7 +72,7 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         opts=after_apis)
 
     identity = Identity(f"{NAME}-identity", IdentityArgs(
-        project=cfg.project, account_prefix=f"{NAME}-{stack}",
+        project=cfg.project, account_prefix=names.account_prefix(stack),
         buckets=storage.buckets, registry=storage.registry,
         workload_identity=cfg.has_cluster, vertex=cfg.has_vertex), opts=after_apis)
 
@@ -114,10 +115,10 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
 
     c = cfg.cluster
     secrets_key = SecretsKey(f"{NAME}-kms", SecretsKeyArgs(
-        project=cfg.project, region=cfg.region, key_ring_name=f"mlp-{stack}"),
+        project=cfg.project, region=cfg.region, key_ring_name=names.key_ring_name(stack)),
         opts=pulumi.ResourceOptions(depends_on=apis.resources)) if c.secrets_encryption else None
     cluster = Cluster(f"{NAME}-cluster", ClusterArgs(
-        project=cfg.project, cluster_name=f"mlp-{stack}", location=cfg.location,
+        project=cfg.project, cluster_name=names.cluster_name(stack), location=cfg.location,
         node_locations=cfg.zones,
         network=network.network.id, subnet=network.subnet.id,
         master_cidr=cfg.network.master_cidr, private_endpoint=c.private_endpoint,
@@ -167,7 +168,9 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
             # Upstream controllers need nodes to run on before their installs count as ready.
             opts=pulumi.ResourceOptions(depends_on=pools))
         outputs[exports.KUBEFLOW_VERSIONS] = kubeflow.versions
-        if cfg.workloads.training.enabled or cfg.workloads.serving.enabled:
+        # Training runs are launched (pipeline, `mlp`, `helm install`), not declared: a stack
+        # owns only what should exist for as long as the stack does.
+        if cfg.workloads.serving.enabled:
             Cifar10(f"{NAME}-cifar10", Cifar10Args(
                 provider=provider, config=cfg, registry_url=storage.registry_url,
                 buckets={role: b.name for role, b in storage.buckets.items()},

@@ -1,8 +1,14 @@
-"""The CIFAR-10 workloads on the Kubeflow flavour: the project's charts, deployed by Pulumi.
+"""The CIFAR-10 workloads on the Kubeflow flavour: the project's charts and their values.
 
-The `cifar10-training` and `cifar10-serving` charts install as pulumi-kubernetes `helm.v4.Chart`
-resources, after the Kubeflow components whose CRDs they use. Chart values are built here from the
-stack config, the registry and the models bucket, by plain functions a test can call.
+The stack declares only what lives as long as the stack: the `cifar10-serving` chart installs as
+a pulumi-kubernetes `helm.v4.Chart`, after the Kubeflow components whose CRDs it uses. Training
+and tuning runs are one-shot: a finished TFJob is deleted by its TTL, and a stack that declared
+it would launch it again on the next `pulumi up --refresh`. They are launched instead by the
+pipeline, by `mlp train`, or by `helm install` of the `cifar10-training` chart with the values
+`mlp chart values cifar10-training STACK` writes from the stack's training profile.
+
+Chart values are built here from the stack config, the registry and the models bucket, by plain
+functions a test can call; they take Pulumi outputs inside the program and plain strings outside.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra import names
 from infra.charts import chart_path
 from infra.components._opts import child_opts
 from infra.components.identity import WORKLOADS
 from infra.components.kubeflow import Kubeflow
+from infra.components.storage import BUCKET_ROLES
 from infra.config import NodePoolConfig, PlatformConfig, ServingRelease, TrainingRelease
 from workloads.cifar10 import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
 
@@ -40,29 +48,49 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _concat(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
+    """Join strings now when all are known, or as a Pulumi output when one is an output."""
+    if all(isinstance(p, str) for p in parts):
+        return "".join(parts)  # type: ignore[arg-type]
+    return pulumi.Output.concat(*parts)
+
+
 def training_values(cfg: PlatformConfig, release: TrainingRelease,
                     registry_url: pulumi.Input[str],
                     buckets: Mapping[str, pulumi.Input[str]]) -> dict[str, Any]:
     """Values of the `cifar10-training` chart for a stack."""
     from workloads.tuning.space import katib_spec, load_space
 
-    models = pulumi.Output.concat("gs://", buckets["models"], "/cifar10")
+    models = _concat("gs://", buckets["models"])
     gpu = _gpu(cfg, release.gpu_pool)
     values: dict[str, Any] = {
-        "image": {"repository": pulumi.Output.concat(registry_url, "/", TRAINER_IMAGE),
+        "image": {"repository": _concat(registry_url, "/", TRAINER_IMAGE),
                   "tag": trainer_tag(release.image_tag, gpu=bool(gpu["type"]))},
         "serviceAccountName": WORKLOADS["training"].ksas[0],
         "data": {"source": "tfds",
-                 "dataDir": pulumi.Output.concat("gs://", buckets["datasets"], "/tfds")},
-        "output": {"modelDir": models,
-                   "checkpointDir": pulumi.Output.concat(models, "-checkpoints/", RELEASE),
-                   "tensorboardDir": pulumi.Output.concat(models, "-tensorboard/", RELEASE)},
+                 "dataDir": _concat("gs://", buckets["datasets"], "/tfds")},
+        # Bases under which each run and trial writes its own folder; none is the serving path
+        # (`serving_values`' storageUri), which only a promotion step writes.
+        "output": {"modelDir": _concat(models, "/runs/", RELEASE),
+                   "checkpointDir": _concat(models, "/checkpoints/", RELEASE),
+                   "tensorboardDir": _concat(models, "/tensorboard/", RELEASE)},
         "replicas": {"chief": 1, "worker": release.workers},
         "gpu": gpu,
     }
     if release.search_space:
         values["katib"] = {"enabled": True, **katib_spec(load_space(release.search_space))}
     return _merge(values, release.values)
+
+
+def launch_values(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
+    """`cifar10-training` values for a run launched on a stack's cluster (`helm install`).
+
+    The stack's resources have names that follow from its project and name
+    (`infra.names`), so the values need no stack outputs and no credentials.
+    """
+    buckets = {role: names.bucket_name(cfg.project, stack, role) for role in BUCKET_ROLES}
+    return training_values(cfg, cfg.workloads.training,
+                           names.registry_url(cfg.region, cfg.project, stack), buckets)
 
 
 def serving_values(cfg: PlatformConfig, release: ServingRelease,
@@ -95,7 +123,7 @@ class Cifar10Args:
 
 
 class Cifar10(pulumi.ComponentResource):
-    """The enabled CIFAR-10 releases of a stack."""
+    """The stack's long-lived CIFAR-10 release: the serving chart, when enabled."""
 
     charts: dict[str, k8s.helm.v4.Chart]
 
@@ -104,15 +132,11 @@ class Cifar10(pulumi.ComponentResource):
         super().__init__("ml-platform:k8s:Cifar10", name, None, opts)
         w = args.config.workloads
         self.charts = {}
-        releases = (
-            ("training", "cifar10-training", w.training, training_values),
-            ("serving", "cifar10-serving", w.serving, serving_values),
-        )
+        releases = (("serving", "cifar10-serving", w.serving, serving_values),)
         for kind, chart, release, build_values in releases:
             if not release.enabled:
                 continue
-            after = args.kubeflow.prerequisites(
-                kind, tuning=kind == "training" and bool(w.training.search_space))
+            after = args.kubeflow.prerequisites(kind)
             self.charts[kind] = k8s.helm.v4.Chart(
                 f"{name}-{kind}",
                 chart=chart_path(chart),

@@ -10,7 +10,7 @@ from infra.components.kubeflow import KUBEFLOW_NAMESPACE, WI_ANNOTATION, install
 from infra.components.vertex import endpoint_id
 from infra.config import PLATFORM_KEY, ConfigError, parse_platform
 from infra.preview import Preview, run_preview
-from infra.stack_config import REPO_ROOT, read_stack_file
+from infra.stack_config import REPO_ROOT, read_stack_file, stack_path
 from infra.versions import KSERVE_DEPLOYMENT_MODE, pins
 from tests.infra.conftest import preview_of, write_stack
 
@@ -280,24 +280,43 @@ def test_bad_workload_settings_are_named(dev_config, change, path, says):
     assert says in problems[f"ml-platform:platform.{path}"].allowed
 
 
-def test_workload_charts_deploy_after_the_crds_they_use():
+def test_serving_chart_deploys_after_the_crds_it_uses():
     preview = preview_of("prod")
     by_name = {r.name: r for r in preview.resources}
-    tfjob = by_name["mlp-cifar10-training:ml-training/cifar10"]
     isvc = by_name["mlp-cifar10-serving:ml-serving/cifar10"]
-    assert tfjob.type == "kubernetes:kubeflow.org/v1:TFJob"
     assert isvc.type == "kubernetes:serving.kserve.io/v1beta1:InferenceService"
-    assert by_name["mlp-kubeflow-training-operator"].urn in tfjob.depends_on
     assert by_name["mlp-kubeflow-kserve-resources"].urn in isvc.depends_on
-    assert tfjob.parent == by_name["mlp-cifar10-training"].urn
+    assert isvc.parent == by_name["mlp-cifar10-serving"].urn
 
 
-def test_gpu_training_uses_the_trainers_cuda_image_and_cpu_serving_the_predictor():
-    by_name = {r.name: r for r in preview_of("prod").resources}
-    tfjob = by_name["mlp-cifar10-training:ml-training/cifar10"]
-    pod = tfjob.inputs["spec"]["tfReplicaSpecs"]["Chief"]["template"]["spec"]
-    assert pod["containers"][0]["image"].endswith("/mlp-prod/cifar10-trainer:0.1.0-gpu")
+ONE_SHOT = ("kubernetes:kubeflow.org/v1:TFJob", "kubernetes:kubeflow.org/v1beta1:Experiment",
+            "kubernetes:batch/v1:Job")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stacks_declare_no_one_shot_run(stack):
+    """A finished TFJob is deleted by its TTL; a stack owning it would relaunch it (prod: 50
+    epochs on a V100) on the next `pulumi up --refresh`. Runs are launched, not declared."""
+    preview = preview_of(stack)
+    assert [r.name for r in preview.resources if r.type in ONE_SHOT] == []
+    assert "mlp-cifar10-training" not in {r.name for r in preview.resources}
+
+
+def test_launched_training_uses_the_trainers_cuda_image_on_its_gpu_pool():
+    from infra.charts import CHARTS_DIR, render
+    from infra.components.cifar10 import launch_values
+
+    values = launch_values(read_stack_file(stack_path("prod")).platform(), "prod")
+    (tfjob,) = render(CHARTS_DIR / "cifar10-training", values, release="cifar10",
+                      namespace="ml-training")
+    pod = tfjob["spec"]["tfReplicaSpecs"]["Chief"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == (
+        "us-central1-docker.pkg.dev/mlp-prod-000000/mlp-prod/cifar10-trainer:0.1.0-gpu")
     assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-tesla-v100"}
+
+
+def test_cpu_serving_uses_the_predictor():
+    by_name = {r.name: r for r in preview_of("prod").resources}
     isvc = by_name["mlp-cifar10-serving:ml-serving/cifar10"].inputs["spec"]["predictor"]
     assert isvc["containers"][0]["image"].endswith("/mlp-prod/cifar10-predictor:0.1.0")
     assert "nodeSelector" not in isvc and isvc["minReplicas"] == 2
