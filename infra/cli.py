@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -98,13 +98,31 @@ def preview(
         "--json", help="Also write the preview JSON (the contract policies and cost read).",
     )] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the counts.")] = False,
+    against: Annotated[Path | None, typer.Option(
+        "--against", dir_okay=False,
+        help="A previous preview JSON: show what applying this one over it would do.",
+    )] = None,
+    diff_json: Annotated[Path | None, typer.Option(
+        "--diff-json", help="With --against: also write the plan diff as JSON.")] = None,
+    diff_md: Annotated[Path | None, typer.Option(
+        "--diff-md", help="With --against: also write the plan diff as Markdown (PR comment).",
+    )] = None,
 ) -> None:
-    """Show every resource a stack would create, offline, under Pulumi's mocks."""
+    """Show every resource a stack would create, offline, under Pulumi's mocks.
+
+    With --against, show instead what applying it over an earlier preview would do to each
+    resource (create, update, replace, delete); exit 1 when a protected resource would be
+    replaced or deleted, or a fixed-name resource replaced into a name collision."""
     from infra.placeholders import find_placeholders
     from infra.render import render_counts, render_outputs, render_tree
 
+    if against is None and (diff_json or diff_md):
+        raise fail("--diff-json and --diff-md need --against OLD.json")
     resolved = resolve_stack_file(stack, stack_file)
     result = _run_preview(resolved)
+    if against is not None:
+        _plan_diff(against, result, diff_json, diff_md)
+        return
     console = Console()
     if not quiet:
         render_tree(result, console)
@@ -118,6 +136,32 @@ def preview(
     if json_path:
         result.write(json_path)
         console.print(f"preview JSON written to {json_path}")
+
+
+def _plan_diff(against: Path, result: Any, diff_json: Path | None,
+               diff_md: Path | None) -> None:
+    """Print (and write) the plan diff of `result` over the preview file `against`."""
+    import json
+
+    from infra.plan_diff import diff, render_markdown, render_text
+    from infra.preview import PreviewFileError, load_preview
+
+    try:
+        old = load_preview(against)
+    except PreviewFileError as err:
+        raise fail(str(err)) from None
+    if old.stack != result.stack:
+        raise fail(f"--against {against}: a preview of stack '{old.stack}', not "
+                   f"'{result.stack}'")
+    plan = diff(old, result)
+    typer.echo(render_text(plan), nl=False)
+    for path, text in ((diff_json, json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n"),
+                       (diff_md, render_markdown(plan))):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    if plan.dangers:
+        raise typer.Exit(1)
 
 
 @app.command("stacks")
