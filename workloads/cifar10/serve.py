@@ -478,6 +478,19 @@ def _answer_refusals(app: Any) -> None:
         app.add_exception_handler(kind, handler)
 
 
+MAX_BODY_ENV = "PREDICTOR_MAX_BODY_BYTES"
+TIMEOUTS = (
+    ("header-timeout", DEFAULT_HEADER_TIMEOUT_S,
+     "request line and headers must arrive within this, else 408"),
+    ("request-timeout", DEFAULT_REQUEST_TIMEOUT_S,
+     "the body must arrive within this after the headers, else 408"),
+    ("idle-timeout", DEFAULT_IDLE_TIMEOUT_S, "an idle keep-alive connection is closed after this"),
+    ("drain-timeout", DEFAULT_DRAIN_TIMEOUT_S,
+     "after SIGTERM, in-flight requests get this long to finish"),
+)
+"""Flag, default and help of each timeout; the flag's dest is a field of `Limits` + `_s`."""
+
+
 def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.ArgumentParser:
     """Arguments of the predictor; defaults follow Vertex AI (`AIP_*`) and KServe conventions."""
     p = argparse.ArgumentParser(prog=prog, allow_abbrev=False,
@@ -498,19 +511,6 @@ def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.Ar
     for name, default, what in TIMEOUTS:
         p.add_argument(f"--{name}", type=float, default=default, metavar="SECONDS", help=what)
     return p
-
-
-MAX_BODY_ENV = "PREDICTOR_MAX_BODY_BYTES"
-TIMEOUTS = (
-    ("header-timeout", DEFAULT_HEADER_TIMEOUT_S,
-     "request line and headers must arrive within this, else 408"),
-    ("request-timeout", DEFAULT_REQUEST_TIMEOUT_S,
-     "the body must arrive within this after the headers, else 408"),
-    ("idle-timeout", DEFAULT_IDLE_TIMEOUT_S, "an idle keep-alive connection is closed after this"),
-    ("drain-timeout", DEFAULT_DRAIN_TIMEOUT_S,
-     "after SIGTERM, in-flight requests get this long to finish"),
-)
-"""Flag, default and help of each timeout; the flag's dest is a field of `Limits` + `_s`."""
 
 
 def limits_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Limits:
