@@ -182,3 +182,18 @@ def test_mlp_serve_on_a_port_in_use_is_one_line_and_exit_2(trained: TrainedRun) 
     assert result.output.strip().splitlines() == [
         f"error: cannot listen on 127.0.0.1:{port}: Address already in use; stop what holds it "
         "or choose another --port"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--max-body-bytes", "0"], "--max-body-bytes 0 is not allowed; use an integer ≥ 1"),
+    (["--header-timeout", "nan"], "--header-timeout nan is not allowed"),
+    (["--drain-timeout", "-1"], "--drain-timeout -1.0 is not allowed"),
+])
+def test_bad_limits_exit_2_naming_the_flag(args: list[str], message: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from workloads.cifar10.serve import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
