@@ -6,6 +6,8 @@
 2. Serving on loopback: requests/s and p50/p99 latency of the KServe predictor against the
    study's way of serving (a plain HTTP server calling `model.predict` per request), each in its
    own process, driven by the same client.
+3. The predictor's peak memory (RSS) while it receives a body at its limit (served) and bodies
+   just above it, declared and chunked (refused with 413).
 
 Results, with the machine they ran on, go to `workloads/cifar10/benchmarks/results.yaml`.
 Everything runs on synthetic data, so numbers compare pipelines and servers, not accuracy.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import socket
 import statistics
@@ -218,9 +221,10 @@ def _load(url: str, requests: int, concurrency: int, images_per_request: int) ->
             "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 2)}
 
 
-def bench_serving(width: float, requests: int, concurrency: int, images_per_request: int,
-                  workdir: Path) -> dict[str, object]:
-    """The KServe predictor vs per-request `model.predict`, each in its own process."""
+def _export(width: float, workdir: Path) -> None:
+    """The benchmark's untrained VGG as SavedModel `workdir/model/1` and `model.keras`, once."""
+    if (workdir / "model.keras").exists():
+        return
     import keras
 
     from workloads.cifar10.export import export_saved_model
@@ -230,7 +234,17 @@ def bench_serving(width: float, requests: int, concurrency: int, images_per_requ
     model = build_vgg(width=width)
     export_saved_model(model, str(workdir / "model" / "1"))
     model.save(workdir / "model.keras")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+
+
+def _server_env() -> dict[str, str]:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+
+
+def bench_serving(width: float, requests: int, concurrency: int, images_per_request: int,
+                  workdir: Path) -> dict[str, object]:
+    """The KServe predictor vs per-request `model.predict`, each in its own process."""
+    _export(width, workdir)
+    env = _server_env()
     commands = {
         "study_model_predict": [sys.executable, "-m", "workloads.cifar10.naive_server",
                                 "--model", str(workdir / "model.keras")],
@@ -260,12 +274,85 @@ def bench_serving(width: float, requests: int, concurrency: int, images_per_requ
     return result
 
 
+def _rss_mb(pid: int, field: str) -> float:
+    """`VmRSS` (now) or `VmHWM` (peak since the last reset) of a process, in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return round(int(status.split(f"{field}:")[1].split()[0]) / 1024, 1)
+
+
+def _reset_peak(pid: int) -> None:
+    """Restart the process's peak RSS (`VmHWM`) from its current RSS (Linux ≥ 4.0)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def _post_counted(url: str, content, headers: dict[str, str]) -> str:
+    """POST and return the status, or how the connection ended when the server cut it."""
+    import httpx
+
+    try:
+        return str(httpx.post(url, content=content, headers=headers, timeout=120).status_code)
+    except httpx.HTTPError as err:
+        return f"connection closed ({type(err).__name__})"
+
+
+def bench_body_limit(width: float, workdir: Path) -> dict[str, object]:
+    """Peak RSS of the predictor (default --max-batch and body limit) per body received."""
+    from workloads.cifar10.serve import DEFAULT_MAX_BATCH, LONGEST_PIXEL, default_max_body_bytes
+
+    _export(width, workdir)
+    limit = default_max_body_bytes(DEFAULT_MAX_BATCH)
+    image = [[[LONGEST_PIXEL] * 3] * 32] * 32
+    verbose = json.dumps({"instances": [image] * DEFAULT_MAX_BATCH}).encode()
+    at_limit = verbose + b" " * (limit - len(verbose))
+    json_headers = {"content-type": "application/json"}
+
+    def chunked():
+        for start in range(0, limit + 1, 1 << 20):
+            yield b" " * min(1 << 20, limit + 1 - start)
+
+    cases = {  # refused first, so that the served body's memory does not inflate them
+        "above_limit_declared": (at_limit + b" ", json_headers),
+        "above_limit_chunked": (chunked, json_headers),
+        "at_limit_v1_json": (at_limit, json_headers),
+    }
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "workloads.cifar10.serve", "--model-dir",
+                             str(workdir / "model"), "--port", str(port)], cwd=REPO,
+                            env=_server_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1/models/cifar10:predict"
+    result: dict[str, object] = {
+        "model": f"vgg (num_layers 3, num_units 1024, width {width}), untrained weights",
+        "max_batch": DEFAULT_MAX_BATCH, "body_limit_bytes": limit,
+        "body_at_limit": f"{DEFAULT_MAX_BATCH} images as V1 JSON, every value the longest "
+                         f"float text ({len(verbose)} bytes), padded with spaces to the limit",
+    }
+    try:
+        _wait_ready(url, proc)
+        result["rss_mb_when_ready"] = _rss_mb(proc.pid, "VmRSS")
+        for name, (content, headers) in cases.items():
+            _reset_peak(proc.pid)
+            before = _rss_mb(proc.pid, "VmRSS")
+            status = _post_counted(url, content() if callable(content) else content, headers)
+            result[name] = {"status": status, "bytes_sent": len(content) if isinstance(
+                content, bytes) else limit + 1, "rss_mb_before": before,
+                "peak_rss_mb": _rss_mb(proc.pid, "VmHWM")}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run both benchmarks and write the results file (`--quick` for a smoke run)."""
     parser = argparse.ArgumentParser(prog="python -m workloads.cifar10.bench")
     parser.add_argument("--quick", action="store_true", help="tiny sizes; do not write results")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", choices=["body-limit"],
+                        help="measure only this and replace its section of the results file")
     args = parser.parse_args(argv)
+    if args.only:
+        return _update_body_limit(args.out)
     quick = args.quick
     sizes = dict(n_images=256 if quick else 4096, batch=64 if quick else 128,
                  epochs=2 if quick else 3, widths=(0.25, 0.0625))
@@ -276,16 +363,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             "training": bench_training(workdir=workdir, **sizes),
             "serving": bench_serving(width=0.25, requests=40 if quick else 400, concurrency=4,
                                      images_per_request=1, workdir=workdir),
+            "predictor_memory_at_body_limit": bench_body_limit(width=0.25, workdir=workdir),
         }
     text = yaml.safe_dump(results, sort_keys=False)
     print(text)
     if not quick:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        header = ("# Measured by `python -m workloads.cifar10.bench` (make bench); regenerate, "
-                  "do not edit.\n")
-        args.out.write_text(header + text)
-        print(f"results written to {args.out}")
+        _write(args.out, text)
     return 0
+
+
+def _update_body_limit(out: Path) -> int:
+    """Re-measure the body-limit section alone, with its own date, keeping the other results."""
+    results = yaml.safe_load(out.read_text()) if out.exists() else {}
+    with tempfile.TemporaryDirectory(prefix="cifar10-bench-") as tmp:
+        section = bench_body_limit(width=0.25, workdir=Path(tmp))
+    section["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    results["predictor_memory_at_body_limit"] = section
+    text = yaml.safe_dump(results, sort_keys=False)
+    print(yaml.safe_dump(section, sort_keys=False))
+    _write(out, text)
+    return 0
+
+
+def _write(out: Path, text: str) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = ("# Measured by `python -m workloads.cifar10.bench` (make bench); regenerate, "
+              "do not edit.\n")
+    out.write_text(header + text)
+    print(f"results written to {out}")
 
 
 if __name__ == "__main__":
