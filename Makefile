@@ -21,6 +21,10 @@ demo: setup
 	  echo "=== mlp preview $$s"; \
 	  $(UV) run --frozen mlp preview $$s --json $(REPORTS)/preview-$$s.json || exit 1; \
 	done
+	@for s in $(STACKS); do \
+	  echo "=== mlp preflight $$s"; \
+	  $(UV) run --frozen mlp preflight $$s --json $(REPORTS)/preflight-$$s.json || exit 1; \
+	done
 	@echo "=== mlp cost compare (the study's scenario)"
 	@$(UV) run --frozen mlp cost compare --out $(REPORTS)/cost
 	@for s in $(STACKS); do \

@@ -179,6 +179,10 @@ def _register_subcommands() -> None:
 
     app.add_typer(chart_app, name="chart")
 
+    from infra.preflight_cli import preflight
+
+    app.command("preflight")(preflight)
+
     from workloads.cli import register as register_workloads
 
     register_workloads(app)
