@@ -183,8 +183,9 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
     """Run the program for a stack under mocks and return what it declares.
 
     The stack's config is validated first so a bad config raises `ConfigError` before anything
-    is declared. Safe to call repeatedly in one process: each call installs fresh mocks, a fresh
-    root stack and fresh config.
+    is declared; a chart that does not render with the stack's workload settings raises
+    `ConfigError` too. Safe to call repeatedly in one process: each call installs fresh mocks, a
+    fresh root stack and fresh config.
 
     Args:
         stack_file: the stack whose config the program reads.
@@ -197,6 +198,9 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
     from pulumi.runtime import mocks, rpc, settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
+
+    from infra.charts import ChartError
+    from infra.config import PLATFORM_KEY, ConfigError, Problem
 
     project_id = stack_file.platform().project
     project = project_file()["name"]
@@ -261,6 +265,13 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
         _sync_await(run_pulumi_func(program_in_stack))
     finally:
         settings.ROOT.set(None)
-    resources = sorted([*records.values(), *expand_local_charts(list(records.values()))],
-                       key=lambda r: r.urn)
+    try:
+        charts = expand_local_charts(list(records.values()))
+    except ChartError as err:
+        # Chart values come from the stack's workloads settings: a bad one is bad config.
+        raise ConfigError(stack_file.name, [Problem(
+            f"{PLATFORM_KEY}.workloads", str(err).partition(":")[0],
+            f"the chart does not render with these settings: {str(err).partition(': ')[2]}")]
+        ) from None
+    resources = sorted([*records.values(), *charts], key=lambda r: r.urn)
     return Preview(stack_file.name, project, resources, dict(sorted(outputs.items())))

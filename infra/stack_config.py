@@ -25,6 +25,7 @@ from infra.config import (
     Problem,
     parse_platform,
 )
+from infra.documents import DocumentError, load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
@@ -113,9 +114,11 @@ def read_stack_file(path: Path) -> StackFile:
     except StackNameError as err:
         raise StackNameError(f"{path}: {err}") from None
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise StackFileError(f"{path}: cannot read it as YAML: {err}") from None
+        raw = load_yaml(path.read_text(), str(path)) or {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise StackFileError(f"{path}: cannot read it: {err}") from None
+    except DocumentError as err:
+        raise StackFileError(str(err)) from None
     if not isinstance(raw, dict):
         raise StackFileError(f"{path}: a stack file is a mapping with a 'config' key")
     config = raw.get("config", {})
@@ -123,8 +126,16 @@ def read_stack_file(path: Path) -> StackFile:
         raise StackFileError(f"{path}: 'config' must be a mapping, got {type(config).__name__}")
     secrets = set()
     parsed: dict[str, Any] = {}
+    written: dict[str, str] = {}
     for key, value in config.items():
+        if not isinstance(key, str):
+            raise StackFileError(f"{path}: config key {key!r} must be a string such as "
+                                 "gcp:project")
         full = key if ":" in key else f"{project_file()['name']}:{key}"
+        if full in parsed:
+            raise StackFileError(f"{path}: config keys {written[full]!r} and {key!r} are the "
+                                 "same key (a key without a namespace is the project's)")
+        written[full] = key
         if isinstance(value, dict) and set(value) == {"secure"}:
             secrets.add(full)
             value = SECRET
