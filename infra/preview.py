@@ -85,25 +85,28 @@ class PreviewFileError(ValueError):
 
 
 def load_preview(path: Path) -> Preview:
-    """Read a preview JSON written by `mlp preview --json`, checking its shape."""
+    """Read a preview JSON written by `mlp preview --json`, checked against the contract.
+
+    Raises:
+        PreviewFileError: one line naming the file and, for a contract violation, the JSON path
+            (see `infra.preview_schema`).
+    """
+    from infra.documents import DocumentError, load_json
+    from infra.preview_schema import PreviewSchemaError, check_preview
+
     try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        raw = load_json(Path(path).read_text(), str(path))
+    except (OSError, UnicodeDecodeError) as err:
         raise PreviewFileError(f"{path}: cannot read preview JSON: {err}") from None
-    if not isinstance(raw, dict):
-        raise PreviewFileError(f"{path}: top level must be an object")
-    missing = [k for k in ("stack", "project", "resources", "outputs") if k not in raw]
-    if missing:
-        raise PreviewFileError(f"{path}: missing key(s) {', '.join(missing)}")
-    fields = set(PreviewResource.__dataclass_fields__)
-    resources = []
-    for i, r in enumerate(raw["resources"]):
-        if not isinstance(r, dict) or not {"urn", "type", "name", "inputs"} <= set(r):
-            raise PreviewFileError(f"{path}: resources[{i}] needs urn, type, name and inputs")
-        resources.append(PreviewResource(**{
-            "parent": None, "depends_on": [], "protect": False, "custom": True,
-            **{k: v for k, v in r.items() if k in fields}}))
-    return Preview(raw["stack"], raw["project"], resources, raw["outputs"])
+    except DocumentError as err:
+        raise PreviewFileError(f"cannot read preview JSON: {err}") from None
+    try:
+        checked = check_preview(raw)
+    except PreviewSchemaError as err:
+        raise PreviewFileError(f"{path}: not a preview file: {err}") from None
+    resources = [PreviewResource(**r.model_dump(include=set(PreviewResource.__dataclass_fields__)))
+                 for r in checked.resources]
+    return Preview(checked.stack, checked.project, resources, checked.outputs)
 
 
 def _plain(value: Any) -> Any:

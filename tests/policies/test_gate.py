@@ -38,9 +38,10 @@ def _mandatory(result) -> int:
     return json.loads(result.stdout)["summary"]["mandatory_violations"]
 
 
-@pytest.mark.parametrize("label", ["prod", "dev", "../config/dev"])
+@pytest.mark.parametrize("label", ["prod", "dev", "vertex"])
 def test_the_preview_label_never_chooses_the_config(tmp_path: Path, label: str) -> None:
-    """Whatever the file calls itself, checking it as prod finds prod's mandatory violations."""
+    """Whatever stack the file says it is, checking it as prod finds prod's mandatory
+    violations: a prod plan relabelled `dev` does not get dev's advisory config."""
     plan = _prod_plan_with_violations(tmp_path, label)
     result = runner.invoke(app, ["policy", "check", "prod", "--preview", str(plan),
                                  "--json", "-"])
@@ -49,8 +50,23 @@ def test_the_preview_label_never_chooses_the_config(tmp_path: Path, label: str) 
     assert json.loads(result.stdout)["config"] == "policies/config/prod.json"
 
 
-def test_the_traversal_is_not_followed_with_an_explicit_config(tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [
+    [], ["prod"], ["--config", "policies/config/prod.json"], ["dev"]])
+def test_the_planted_traversal_fails_closed(tmp_path: Path, args: list[str]) -> None:
+    """`"stack": "../config/dev"` used to load dev's all-advisory config by path, and this plan
+    passed (exit 0). Such a file breaks the preview contract (`mlp preview` only writes valid
+    stack names), so every way of checking it stops at exit 2, naming the field; the label is
+    never a path, and with a valid label the violations are found (exit 1, above)."""
     plan = _prod_plan_with_violations(tmp_path, "../config/dev")
+    result = runner.invoke(app, ["policy", "check", *args, "--preview", str(plan)])
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    if args:
+        assert "stack: '../config/dev' is not valid; a stack name is 1-14" in result.stderr
+
+
+def test_an_explicit_config_checks_the_plan(tmp_path: Path) -> None:
+    plan = _prod_plan_with_violations(tmp_path, "dev")
     prod = Path("policies/config/prod.json").resolve()
     result = runner.invoke(app, ["policy", "check", "--preview", str(plan), "--config",
                                  str(prod), "--json", "-"])
