@@ -93,15 +93,22 @@ def _cluster(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pric
 
 def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> PricedResource:
     cfg = r.inputs.get("nodeConfig") or {}
-    machine = cfg.get("machineType")
+    machine = cfg.get("machineType") if isinstance(cfg, dict) else UNKNOWN
     bill = Bill(r.name)
     if not _known(machine):
         return PricedResource(r.type, r.name, "not priced", bill,
                               "machine type unknown at preview")
+    accelerators = cfg.get("guestAccelerators") or []
+    if not isinstance(accelerators, list):
+        return PricedResource(r.type, r.name, "not priced", bill,
+                              "accelerators unknown at preview")
     pricing = "spot" if cfg.get("spot") or cfg.get("preemptible") else "on-demand"
-    gpus = [g for g in cfg.get("guestAccelerators") or [] if _known(g.get("type"))]
+    gpus = [g for g in accelerators if _known(g.get("type"))]
     gpu_type = gpus[0]["type"] if gpus else None
-    gpu_count = int(gpus[0].get("count", 1)) if gpus else 0
+    gpu_count = (1 if gpus[0].get("count") is None else gpus[0]["count"]) if gpus else 0
+    if not _known(gpu_count):
+        return PricedResource(r.type, r.name, "not priced", bill,
+                              "accelerator count unknown at preview")
     disk_gb = int(cfg.get("diskSizeGb", 100)) if _known(cfg.get("diskSizeGb", 100)) else 100
     disk_type = str(cfg.get("diskType", "pd-balanced"))
     counts = pool_node_range(r.inputs)

@@ -40,15 +40,18 @@ def render(
     from infra.charts import ChartError
     from infra.charts import render as render_chart
     from infra.cli import fail
+    from infra.documents import DocumentError, load_yaml
     from infra.k8s_validate import validate_object
 
     chart = _chart_dir(name)
     overrides = {}
     if values is not None:
         try:
-            overrides = yaml.safe_load(values.read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise fail(f"--values {values}: cannot read it as YAML: {err}") from None
+            overrides = load_yaml(values.read_text(), f"--values {values}") or {}
+        except (OSError, UnicodeDecodeError) as err:
+            raise fail(f"--values {values}: cannot read it: {err}") from None
+        except DocumentError as err:
+            raise fail(str(err)) from None
         if not isinstance(overrides, dict):
             raise fail(f"--values {values}: must be a mapping of values")
     try:

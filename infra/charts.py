@@ -20,7 +20,17 @@ CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
 
 
 class ChartError(ValueError):
-    """A chart that cannot be rendered with the given values; the message is Helm's own."""
+    """A chart that cannot be rendered with the given values; the message is Helm's own, on one
+    line."""
+
+
+def one_line(text: str) -> str:
+    """Helm's multi-line message (a header, then `- ` items) as one line."""
+    out = ""
+    for part in (line.strip().removeprefix("- ") for line in text.splitlines()):
+        if part:
+            out += part if not out else (" " if out.endswith(":") else "; ") + part
+    return out
 
 
 def chart_path(name: str) -> str:
@@ -52,15 +62,26 @@ def _manifests(chart: Path | str, values: dict[str, Any] | None, release: str,
         with helm_python.Chart.load(str(chart)) as loaded:
             return loaded.render(values or {}, name=release, namespace=namespace)
     except helm_python.HelmError as err:
-        raise ChartError(f"{Path(chart).name}: {err}") from None
+        raise ChartError(f"{Path(chart).name}: {one_line(str(err))}") from None
+    except (TypeError, ValueError) as err:
+        # Values that are not JSON data (a date, bytes, a set) never reach Helm.
+        raise ChartError(f"{Path(chart).name}: values must be JSON data: {err}") from None
 
 
 def render(chart: Path | str, values: dict[str, Any] | None = None, *, release: str,
            namespace: str) -> list[dict[str, Any]]:
-    """Render a chart and return its Kubernetes objects in template order (NOTES excluded)."""
+    """Render a chart and return its Kubernetes objects in template order (NOTES excluded).
+
+    Raises:
+        ChartError: Helm's error, or rendered output that is not YAML, as one line.
+    """
     manifests = _manifests(chart, values, release, namespace)
-    return [doc for template in sorted(manifests) if not template.endswith(".txt")
-            for doc in yaml.safe_load_all(manifests[template]) if doc]
+    try:
+        return [doc for template in sorted(manifests) if not template.endswith(".txt")
+                for doc in yaml.safe_load_all(manifests[template]) if doc]
+    except yaml.YAMLError as err:
+        raise ChartError(f"{Path(chart).name}: rendered output is not YAML: "
+                         f"{one_line(str(err))}") from None
 
 
 def notes(chart: Path | str, values: dict[str, Any] | None = None, *, release: str,

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from infra.documents import MAX_DEPTH, too_deep
 from infra.hardware import AttachmentError, HardwareCatalog, UnknownMachineType, catalog
 
 PROJECT_NAME = "ml-platform"
@@ -27,7 +28,29 @@ REGION_KEY = "gcp:region"
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 
+# Limits Google Cloud enforces, checked here so that a stack breaking one fails before any
+# resource is declared instead of half-way through `pulumi up`.
+GKE_MAX_NODES_PER_POOL_ZONE = 1000
+"""GKE Standard: at most 1,000 nodes per node pool in each zone ("Nodes per node pool zone",
+https://cloud.google.com/kubernetes-engine/quotas)."""
+GKE_CLUSTER_NODE_QUOTA = 5000
+"""GKE Standard: more than 5,000 nodes in one cluster needs Google to lift a cluster-size quota
+(same page); a stack asking for more is almost certainly a typo."""
+MASTER_CIDR_PREFIX = 28
+"""A private cluster's control-plane range is a /28 (`master_ipv4_cidr_block`)."""
+MAX_LABELS = 64
+"""A Google Cloud resource carries at most 64 labels."""
+LABEL_RULE = ("label keys are 1-63 lowercase letters, digits, '_' or '-', starting with a letter; "
+              "values are 0-63 of the same characters")
+NODE_LABEL_RULE = (LABEL_RULE + "; as Kubernetes node labels, keys and non-empty values also "
+                   "start and end with a letter or digit")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_NODE_LABEL_KEY = re.compile(r"[a-z]([a-z0-9_-]{0,61}[a-z0-9])?")
+_NODE_LABEL_VALUE = re.compile(r"([a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)?")
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_TAINT_KEY = re.compile(rf"({_DNS_LABEL}(\.{_DNS_LABEL})*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}"
+                        r"[A-Za-z0-9])?")
+_TAINT_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 _POOL_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 _PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -121,9 +144,29 @@ class ClusterConfig(_Model):
 
 
 class Taint(_Model):
-    key: str
-    value: str
+    """A Kubernetes taint on every node of a pool."""
+
+    key: str = Field(max_length=317)
+    value: str = Field(max_length=63)
     effect: Literal["NO_SCHEDULE", "PREFER_NO_SCHEDULE", "NO_EXECUTE"] = "NO_SCHEDULE"
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not _TAINT_KEY.fullmatch(value) or len(value.rpartition("/")[0]) > 253:
+            raise ValueError("must be a Kubernetes qualified name: an optional DNS-subdomain "
+                             "prefix (at most 253 characters) and '/', then 1-63 letters, "
+                             "digits, '-', '_' or '.', starting and ending with a letter or "
+                             "digit (e.g. nvidia.com/gpu)")
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str) -> str:
+        if not _TAINT_VALUE.fullmatch(value):
+            raise ValueError("must be 0-63 letters, digits, '-', '_' or '.', starting and "
+                             "ending with a letter or digit")
+        return value
 
 
 class AcceleratorConfig(_Model):
@@ -188,8 +231,9 @@ class KubeflowConfig(_Model):
 class VertexConfig(_Model):
     """Vertex AI resources the CIFAR-10 jobs and endpoint use."""
 
-    endpoint_display_name: str = "cifar10"
-    tensorboard_display_name: str = "cifar10"
+    endpoint_display_name: str = Field(default="cifar10", min_length=1, max_length=128)
+    tensorboard_display_name: str = Field(default="cifar10", min_length=1, max_length=128)
+    """Vertex AI display names are 1-128 characters."""
 
 
 _BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
@@ -320,6 +364,20 @@ class PlatformConfig(_Model):
         return pool.zones or self.zones
 
 
+SHOWN_CHARS = 80
+"""Longest rendering of a bad value in a message; longer ones are cut and their length given."""
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` for a message: one line, at most about `SHOWN_CHARS` characters."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else \
+        f"{len(value)} items" if isinstance(value, dict | list | tuple) else f"{len(text)} chars"
+    return f"{text[:SHOWN_CHARS - 20]}... ({size})"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One invalid value: where it is, what it was, and what would be accepted."""
@@ -329,17 +387,23 @@ class Problem:
     allowed: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.value!r} is not valid; {self.allowed}"
+        return f"{self.path}: {shown(self.value)} is not valid; {self.allowed}"
 
 
 class ConfigError(ValueError):
-    """A stack configuration that must not be deployed; `problems` lists every reason."""
+    """A stack configuration that must not be deployed; `problems` lists every reason.
+
+    One problem reads as one line; several as a header and one line each.
+    """
 
     def __init__(self, stack: str, problems: list[Problem]) -> None:
         self.stack = stack
         self.problems = problems
+        if len(problems) == 1:
+            super().__init__(f"stack '{stack}': {problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"stack '{stack}' has {len(problems)} invalid setting(s):\n{lines}")
+        super().__init__(f"stack '{stack}' has {len(problems)} invalid settings:\n{lines}")
 
 
 def _path(loc: tuple[int | str, ...], root: str) -> str:
@@ -351,10 +415,14 @@ def _path(loc: tuple[int | str, ...], root: str) -> str:
 
 def _from_pydantic(err: ValidationError, root: str, data: Mapping[str, Any]) -> list[Problem]:
     problems = []
+    seen = set()
     for e in err.errors():
         loc = tuple(e["loc"])
         # project and region come from the provider keys, not from the platform object.
         path = {("project",): PROJECT_KEY, ("region",): REGION_KEY}.get(loc, _path(loc, root))
+        if path in seen:
+            continue  # one line per field, even where pydantic tries several types
+        seen.add(path)
         value = e.get("input", "<missing>") if e["type"] != "missing" else "<missing>"
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
@@ -375,6 +443,8 @@ def _check_hardware(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list
                 for key, value in (("zones", cfg.zones), ("node_pools", [p.name for p in
                                                                          cfg.node_pools]))
                 if value]
+    problems += _check_network(cfg.network, root)
+    problems += _check_pool_limits(cfg, root)
     problems += _check_kubeflow(cfg, root)
     problems += _check_workloads(cfg, root)
     region_zones = hw.zones(cfg.region)
@@ -406,6 +476,59 @@ def _check_hardware(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list
     if not any(not p.is_gpu and not p.taints for p in cfg.node_pools):
         problems.append(Problem(f"{root}.node_pools", names,
                                 "add an untainted CPU pool so system pods have somewhere to run"))
+    return problems
+
+
+def _check_network(net: NetworkConfig, root: str) -> list[Problem]:
+    """The control-plane range is a /28, and no two of the cluster's ranges overlap."""
+    at = f"{root}.network"
+    problems = []
+    ranges = {key: ipaddress.IPv4Network(getattr(net, key))
+              for key in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr")}
+    if ranges["master_cidr"].prefixlen != MASTER_CIDR_PREFIX:
+        problems.append(Problem(f"{at}.master_cidr", net.master_cidr,
+                                f"GKE requires a /{MASTER_CIDR_PREFIX} for the control plane, "
+                                "e.g. 172.16.0.0/28"))
+    keys = list(ranges)
+    for i, key in enumerate(keys):
+        for other in keys[:i]:
+            if ranges[key].overlaps(ranges[other]):
+                problems.append(Problem(f"{at}.{key}", getattr(net, key),
+                                        f"overlaps {other} ({getattr(net, other)}); the subnet, "
+                                        "pods, services and control-plane ranges must be "
+                                        "disjoint"))
+    return problems
+
+
+def _check_pool_limits(cfg: PlatformConfig, root: str) -> list[Problem]:
+    """Node labels and node counts within what GKE accepts."""
+    problems: list[Problem] = []
+    for i, pool in enumerate(cfg.node_pools):
+        at = f"{root}.node_pools[{i}]"
+        # The platform adds a `node-pool` label to every pool.
+        if len(pool.labels) + 1 > MAX_LABELS:
+            problems.append(Problem(f"{at}.labels", len(pool.labels),
+                                    f"at most {MAX_LABELS - 1} labels (the platform adds "
+                                    "node-pool)"))
+        for key, value in pool.labels.items():
+            if not _NODE_LABEL_KEY.fullmatch(key):
+                problems.append(Problem(f"{at}.labels", key, NODE_LABEL_RULE))
+            elif not _NODE_LABEL_VALUE.fullmatch(value):
+                problems.append(Problem(f"{at}.labels.{key}", value, NODE_LABEL_RULE))
+        zones = len(cfg.pool_zones(pool))
+        limit = GKE_MAX_NODES_PER_POOL_ZONE * zones
+        if zones and pool.max_nodes > limit:
+            problems.append(Problem(f"{at}.max_nodes", pool.max_nodes,
+                                    f"at most {limit}: GKE allows {GKE_MAX_NODES_PER_POOL_ZONE} "
+                                    f"nodes per zone in a node pool, and this pool spans "
+                                    f"{zones} zone(s)"))
+    total = sum(p.max_nodes for p in cfg.node_pools)
+    if total > GKE_CLUSTER_NODE_QUOTA and not any(p.path.endswith(".max_nodes")
+                                                  for p in problems):
+        problems.append(Problem(f"{root}.node_pools", [p.max_nodes for p in cfg.node_pools],
+                                f"max_nodes add up to {total}, more than GKE's cluster-size "
+                                f"quota of {GKE_CLUSTER_NODE_QUOTA} nodes; lower them (larger "
+                                "clusters need Google to lift the quota)"))
     return problems
 
 
@@ -534,6 +657,10 @@ def parse_platform(stack: str, config: Mapping[str, Any],
                                 "must be an object; see stacks/Pulumi.dev.yaml"))
     if problems:
         raise ConfigError(stack, problems)
+    deep = too_deep(dict(platform), MAX_DEPTH, root)
+    if deep is not None:
+        raise ConfigError(stack, [Problem(deep, "<nested value>",
+                                          f"nested more than {MAX_DEPTH} levels deep")])
     data = {**platform, "project": config[PROJECT_KEY], "region": config[REGION_KEY]}
     try:
         cfg = PlatformConfig.model_validate(data)

@@ -91,25 +91,28 @@ class PreviewFileError(ValueError):
 
 
 def load_preview(path: Path) -> Preview:
-    """Read a preview JSON written by `mlp preview --json`, checking its shape."""
+    """Read a preview JSON written by `mlp preview --json`, checked against the contract.
+
+    Raises:
+        PreviewFileError: one line naming the file and, for a contract violation, the JSON path
+            (see `infra.preview_schema`).
+    """
+    from infra.documents import DocumentError, load_json
+    from infra.preview_schema import PreviewSchemaError, check_preview
+
     try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        raw = load_json(Path(path).read_text(), str(path))
+    except (OSError, UnicodeDecodeError) as err:
         raise PreviewFileError(f"{path}: cannot read preview JSON: {err}") from None
-    if not isinstance(raw, dict):
-        raise PreviewFileError(f"{path}: top level must be an object")
-    missing = [k for k in ("stack", "project", "resources", "outputs") if k not in raw]
-    if missing:
-        raise PreviewFileError(f"{path}: missing key(s) {', '.join(missing)}")
-    fields = set(PreviewResource.__dataclass_fields__)
-    resources = []
-    for i, r in enumerate(raw["resources"]):
-        if not isinstance(r, dict) or not {"urn", "type", "name", "inputs"} <= set(r):
-            raise PreviewFileError(f"{path}: resources[{i}] needs urn, type, name and inputs")
-        resources.append(PreviewResource(**{
-            "parent": None, "depends_on": [], "protect": False, "custom": True,
-            **{k: v for k, v in r.items() if k in fields}}))
-    return Preview(raw["stack"], raw["project"], resources, raw["outputs"])
+    except DocumentError as err:
+        raise PreviewFileError(f"cannot read preview JSON: {err}") from None
+    try:
+        checked = check_preview(raw)
+    except PreviewSchemaError as err:
+        raise PreviewFileError(f"{path}: not a preview file: {err}") from None
+    resources = [PreviewResource(**r.model_dump(include=set(PreviewResource.__dataclass_fields__)))
+                 for r in checked.resources]
+    return Preview(checked.stack, checked.project, resources, checked.outputs)
 
 
 def _plain(value: Any) -> Any:
@@ -189,8 +192,9 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
     """Run the program for a stack under mocks and return what it declares.
 
     The stack's config is validated first so a bad config raises `ConfigError` before anything
-    is declared. Safe to call repeatedly in one process: each call installs fresh mocks, a fresh
-    root stack and fresh config.
+    is declared; a chart that does not render with the stack's workload settings raises
+    `ConfigError` too. Safe to call repeatedly in one process: each call installs fresh mocks, a
+    fresh root stack and fresh config.
 
     Args:
         stack_file: the stack whose config the program reads.
@@ -203,6 +207,9 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
     from pulumi.runtime import mocks, rpc, settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
+
+    from infra.charts import ChartError
+    from infra.config import PLATFORM_KEY, ConfigError, Problem
 
     project_id = stack_file.platform().project
     project = project_file()["name"]
@@ -270,6 +277,13 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
         _sync_await(run_pulumi_func(program_in_stack))
     finally:
         settings.ROOT.set(None)
-    resources = sorted([*records.values(), *expand_local_charts(list(records.values()))],
-                       key=lambda r: r.urn)
+    try:
+        charts = expand_local_charts(list(records.values()))
+    except ChartError as err:
+        # Chart values come from the stack's workloads settings: a bad one is bad config.
+        raise ConfigError(stack_file.name, [Problem(
+            f"{PLATFORM_KEY}.workloads", str(err).partition(":")[0],
+            f"the chart does not render with these settings: {str(err).partition(': ')[2]}")]
+        ) from None
+    resources = sorted([*records.values(), *charts], key=lambda r: r.urn)
     return Preview(stack_file.name, project, resources, dict(sorted(outputs.items())))

@@ -21,10 +21,15 @@ SarifOpt = Annotated[Path | None, typer.Option(
     "--sarif", help="Write a SARIF 2.1.0 log to FILE for CI annotations.", dir_okay=False)]
 PreviewOpt = Annotated[Path | None, typer.Option(
     "--preview", help="Check a saved preview JSON (from `mlp preview --json`) instead of "
-                      "running the program.", dir_okay=False)]
+                      "running the program; name the stack whose policy config applies, or "
+                      "give --config.", dir_okay=False)]
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="Policy-pack config JSON (default: policies/config/<stack>.json).",
     dir_okay=False)]
+
+SOURCES = ("give a stack name or --stack-file PATH to preview and check, or --preview FILE "
+           "with the stack name whose policy config applies (or --config FILE)")
+"""The one message for a `check` given no preview source, several, or a preview file alone."""
 
 
 def _artifact(path: Path) -> str:
@@ -33,6 +38,20 @@ def _artifact(path: Path) -> str:
 
     full = path.resolve()
     return full.relative_to(REPO_ROOT).as_posix() if full.is_relative_to(REPO_ROOT) else str(path)
+
+
+def _config(stack: str | None, config_file: Path | None, shipped_only: bool = True):
+    """The caller's choice of policy config: `--config FILE`, else the named stack's (see
+    `config_for_stack`)."""
+    from infra.cli import fail
+    from policies.runner import PolicyConfigError, config_for_stack, load_config
+
+    try:
+        if config_file is not None:
+            return load_config(config_file)
+        return config_for_stack(str(stack), shipped_only)
+    except PolicyConfigError as err:
+        raise fail(str(err)) from None
 
 
 @app.command()
@@ -48,23 +67,33 @@ def check(
     sarif_path: SarifOpt = None,
 ) -> None:
     """Evaluate the pack against a stack's offline preview. Exit 0 with no mandatory
-    violation, 1 with one or more, 2 on bad input."""
+    violation, 1 with one or more, 2 on bad input.
+
+    The policy config is the caller's choice (the stack named here, or `--config`), never
+    something a preview file says about itself: a saved preview is data to check, not a source
+    of its own enforcement levels.
+    """
     from rich.console import Console
 
     from infra.cli import fail, preview_from
     from policies.pack import all_policies
     from policies.render import render_report, to_sarif, write_json
-    from policies.runner import PolicyConfigError, config_for_stack, evaluate, load_config
+    from policies.runner import evaluate
 
-    preview, resolved = preview_from(stack, stack_file, preview_file)
-    if resolved is None:
-        name, artifact = preview.stack, str(preview_file)
+    if preview_file is not None and (stack_file is not None
+                                     or (stack is None and config_file is None)):
+        raise fail(SOURCES)
+    if preview_file is None and (stack is None) == (stack_file is None):
+        raise fail(SOURCES)
+    # Checked before anything is read or previewed, so bad input costs nothing.
+    config = _config(stack, config_file) if stack is not None or config_file else None
+    if preview_file is not None:
+        preview, _ = preview_from(None, None, preview_file)
+        artifact = str(preview_file)
     else:
-        name, artifact = resolved.name, _artifact(resolved.path)
-    try:
-        config = load_config(config_file) if config_file else config_for_stack(name)
-    except PolicyConfigError as err:
-        raise fail(str(err)) from None
+        preview, resolved = preview_from(stack, stack_file, None)
+        artifact = _artifact(resolved.path)
+        config = config or _config(resolved.name, None, shipped_only=False)
 
     report = evaluate(preview, config)
     to_stdout = json_path is not None and str(json_path) == "-"

@@ -106,22 +106,59 @@ def resolve_config(raw: Mapping[str, Any] | None, source: str,
     return PackConfig(source, levels, properties)
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def load_config(path: Path) -> PackConfig:
+    """Read and resolve a policy-pack config JSON file; every problem is one `PolicyConfigError`
+    line naming the file."""
     try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        raw = json.loads(Path(path).read_text(), parse_constant=_not_json)
+    except RecursionError:
+        raise PolicyConfigError(f"{path}: cannot read policy config: nested too deeply"
+                                ) from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
         raise PolicyConfigError(f"{path}: cannot read policy config: {err}") from None
     if not isinstance(raw, dict):
         raise PolicyConfigError(f"{path}: top level must be an object")
     return resolve_config(raw, str(path))
 
 
-def config_for_stack(stack: str) -> PackConfig:
-    """`policies/config/<stack>.json` if the stack has one, else the pack's own defaults."""
-    path = CONFIG_DIR / f"{stack}.json"
-    if not path.exists():
+def stack_configs() -> dict[str, Path]:
+    """The shipped per-stack configs, by stack name."""
+    return {p.stem: p for p in sorted(CONFIG_DIR.glob("*.json"))}
+
+
+def config_for_stack(stack: str, shipped_only: bool = False) -> PackConfig:
+    """`policies/config/<stack>.json` if the stack has one, else the pack's own defaults.
+
+    The name is checked as a stack name and looked up among the shipped configs; it never
+    becomes a path of its own.
+
+    Args:
+        stack: the stack whose config applies.
+        shipped_only: refuse a stack that has neither a shipped stack file nor a config, so a
+            misspelt name is an error rather than a silent fall-back to the defaults.
+
+    Raises:
+        PolicyConfigError: for an invalid stack name, an unknown one (with `shipped_only`), or
+            an invalid config file.
+    """
+    from infra.stack_config import StackNameError, check_stack_name, stack_names
+
+    try:
+        check_stack_name(stack)
+    except StackNameError as err:
+        raise PolicyConfigError(str(err)) from None
+    configs = stack_configs()
+    if stack not in configs:
+        if shipped_only and stack not in stack_names():
+            raise PolicyConfigError(
+                f"stack '{stack}' has no stack file and no policy config; known stacks: "
+                f"{', '.join(sorted({*configs, *stack_names()}))}; or give --config FILE")
         return resolve_config({}, "pack defaults")
-    config = load_config(path)
+    config = load_config(configs[stack])
     return PackConfig(f"policies/config/{stack}.json", config.levels, config.properties)
 
 

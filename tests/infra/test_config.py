@@ -163,7 +163,7 @@ def test_every_problem_is_listed_in_one_error(dev_config):
     _pools(dev_config)[1]["min_nodes"] = 9
     _pools(dev_config)[1]["accelerator"]["count"] = 3
     message = str(_error(dev_config))
-    assert "2 invalid setting(s)" in message
+    assert "2 invalid settings:" in message
     assert "node_pools[1].min_nodes" in message and "node_pools[1].accelerator.count" in message
 
 

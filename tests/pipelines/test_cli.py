@@ -53,3 +53,45 @@ def test_vertex_outputs_checked_before_anything_is_built(tmp_path: Path) -> None
     assert result.exit_code == 2
     assert "missing vertexStagingBucket, pipelinesServiceAccount, servingServiceAccount, " \
            "registryUrl, vertexEndpointId" in result.stderr
+
+
+@pytest.mark.parametrize(("param", "says"), [
+    ("accuracy_threshold=2", "-p accuracy_threshold=2 is not allowed: Input should be less "
+                             "than or equal to 1"),
+    ("accuracy_threshold=-0.1", "greater than or equal to 0"),
+    ("accuracy_threshold=nan", "-p accuracy_threshold=nan is not allowed"),
+    ("epochs=0", "-p epochs=0 is not allowed: argument --epochs: 0 is out of range; allowed: "
+                 "an integer in [1, 10000]"),
+    ("epochs=1.5", "-p epochs=1.5 is not allowed: Input should be a valid integer"),
+    ("learning_rate=inf", "allowed: a float in (0, 10]"),
+    ("model_arch=bert", "-p model_arch=bert is not allowed: Input should be 'vgg' or 'resnet'"),
+    ("train_size=-3", "--synthetic-train-size: -3 is out of range"),
+    ("traffic_percent=101", "less than or equal to 100"),
+])
+@pytest.mark.parametrize("target", [["--local"], ["--target", "kubeflow"]])
+def test_bad_parameters_exit_2_before_the_run_starts(monkeypatch, target: list[str],
+                                                     param: str, says: str) -> None:
+    """Checked against the trainer's parser and defaults.yaml before anything is built: a run
+    that would start must not be reached."""
+    import workloads.pipelines.cli as cli
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("the run started")
+
+    monkeypatch.setattr(cli, "_run_local", never)
+    monkeypatch.setattr(cli, "_run_kubeflow", never)
+    result = runner.invoke(app, ["pipeline", "run", *target, "-p", param])
+    assert result.exit_code == 2, result.output
+    assert says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_good_parameters_reach_the_run(monkeypatch) -> None:
+    import workloads.pipelines.cli as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "_run_local", lambda out, arguments: seen.update(arguments))
+    result = runner.invoke(app, ["pipeline", "run", "--local", "-p", "epochs=2",
+                                 "-p", "accuracy_threshold=0.5"])
+    assert result.exit_code == 0, result.output
+    assert seen == {"epochs": "2", "accuracy_threshold": "0.5"}

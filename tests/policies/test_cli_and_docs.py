@@ -40,7 +40,7 @@ def test_check_exit_codes_json_and_sarif(tmp_path: Path) -> None:
     good = [resource("gcp:container/cluster:Cluster", GOOD_CLUSTER, "ok"),
             resource("gcp:billing/budget:Budget", BUDGET, "budget")]
     preview = _preview_file(tmp_path, good)
-    result = runner.invoke(app, ["policy", "check", "--preview", str(preview)])
+    result = runner.invoke(app, ["policy", "check", "prod", "--preview", str(preview)])
     assert result.exit_code == 0, result.output
     assert "PASS" in result.output
 
@@ -48,7 +48,7 @@ def test_check_exit_codes_json_and_sarif(tmp_path: Path) -> None:
                     patch(GOOD_CLUSTER, "masterAuthorizedNetworksConfig.cidrBlocks",
                           [{"cidrBlock": "0.0.0.0/0"}]), "open"), good[1]]
     sarif, out = tmp_path / "p.sarif", tmp_path / "p.json"
-    result = runner.invoke(app, ["policy", "check", "--preview",
+    result = runner.invoke(app, ["policy", "check", "prod", "--preview",
                                  str(_preview_file(tmp_path, bad)), "--json", str(out),
                                  "--sarif", str(sarif)])
     assert result.exit_code == 1, result.output
@@ -90,9 +90,11 @@ def test_check_of_a_stack_previews_once_and_names_its_file_in_sarif(tmp_path: Pa
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ([], "exactly one"),
-    (["dev", "--preview", "x.json"], "exactly one"),
-    (["--preview", "missing.json"], "cannot read preview JSON"),
+    ([], "give a stack name or --stack-file PATH"),
+    (["dev", "--stack-file", "stacks/Pulumi.dev.yaml"], "give a stack name or --stack-file"),
+    (["--stack-file", "stacks/Pulumi.dev.yaml", "--preview", "x.json"], "--preview FILE with"),
+    (["--preview", "x.json"], "--preview FILE with the stack name"),
+    (["dev", "--preview", "missing.json"], "cannot read preview JSON"),
     (["no-such-stack"], "no-such-stack"),
 ])
 def test_check_bad_input_exits_2(args: list[str], message: str) -> None:

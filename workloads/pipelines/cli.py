@@ -76,7 +76,7 @@ def run_cmd(
                            "seconds, vertex: 5 fields)")] = None,
 ) -> None:
     """Run the pipeline: --local here, or --target kubeflow|vertex to submit (or schedule) it."""
-    from workloads.pipelines.settings import SettingsError
+    from workloads.pipelines.settings import SettingsError, check_parameters
     from workloads.pipelines.submit import SubmitError, parse_arguments
 
     if local == (target is not None):
@@ -86,6 +86,8 @@ def run_cmd(
                     "(or --local)")
     try:
         arguments = parse_arguments(param or [])
+        # Before anything is built, submitted or trained: a bad value costs nothing.
+        check_parameters(arguments, "local" if local else target)  # type: ignore[arg-type]
         if local:
             if schedule:
                 raise SubmitError("--schedule needs --target kubeflow|vertex, not --local")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -58,6 +59,18 @@ class TrainSettings(_Model):
     seed: int
 
 
+def _trainer_refusal(parser: Any, name: str, value: Any) -> str | None:
+    """Why the trainer's parser refuses `--<name>=<value>`, or None if it accepts it."""
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            parser.parse_args([f"--{name.replace('_', '-')}={value}"])
+    except SystemExit:
+        reason = errors.getvalue().strip().splitlines()[-1:] or ["refused by the trainer"]
+        return reason[0]
+    return None
+
+
 def check_hyperparameters(train: TrainSettings, where: str) -> None:
     """Parse every hyperparameter with the trainer's own parser, one flag at a time.
 
@@ -66,14 +79,55 @@ def check_hyperparameters(train: TrainSettings, where: str) -> None:
     """
     parser = build_parser()
     for name, value in train.model_dump().items():
-        errors = io.StringIO()
+        reason = _trainer_refusal(parser, name, value)
+        if reason is not None:
+            raise SettingsError(f"{where}.{name}: {value!r} is not allowed ({reason})")
+
+
+TRAIN_PARAMETERS = {"data_source": "data", "train_size": "synthetic_train_size",
+                    "test_size": "synthetic_test_size", "model_arch": "model"}
+"""Pipeline parameters named differently from the `TrainSettings` field (and trainer flag) they
+set; every other hyperparameter parameter has its field's name."""
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    return first["msg"].removeprefix("Value error, ")
+
+
+def check_parameters(arguments: Mapping[str, str], target: Target,
+                     settings: PipelineSettings | None = None) -> None:
+    """Check `-p NAME=VALUE` run parameters before a run starts.
+
+    Hyperparameters are typed by `TrainSettings` and ranged by the trainer's own parser;
+    `accuracy_threshold` and `traffic_percent` by their fields in `defaults.yaml`'s schema. Names
+    this does not know are left to the pipeline's own parameter check.
+
+    Raises:
+        SettingsError: `-p NAME=VALUE: ...`, one line naming what is allowed.
+    """
+    settings = settings or load_settings()
+    base = settings.local if target == "local" else settings
+    fields = set(TrainSettings.model_fields)
+    parser = build_parser()
+    for name, text in arguments.items():
+        field = TRAIN_PARAMETERS.get(name, name)
+        where = f"-p {name}={text}"
         try:
-            with contextlib.redirect_stderr(errors):
-                parser.parse_args([f"--{name.replace('_', '-')}={value}"])
-        except SystemExit:
-            reason = errors.getvalue().strip().splitlines()[-1:] or ["refused by the trainer"]
-            raise SettingsError(f"{where}.{name}: {value!r} is not allowed ({reason[0]})"
-                                ) from None
+            if name in ("accuracy_threshold", "traffic_percent"):
+                owner = base if name == "accuracy_threshold" else settings.serving
+                type(owner).model_validate({**owner.model_dump(), name: text})
+                continue
+            if field not in fields:
+                continue
+            train = TrainSettings.model_validate({**base.train.model_dump(), field: text})
+        except ValidationError as err:
+            raise SettingsError(f"{where} is not allowed: {_first_error(err)}") from None
+        value = getattr(train, field)
+        reason = _trainer_refusal(parser, field, value)
+        if reason is not None:
+            raise SettingsError(f"{where} is not allowed: "
+                                f"{reason.partition('error: ')[2] or reason}")
 
 
 class LocalSettings(_Model):
