@@ -128,6 +128,9 @@ class ResourceEntry(BaseModel):
     depends_on: list[StrictStr] = []
     protect: StrictBool = False
     custom: StrictBool = True
+    ignore_changes: list[Annotated[StrictStr, Field(min_length=1)]] = []
+    delete_before_replace: StrictBool = False
+    retain_on_delete: StrictBool = False
 
 
 class PreviewFile(BaseModel):

@@ -109,8 +109,8 @@ CASES = [
      "inputs.nodeConfig.guestAccelerators[0]: 1 is not valid"),
     (lambda d: d["resources"][_object(d, "InferenceService")]["inputs"]["spec"]["predictor"]
      .update(minReplicas=-2), "inputs.spec.predictor.minReplicas: -2 is not valid; a count"),
-    (lambda d: d["resources"][_object(d, "TFJob")]["inputs"]["spec"]["runPolicy"]
-     .update(backoffLimit="3"), "inputs.spec.runPolicy.backoffLimit: '3' is not valid"),
+    (lambda d: d["resources"][_object(d, "InferenceService")]["inputs"]["spec"]["predictor"]
+     .update(maxReplicas="3"), "inputs.spec.predictor.maxReplicas: '3' is not valid"),
     (lambda d: d["resources"][0].update(inputs=_deep(100)), "nested more than 64 levels deep"),
 ]
 
