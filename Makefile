@@ -34,7 +34,7 @@ demo: setup
 	done
 	@for s in $(STACKS); do \
 	  echo "=== mlp policy check $$s"; \
-	  $(UV) run --frozen mlp policy check $$s --preview $(REPORTS)/preview-$$s.json \
+	  $(UV) run --frozen mlp policy check $$s \
 	    --json $(REPORTS)/policy-$$s.json --sarif $(REPORTS)/policy-$$s.sarif || exit 1; \
 	done
 	@echo "=== mlp pipeline run --local (kfp.local, synthetic data)"

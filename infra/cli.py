@@ -48,13 +48,16 @@ def resolve_stack_file(stack: str | None, stack_file: Path | None):
         raise fail(str(err)) from None
 
 
-def _run_preview(resolved):
-    """Run the offline preview of a read stack file; exit 2 on bad config."""
+def _run_preview(resolved, mode: str = "preview"):
+    """Run the offline preview of a read stack file; exit 2 on bad config.
+
+    `mode="apply"` fills the values only the cloud computes with the deterministic values an
+    apply would give them (see `infra.preview.run_preview`)."""
     from infra.config import ConfigError
     from infra.preview import run_preview
 
     try:
-        return run_preview(resolved)
+        return run_preview(resolved, mode=mode)
     except ConfigError as err:
         raise fail(str(err)) from None
 
@@ -68,7 +71,8 @@ PREVIEW_SOURCES = "give exactly one of: a stack name, --stack-file PATH, --previ
 """The one message for commands that take a preview from a stack or from a saved file."""
 
 
-def preview_from(stack: str | None, stack_file: Path | None, preview_file: Path | None):
+def preview_from(stack: str | None, stack_file: Path | None, preview_file: Path | None,
+                 mode: str = "preview"):
     """The preview named by a stack, `--stack-file` or `--preview FILE` (exactly one).
 
     A stack file is read once and previewed offline; a preview file is loaded and its shape
@@ -87,7 +91,7 @@ def preview_from(stack: str | None, stack_file: Path | None, preview_file: Path 
         except PreviewFileError as err:
             raise fail(str(err)) from None
     resolved = resolve_stack_file(stack, stack_file)
-    return _run_preview(resolved), resolved
+    return _run_preview(resolved, mode), resolved
 
 
 @app.command()

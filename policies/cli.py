@@ -91,7 +91,10 @@ def check(
         preview, _ = preview_from(None, None, preview_file)
         artifact = str(preview_file)
     else:
-        preview, resolved = preview_from(stack, stack_file, None)
+        # As CrossGuard does during `pulumi up`: on the values an apply gives the resources
+        # (service-account emails, ids), so checks that read them evaluate instead of
+        # reporting "not applicable".
+        preview, resolved = preview_from(stack, stack_file, None, mode="apply")
         artifact = _artifact(resolved.path)
         config = config or _config(resolved.name, None, shipped_only=False)
 

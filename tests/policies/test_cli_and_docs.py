@@ -74,7 +74,7 @@ def test_check_of_a_stack_previews_once_and_names_its_file_in_sarif(tmp_path: Pa
     saved = _preview_file(tmp_path, bad)
     calls = []
 
-    def fake_run_preview(stack_file):
+    def fake_run_preview(stack_file, mode="preview"):
         calls.append(stack_file.name)
         return load_preview(saved)
 
@@ -82,7 +82,8 @@ def test_check_of_a_stack_previews_once_and_names_its_file_in_sarif(tmp_path: Pa
     sarif = tmp_path / "s.sarif"
     for args in (["dev"], ["--stack-file", str(REPO_ROOT / "stacks" / "Pulumi.dev.yaml")]):
         result = runner.invoke(app, ["policy", "check", *args, "--sarif", str(sarif)])
-        assert result.exit_code == 0, result.output  # dev's policy config is advisory
+        # An open control plane breaks a security policy: mandatory even in dev.
+        assert result.exit_code == 1, result.output
         [res] = json.loads(sarif.read_text())["runs"][0]["results"]
         uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         assert uri == "stacks/Pulumi.dev.yaml"
@@ -128,7 +129,10 @@ def test_shipped_configs_are_valid_and_prod_is_stricter() -> None:
     dev = resolve_config(json.loads((REPO_ROOT / "policies/config/dev.json").read_text()), "dev")
     prod = resolve_config(json.loads((REPO_ROOT / "policies/config/prod.json").read_text()),
                           "prod")
-    assert {level.value for level in dev.levels.values()} == {"advisory"}
+    mandatory_in_dev = {name for name, level in dev.levels.items() if level.value == "mandatory"}
+    assert "gke-authorized-networks" in mandatory_in_dev
+    assert {level.value for level in dev.levels.values()} == {"advisory", "mandatory"}
+    assert all(prod.levels[name].value == "mandatory" for name in mandatory_in_dev)
     assert prod.levels["gke-authorized-networks"].value == "mandatory"
     assert prod.properties["serving-probes-and-replicas"]["minReplicas"] == 2
 
