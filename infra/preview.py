@@ -82,7 +82,7 @@ class Preview:
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")
+        tmp.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
         tmp.replace(path)
 
 

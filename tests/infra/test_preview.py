@@ -139,3 +139,20 @@ def test_cli_malformed_stack_files_exit_2(tmp_path, content, says):
     path.write_text(content)
     result = runner.invoke(app, ["preview", "--stack-file", str(path)])
     assert result.exit_code == 2 and says in result.output
+
+
+def test_preview_json_is_byte_identical_across_processes(tmp_path):
+    """Two processes with different hash seeds write the same bytes (sorted keys, sorted lists),
+    so a preview committed or compared in review only differs where the plan does."""
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"prod-{seed}.json"
+        subprocess.run([sys.executable, "-m", "infra.cli", "preview", "prod", "--quiet",
+                        "--json", str(out)], check=True, capture_output=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
