@@ -86,6 +86,17 @@ def test_the_fingerprint_names_what_shapes_variables() -> None:
     assert fingerprint(other, "float32") == vgg
 
 
+def test_a_run_stopped_before_its_first_epoch_leaves_no_binding_fingerprint(
+        tmp_path: Path) -> None:
+    """The fingerprint binds checkpoints; one left without any is replaced by the next run's."""
+    from workloads.cifar10.loop import write_fingerprint
+
+    folder = backup_of(tmp_path)
+    write_fingerprint(str(folder), {"model": "vgg", "num_units": 999})
+    _backup(tmp_path, 1)
+    assert json.loads((folder / "fingerprint.json").read_text())["num_units"] == 32
+
+
 def test_backup_without_fingerprint_is_refused(tmp_path: Path,
                                                capsys: pytest.CaptureFixture) -> None:
     folder = _backup(tmp_path, 1)

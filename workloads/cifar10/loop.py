@@ -248,7 +248,9 @@ class TrainingLoop:
         evaluated on every worker's own copy of the weights, in order, each epoch.
         """
         start = self.restore()
-        if read_fingerprint(self.write_dir) is None:
+        # A restored backup has this fingerprint already; a folder without checkpoints may hold
+        # a stale one from a run stopped before its first epoch, which this run replaces.
+        if read_fingerprint(self.write_dir) != self.fingerprint:
             write_fingerprint(self.write_dir, self.fingerprint)
         iterator = iter(self.strategy.experimental_distribute_dataset(train_ds))
         for epoch in range(start, epochs):

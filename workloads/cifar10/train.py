@@ -249,7 +249,6 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
     report(FORMED, env)
     reclaim_sigterm()
     shape = fingerprint(cfg, keras.mixed_precision.global_policy().name)
-    preflight(cfg, role, shape)
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
@@ -266,6 +265,8 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
                                    repeat=True).with_options(options)
     val_ds = data.eval_pipeline(splits.validation, cfg.batch_size)
     test_ds = data.eval_pipeline(splits.test, cfg.batch_size)
+    # After the data (whose errors should leave no output folders behind), before any epoch.
+    preflight(cfg, role, shape)
 
     # Every worker restores from the chief's folder; the others save into private folders.
     backup_dir = cfg.run_checkpoint_dir
