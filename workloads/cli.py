@@ -1,11 +1,15 @@
-"""`mlp train` and `mlp serve`: the CIFAR-10 workload's sub-commands.
+"""`mlp train`, `mlp serve` and `mlp model promote`: the CIFAR-10 workload's sub-commands.
 
-Both forward their arguments to the workload's own entry points (`workloads.cifar10.train` and
-`workloads.cifar10.serve`), so the CLI, the containers and the Katib/Vertex specs share one
-argument contract. TensorFlow is imported only when a command runs.
+`train` and `serve` forward their arguments to the workload's own entry points
+(`workloads.cifar10.train` and `workloads.cifar10.serve`), so the CLI, the containers and the
+Katib/Vertex specs share one argument contract. `model promote` is the deliberate step that makes
+a training run's export a served version (`workloads.cifar10.promote`). TensorFlow is imported
+only when a command runs.
 """
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -23,8 +27,38 @@ def _run(entry: str, args: list[str]) -> None:
         raise typer.Exit(code)
 
 
+model_app = typer.Typer(no_args_is_help=True,
+                        help="Served model versions: promote a training run's export.")
+
+
+@model_app.command("promote")
+def promote(
+    source: Annotated[str, typer.Option(
+        "--from", help="a run's export: <model-dir>/runs/<run>/<version> (local or gs://)")],
+    to: Annotated[str, typer.Option(
+        "--to", help="the served model folder, <model-dir>; the version goes to <to>/<version>")],
+    version: Annotated[str, typer.Option("--version", help="the served version number, ≥ 1")],
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="replace the version if it exists (default: refuse)")] = False,
+) -> None:
+    """Copy a checked run export (complete SavedModel and metrics.json) to <to>/<version>."""
+    from infra.cli import fail
+
+    if not version.isdigit() or int(version) < 1:
+        raise fail(f"--version {version!r} is not allowed; use a positive integer")
+    from workloads.cifar10.promote import PromotionError
+    from workloads.cifar10.promote import promote as run
+
+    try:
+        target, metrics = run(source, to, int(version), overwrite=overwrite)
+    except PromotionError as err:
+        raise fail(str(err)) from None
+    typer.echo(f"promoted {source} to {target} (test accuracy {metrics['accuracy']:.4f})")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `train` and `serve` to the `mlp` app."""
+    """Add `train`, `serve` and `model` to the `mlp` app."""
+    app.add_typer(model_app, name="model")
 
     @app.command("train", context_settings=_FORWARD, add_help_option=False)
     def train(ctx: typer.Context) -> None:

@@ -167,3 +167,81 @@ def test_serving_chart_defaults_to_the_mode_kserve_is_installed_in():
 
     defaults = yaml.safe_load((SERVING / "values.yaml").read_text())
     assert defaults["deploymentMode"] == KSERVE_DEPLOYMENT_MODE
+
+
+MODELS = "gs://models-bkt/cifar10"
+STACK_OUTPUT = {"modelDir": MODELS, "checkpointDir": "gs://models-bkt/cifar10-checkpoints/cifar10",
+                "tensorboardDir": "gs://models-bkt/cifar10-tensorboard/cifar10"}
+"""Training outputs as a stack sets them (infra/components/cifar10.py): base folders."""
+
+
+def _trial_args(experiment, trial_name, namespace="ml-test"):
+    """The chief's trainer arguments of one trial, substituted as Katib does: each trial
+    parameter is the trial's assignment of the search parameter it references, or the trial's
+    metadata for a `${trialSpec.<key>}` reference."""
+    template = experiment["spec"]["trialTemplate"]
+    metadata = {"${trialSpec.Name}": trial_name, "${trialSpec.Namespace}": namespace}
+    assignments = {}
+    for p in experiment["spec"]["parameters"]:
+        space = p["feasibleSpace"]
+        assignments[p["name"]] = space["list"][0] if "list" in space else space["min"]
+    text = json.dumps(template["trialSpec"])
+    for tp in template["trialParameters"]:
+        ref = tp["reference"]
+        text = text.replace("${trialParameters." + tp["name"] + "}",
+                            metadata[ref] if ref.startswith("${") else str(assignments[ref]))
+    assert "${" not in text
+    spec = json.loads(text)
+    return spec["spec"]["tfReplicaSpecs"]["Chief"]["template"]["spec"]["containers"][0]["args"]
+
+
+def _layout(args):
+    from workloads.cifar10.config import parse_args
+
+    cfg = parse_args(args, environ={})
+    return cfg.run_id, cfg.export_dir, cfg.run_checkpoint_dir, cfg.run_tensorboard_dir
+
+
+def test_every_katib_trial_writes_its_own_folders_and_none_is_served():
+    space = katib_spec(load_space("katib-study"))
+    (experiment,) = _render(TRAINING, {"katib": {"enabled": True, **space},
+                                       "output": STACK_OUTPUT})
+    (served,) = _render(SERVING, {"storageUri": f"{MODELS}/1"})
+    storage = served["spec"]["predictor"]["containers"][0]["env"][0]["value"]
+    assert storage == f"{MODELS}/1"
+    trials = [_layout(_trial_args(experiment, name))
+              for name in ("cifar10-7xk2mqpl", "cifar10-b9w4zt5c", "cifar10-q2hd8r6n")]
+    assert [t[0] for t in trials] == ["cifar10-7xk2mqpl", "cifar10-b9w4zt5c", "cifar10-q2hd8r6n"]
+    for column in range(1, 4):  # export, checkpoint and TensorBoard folders
+        folders = [t[column] for t in trials]
+        assert len(set(folders)) == len(folders), folders
+    for run_id, export, checkpoint, tensorboard in trials:
+        assert export == f"{MODELS}/runs/{run_id}/1"
+        for folder in (export, checkpoint, tensorboard):
+            assert not folder.startswith(storage.rstrip("/") + "/") and folder != storage
+
+
+def test_katib_trial_name_parameter_is_reserved():
+    space = katib_spec(load_space("katib-study"))
+    space["trialParameters"] = [*space["trialParameters"],
+                                {"name": "trialName", "reference": "lr"}]
+    with pytest.raises(ChartError) as info:
+        _render(TRAINING, {"katib": {"enabled": True, **space}})
+    assert 'name "trialName" is reserved' in str(info.value)
+
+
+def test_a_tfjob_runs_under_its_own_name_on_every_replica():
+    layouts = []
+    for release in ("cifar10-a", "cifar10-b"):
+        (job,) = render(TRAINING, {"output": STACK_OUTPUT, "replicas": {"chief": 1, "worker": 1}},
+                        release=release, namespace="ml-test")
+        specs = job["spec"]["tfReplicaSpecs"]
+        args = [specs[r]["template"]["spec"]["containers"][0]["args"] for r in ("Chief", "Worker")]
+        assert args[0] == args[1]
+        layouts.append(_layout(args[0]))
+        assert layouts[-1][0] == job["metadata"]["name"] == release
+    assert layouts[0][1] == f"{MODELS}/runs/cifar10-a/1"
+    assert all(a != b for a, b in zip(*layouts, strict=True))
+    text = notes(TRAINING, {"output": STACK_OUTPUT}, release="cifar10", namespace="ml-test")
+    assert f"The run exports to {MODELS}/runs/cifar10/1/" in text
+    assert f"mlp model promote --from {MODELS}/runs/<run>/1 --to {MODELS} --version N" in text

@@ -24,6 +24,7 @@ def test_trainer_args_parse_with_the_trainer() -> None:
     assert (cfg.num_units, cfg.optimizer, cfg.width, cfg.version) == (64, "adam", 0.5, 1)
     assert cfg.checkpoint_dir == "/w/checkpoints"
     assert cfg.tensorboard_dir == "/w/tensorboard"
+    assert cfg.export_dir == "/m/1"
 
 
 def test_every_train_parameter_is_a_trainer_flag() -> None:

@@ -24,12 +24,26 @@ TINY_ARGS = ("--data", "synthetic", "--synthetic-train-size", "192", "--syntheti
              "--batch-size", "32", "--width", "0.0625", "--num_units", "32", "--optimizer", "adam",
              "--lr", "0.01", "--seed", "7")
 """A model and data small enough to train an epoch in well under a second on one CPU core."""
+RUN_ID = "test-run"
+"""The run id `tiny_args` passes, so a second start of the same arguments resumes."""
 
 
 def tiny_args(root: Path, *extra: str) -> list[str]:
-    """TINY_ARGS plus output folders under `root`."""
+    """TINY_ARGS plus base output folders under `root` and run id `RUN_ID` (`extra` may pass
+    another `--run-id`: the last one wins)."""
     return [*TINY_ARGS, "--model-dir", str(root / "model"), "--checkpoint-dir",
-            str(root / "ckpt"), "--tensorboard-dir", str(root / "tb"), *extra]
+            str(root / "ckpt"), "--tensorboard-dir", str(root / "tb"), "--run-id", RUN_ID,
+            *extra]
+
+
+def export_of(root: Path, run_id: str = RUN_ID, version: int = 1) -> Path:
+    """Where a run with `tiny_args(root)` exports: `model/runs/{run}/{version}`."""
+    return root / "model" / "runs" / run_id / str(version)
+
+
+def backup_of(root: Path, run_id: str = RUN_ID) -> Path:
+    """The run's checkpoint folder: `ckpt/{run}`."""
+    return root / "ckpt" / run_id
 
 
 @dataclass(frozen=True)

@@ -60,5 +60,6 @@ def test_mlp_train_bad_tf_config_exits_2(tmp_path: Path, capsys: pytest.CaptureF
     result = CliRunner().invoke(app, ["train", "--data", "synthetic",
                                       "--model-dir", str(tmp_path / "m")])
     assert result.exit_code == 2
-    assert "TF_CONFIG must be JSON with cluster and task.type" in (
+    assert "TF_CONFIG.task must be an object with type and index; got null" in (
         result.output + capsys.readouterr().err)
+    assert not (tmp_path / "m").exists()

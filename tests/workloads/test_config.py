@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from workloads.cifar10.config import join, parse_args
+from workloads.cifar10.distribute import ClusterConfigError
 
 
 def test_katib_spellings_parse() -> None:
@@ -21,19 +25,55 @@ def test_vertex_spellings_parse() -> None:
 
 
 def test_underscore_and_dash_aliases_are_the_same_option() -> None:
-    a = parse_args(["--batch_size", "16", "--num_layers", "2", "--num-units", "64"], environ={})
-    b = parse_args(["--batch-size", "16", "--num-layers", "2", "--num_units", "64"], environ={})
+    a = parse_args(["--batch_size", "16", "--num_layers", "2", "--num-units", "64",
+                    "--run_id", "r1"], environ={})
+    b = parse_args(["--batch-size", "16", "--num-layers", "2", "--num_units", "64",
+                    "--run-id", "r1"], environ={})
     assert a == b
 
 
 def test_vertex_environment_sets_output_defaults() -> None:
     env = {"AIP_MODEL_DIR": "gs://b/job/model/", "AIP_CHECKPOINT_DIR": "gs://b/job/checkpoints/",
-           "AIP_TENSORBOARD_LOG_DIR": "gs://b/job/logs/"}
+           "AIP_TENSORBOARD_LOG_DIR": "gs://b/job/logs/", "CLOUD_ML_JOB_ID": "8123"}
     cfg = parse_args(["--version", "3"], environ=env)
     assert cfg.model_dir == "gs://b/job/model/"
     assert cfg.checkpoint_dir == "gs://b/job/checkpoints/"
     assert cfg.tensorboard_dir == "gs://b/job/logs/"
-    assert cfg.export_dir == "gs://b/job/model/3"
+    assert cfg.run_id == "8123"
+    assert cfg.export_dir == "gs://b/job/model/runs/8123/3"
+    assert cfg.run_checkpoint_dir == "gs://b/job/checkpoints/8123"
+    assert cfg.run_tensorboard_dir == "gs://b/job/logs/8123"
+    trial = parse_args([], environ={**env, "CLOUD_ML_TRIAL_ID": "4"})
+    assert trial.run_id == "8123-4"
+
+
+def test_each_run_gets_its_own_folders_and_none_is_a_served_version() -> None:
+    base = ["--model-dir", "gs://m/cifar10", "--checkpoint-dir", "gs://m/ckpt",
+            "--tensorboard-dir", "gs://m/tb"]
+    first, second = (parse_args(base, environ={}) for _ in range(2))
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", first.run_id)
+    assert first.run_id != second.run_id
+    for attr in ("export_dir", "run_checkpoint_dir", "run_tensorboard_dir"):
+        assert getattr(first, attr) != getattr(second, attr)
+    assert first.export_dir == f"gs://m/cifar10/runs/{first.run_id}/1"
+    assert first.export_dir != "gs://m/cifar10/1"
+    named = parse_args([*base, "--run-id", "cifar10-x7k2p9"], environ={})
+    assert (named.export_dir, named.run_checkpoint_dir, named.run_tensorboard_dir) == (
+        "gs://m/cifar10/runs/cifar10-x7k2p9/1", "gs://m/ckpt/cifar10-x7k2p9",
+        "gs://m/tb/cifar10-x7k2p9")
+    assert parse_args([*base, "--export-dir", "/p/model/1"], environ={}).export_dir == (
+        "/p/model/1")
+
+
+def test_a_cluster_needs_one_run_id_for_all_its_workers() -> None:
+    env = {"TF_CONFIG": json.dumps({"cluster": {"worker": ["h:1", "h:2"]},
+                                    "task": {"type": "worker", "index": 1}})}
+    with pytest.raises(ClusterConfigError, match=r"TF_CONFIG names 2 workers but no --run-id"):
+        parse_args([], environ=env)
+    assert parse_args(["--run-id", "job-a"], environ=env).run_id == "job-a"
+    assert parse_args([], environ={**env, "CLOUD_ML_JOB_ID": "77"}).run_id == "77"
+    with pytest.raises(ClusterConfigError, match=r"run id from CLOUD_ML_JOB_ID"):
+        parse_args([], environ={**env, "CLOUD_ML_JOB_ID": "../x"})
 
 
 def test_flags_win_over_environment() -> None:
@@ -53,6 +93,14 @@ def test_flags_win_over_environment() -> None:
     (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
     (["--lr", "nan"], "nan is out of range"),
     (["--data", "tfrecord"], "--data tfrecord needs --data-dir"),
+    (["--run-id", "../served"], "argument --run-id/--run_id: '../served' is not a run id; "
+                                "allowed: 1-128 letters, digits"),
+    (["--run-id", "a/b"], "'a/b' is not a run id"),
+    (["--run-id", ".."], "'..' is not a run id"),
+    (["--run-id", ""], "'' is not a run id"),
+    (["--peer-timeout", "0"], "argument --peer-timeout/--peer_timeout: 0 is out of range; "
+                              "allowed: seconds in (0, 86400]"),
+    (["--export-dir", " "], "argument --export-dir: ' ' is not a folder"),
 ])
 def test_bad_values_exit_2_naming_the_argument(argv: list[str], expected: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:

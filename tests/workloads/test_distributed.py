@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.workloads.conftest import epochs_in, read_metrics, start_trainer, tiny_args
+from tests.workloads.conftest import (
+    backup_of,
+    epochs_in,
+    export_of,
+    read_metrics,
+    start_trainer,
+    tiny_args,
+)
 
 
 def _free_ports(n: int) -> list[int]:
@@ -48,7 +55,7 @@ def test_two_workers_train_and_chief_exports(tmp_path: Path) -> None:
         assert "with 2 replica(s)" in out
         assert epochs_in(out) == [1, 2]
     assert "as worker-0" in outputs[0] and "as worker-1" in outputs[1]
-    metrics = read_metrics(tmp_path / "model" / "1")
+    metrics = read_metrics(export_of(tmp_path))
     assert metrics["workers"] == 2 and metrics["replicas"] == 2
     assert "exported SavedModel" in outputs[0] and "exported SavedModel" not in outputs[1]
 
@@ -60,12 +67,13 @@ def _backup_after_one_epoch(args: list[str]) -> None:
     from workloads.cifar10.config import parse_args
     from workloads.cifar10.loop import TrainingLoop
     from workloads.cifar10.model import build_model
-    from workloads.cifar10.train import _optimizer
+    from workloads.cifar10.train import _optimizer, fingerprint
 
     cfg = parse_args(args, environ={})
     loop = TrainingLoop(tf.distribute.get_strategy(),
                         lambda: build_model(cfg.model, cfg.num_layers, cfg.num_units, cfg.width),
-                        lambda: _optimizer(cfg), cfg.batch_size, cfg.checkpoint_dir)
+                        lambda: _optimizer(cfg), cfg.batch_size, cfg.run_checkpoint_dir,
+                        fingerprint(cfg, "float32"))
     batch = (tf.zeros([cfg.batch_size, 32, 32, 3]), tf.zeros([cfg.batch_size], tf.int64))
     loop.run(tf.data.Dataset.from_tensors(batch).repeat(), 1, 1, None, lambda result: None)
 
@@ -74,10 +82,10 @@ def _backup_after_one_epoch(args: list[str]) -> None:
 def test_every_worker_resumes_from_the_chiefs_backup(tmp_path: Path) -> None:
     args = tiny_args(tmp_path, "--model", "resnet", "--epochs", "2")
     _backup_after_one_epoch(args)
-    assert list((tmp_path / "ckpt").glob("ckpt-1.index"))
+    assert list(backup_of(tmp_path).glob("ckpt-1.index"))
     procs, outputs = _run_two_workers(args)
     for proc, out in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, out
         assert epochs_in(out) == [2], out
-    assert read_metrics(tmp_path / "model" / "1")["resumed_at_epoch"] == 1
-    assert not (tmp_path / "ckpt").exists()
+    assert read_metrics(export_of(tmp_path))["resumed_at_epoch"] == 1
+    assert not backup_of(tmp_path).exists()

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.workloads.conftest import epochs_in, read_metrics, start_trainer, tiny_args
+from tests.workloads.conftest import (
+    backup_of,
+    epochs_in,
+    export_of,
+    read_metrics,
+    start_trainer,
+    tiny_args,
+)
 
 EPOCHS = 8
 
@@ -43,8 +50,8 @@ def test_killed_run_resumes_at_the_next_epoch(tmp_path: Path) -> None:
     assert first.returncode == -signal.SIGKILL, first_out
     done_before_kill = epochs_in(first_out)
     assert done_before_kill[:2] == [1, 2] and max(done_before_kill) < EPOCHS
-    assert any((tmp_path / "ckpt").glob("ckpt-*.index")), "no backup checkpoint after an epoch"
-    assert not (tmp_path / "model" / "1" / "saved_model.pb").exists()
+    assert any(backup_of(tmp_path).glob("ckpt-*.index")), "no backup checkpoint after an epoch"
+    assert not (export_of(tmp_path) / "saved_model.pb").exists()
 
     second = start_trainer(args)
     second_out, _ = second.communicate(timeout=180)
@@ -55,8 +62,8 @@ def test_killed_run_resumes_at_the_next_epoch(tmp_path: Path) -> None:
     # finished epoch was saved but not reported; nothing already reported runs again.
     assert resumed[0] in (last_reported + 1, last_reported + 2)
     assert resumed == list(range(resumed[0], EPOCHS + 1))
-    assert read_metrics(tmp_path / "model" / "1")["resumed_at_epoch"] == resumed[0] - 1
-    assert not (tmp_path / "ckpt").exists()
+    assert read_metrics(export_of(tmp_path))["resumed_at_epoch"] == resumed[0] - 1
+    assert not backup_of(tmp_path).exists()
 
 
 def test_workers_that_restored_different_epochs_are_a_clear_error() -> None:

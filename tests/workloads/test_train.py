@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from tests.workloads.conftest import TrainedRun, train_in_process
+from tests.workloads.conftest import RUN_ID, TrainedRun, backup_of, train_in_process
 from workloads.cifar10 import CLASS_NAMES
 
 KATIB_FILTER = re.compile(r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)")
@@ -96,8 +96,8 @@ def test_export_has_float_and_uint8_signatures_that_agree(trained: TrainedRun) -
 
 
 def test_backup_is_removed_and_tensorboard_written_after_success(trained: TrainedRun) -> None:
-    assert not (trained.root / "ckpt").exists()
-    events = list((trained.root / "tb").glob("events.out.tfevents.*"))
+    assert not backup_of(trained.root).exists()
+    events = list((trained.root / "tb" / RUN_ID).glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
 
 

@@ -3,8 +3,11 @@
 The hyperparameters accept every spelling the study's Katib and Vertex AI specs pass
 (`--learning_rate` and `--lr`, `--batch-size`, `--num-layers`, `--num_units`, ...), so those specs
 run unchanged. Defaults for output locations come from the Vertex AI environment variables
-(`AIP_MODEL_DIR`, `AIP_CHECKPOINT_DIR`, `AIP_TENSORBOARD_LOG_DIR`) when they are set. This module
-does not import TensorFlow, so `--help` and argument errors are instant.
+(`AIP_MODEL_DIR`, `AIP_CHECKPOINT_DIR`, `AIP_TENSORBOARD_LOG_DIR`) when they are set.
+
+The output flags name base folders; each run writes under its own run folder in them (`RunLayout`),
+so trials, reruns and restarts never share state and no run writes where a server loads models.
+This module does not import TensorFlow, so `--help`, argument and `TF_CONFIG` errors are instant.
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import posixpath
+import re
+import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
+
+from workloads.cifar10.distribute import ClusterConfigError, role_from_env
 
 Optimizer = Literal["sgd", "adam", "ftrl"]
 Architecture = Literal["vgg", "resnet"]
@@ -42,6 +50,19 @@ validation values (the Vertex study's spelling); Katib's names report their own 
 DEFAULT_LOCAL_ROOT = "build/cifar10"
 """Local output root when no flag or AIP_* variable says otherwise (git ignores /build/)."""
 
+RUNS_FOLDER = "runs"
+"""Runs export under `{model-dir}/runs/{run-id}/`, never to the `{model-dir}/{version}` folders
+servers load: only `mlp model promote` writes there."""
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+"""A run id is one path segment: Kubernetes object names (TFJob, Katib trial) and the generated
+`YYYYmmdd-HHMMSS-xxxxxx` ids all match; `/`, `..` alone and empty ids cannot."""
+VERTEX_RUN_ENV = ("CLOUD_ML_JOB_ID", "CLOUD_ML_TRIAL_ID")
+"""Set by Vertex AI on every replica of a job (and trial): the run id when `--run-id` is absent,
+so the replicas of one job, and its restarts, share one run folder."""
+DEFAULT_PEER_TIMEOUT_S = 900.0
+"""How long a cluster task waits for its peers: long enough for GKE to add a GPU node and pull
+the trainer image, short enough that a missing peer ends the run instead of hanging it."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -67,6 +88,9 @@ class TrainConfig:
     version: int
     seed: int
     hypertune_metric: str
+    run_id: str
+    export_override: str | None
+    peer_timeout: float
 
     def hyperparameters(self) -> dict[str, object]:
         """The knobs that change the trained model (not where its files go)."""
@@ -76,9 +100,63 @@ class TrainConfig:
         return {key: values[key] for key in keep}
 
     @property
+    def run_model_dir(self) -> str:
+        """`{model_dir}/runs/{run_id}`: this run's candidate model root (numbered versions)."""
+        return join(self.model_dir, RUNS_FOLDER, self.run_id)
+
+    @property
+    def run_checkpoint_dir(self) -> str:
+        """`{checkpoint_dir}/{run_id}`: this run's backup for resume."""
+        return join(self.checkpoint_dir, self.run_id)
+
+    @property
+    def run_tensorboard_dir(self) -> str:
+        """`{tensorboard_dir}/{run_id}`: one TensorBoard run per training run."""
+        return join(self.tensorboard_dir, self.run_id)
+
+    @property
     def export_dir(self) -> str:
-        """`{model_dir}/{version}`: the layout TF Serving, KServe and Vertex AI load from."""
-        return join(self.model_dir, str(self.version))
+        """`{model_dir}/runs/{run_id}/{version}`, or `--export-dir` when given (a pipeline's own
+        artifact folder)."""
+        return self.export_override or join(self.run_model_dir, str(self.version))
+
+
+def new_run_id(now: float | None = None) -> str:
+    """A fresh run id: UTC start time (sorts in run order) and 6 random hex digits."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def check_run_id(text: str) -> str:
+    """An argparse type: a run id that is a single safe path segment."""
+    if not RUN_ID_PATTERN.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a run id; allowed: 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit")
+    return text
+
+
+def resolve_run_id(given: str | None, environ: Mapping[str, str], num_workers: int) -> str:
+    """`--run-id`, else Vertex AI's job (and trial) id, else a new id on a lone process.
+
+    Every task of a cluster must write the same run folder and a restarted task must find its
+    backup again, so a cluster without `--run-id` or Vertex's ids is refused rather than given
+    ids that differ per process.
+    """
+    if given:
+        return given
+    job, trial = (environ.get(name, "") for name in VERTEX_RUN_ENV)
+    if job:
+        try:
+            return check_run_id(f"{job}-{trial}" if trial else job)
+        except argparse.ArgumentTypeError as err:
+            raise ClusterConfigError(f"run id from {' and '.join(VERTEX_RUN_ENV)}: {err}"
+                                     ) from None
+    if num_workers > 1:
+        raise ClusterConfigError(
+            f"TF_CONFIG names {num_workers} workers but no --run-id was given: every worker "
+            "must pass the same --run-id (the training chart passes the TFJob's name)")
+    return new_run_id()
 
 
 def join(base: str, *parts: str) -> str:
@@ -173,8 +251,16 @@ def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.Ar
     out.add_argument("--tensorboard-dir", "--tensorboard_dir", dest="tensorboard_dir",
                      default=None, help="TensorBoard logs; default $AIP_TENSORBOARD_LOG_DIR or "
                                         f"{DEFAULT_LOCAL_ROOT}/tensorboard")
+    out.add_argument("--run-id", "--run_id", dest="run_id", type=check_run_id, default=None,
+                     help="this run's folder name under every output folder; pass the same id "
+                          "again to resume a stopped run. Default: Vertex AI's "
+                          "$CLOUD_ML_JOB_ID[-$CLOUD_ML_TRIAL_ID], else a new "
+                          "YYYYmmdd-HHMMSS-xxxxxx id (printed at start)")
     out.add_argument("--version", type=_number(int, 1, 2**31 - 1, False, "a positive integer"),
-                     default=1, help="export to {model-dir}/{version}")
+                     default=1, help="export to {model-dir}/runs/{run-id}/{version}")
+    out.add_argument("--export-dir", "--export_dir", dest="export_dir", default=None,
+                     help="write the SavedModel and metrics.json to exactly this folder instead "
+                          "(a pipeline step's own artifact); never a folder a server loads from")
     out.add_argument("--seed", type=_number(int, 0, 2**31 - 1, False, "an integer in [0, 2^31)"),
                      default=42, help="seeds Python, NumPy, TensorFlow and the data order")
     out.add_argument("--hypertune-metric", default="accuracy", choices=tuple(HYPERTUNE_METRICS),
@@ -182,17 +268,31 @@ def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.Ar
                      help="metric tag reported to Vertex HyperTune each epoch: accuracy or loss "
                           "(of the validation set), or one of the Katib names "
                           f"{', '.join(KATIB_METRICS.values())}")
+    cluster = p.add_argument_group("cluster (TF_CONFIG)")
+    cluster.add_argument("--peer-timeout", "--peer_timeout", dest="peer_timeout",
+                         type=_number(float, 0.0, 86_400.0, True, "seconds in (0, 86400]"),
+                         default=DEFAULT_PEER_TIMEOUT_S,
+                         help="seconds a cluster task waits for every peer in TF_CONFIG before "
+                              "it stops with exit 2 naming the missing ones")
     return p
 
 
 def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None,
                prog: str | None = None) -> TrainConfig:
-    """Parse and validate; argparse exits 2 with a message naming the bad argument."""
+    """Parse and validate; argparse exits 2 with a message naming the bad argument.
+
+    `TF_CONFIG` is validated here too, before TensorFlow is imported; its errors raise
+    `ClusterConfigError`, which the entry point turns into exit 2.
+    """
     env = os.environ if environ is None else environ
     parser = build_parser(prog) if prog else build_parser()
     ns = parser.parse_args(argv)
     if ns.data == "tfrecord" and not ns.data_dir:
         parser.error("--data tfrecord needs --data-dir (a local folder or gs:// URI)")
+    if ns.export_dir is not None and not ns.export_dir.strip():
+        parser.error(f"argument --export-dir: {ns.export_dir!r} is not a folder; allowed: a local "
+                     "path or URI")
+    role = role_from_env(env)
     model_dir = ns.model_dir or env.get("AIP_MODEL_DIR") or join(DEFAULT_LOCAL_ROOT, "model")
     return TrainConfig(
         model=ns.model, learning_rate=ns.learning_rate, momentum=ns.momentum,
@@ -207,4 +307,6 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
         tensorboard_dir=(ns.tensorboard_dir or env.get("AIP_TENSORBOARD_LOG_DIR")
                          or join(DEFAULT_LOCAL_ROOT, "tensorboard")),
         version=int(ns.version), seed=int(ns.seed), hypertune_metric=ns.hypertune_metric,
+        run_id=resolve_run_id(ns.run_id, env, role.num_workers), export_override=ns.export_dir,
+        peer_timeout=float(ns.peer_timeout),
     )

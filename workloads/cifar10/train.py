@@ -1,11 +1,15 @@
 """Training entry point: `python -m workloads.cifar10.train [args]` (also `mlp train`).
 
-One run: pick the distribution strategy from the environment, load data, build the model and
-train it with a backup checkpoint per epoch (a killed or preempted run resumes at the next epoch),
-print Katib metric lines and report to Vertex HyperTune each epoch on a validation set held out of
-the training split (`data.VALIDATION_FRACTION`), evaluate once on the test split,
-export the SavedModel to `{model_dir}/{version}` and write `metrics.json` beside it.
-Exit codes: 0 done, 2 bad arguments or unreadable data.
+One run, under its own run folder in every output folder (`config.TrainConfig.run_*`): pick the
+distribution strategy from the environment, check that the outputs are writable, load data, build
+the model and train it with a backup checkpoint per epoch (a killed or preempted run resumes at
+the next epoch with the same `--run-id`), print Katib metric lines and report to Vertex HyperTune
+each epoch on a validation set held out of the training split (`data.VALIDATION_FRACTION`),
+evaluate once on the test split, export the SavedModel to `{model_dir}/runs/{run_id}/{version}`
+and write `metrics.json` beside it. Serving never loads from there: `mlp model promote` copies a
+chosen run's export to a served version.
+Exit codes: 0 done; 2 bad arguments, TF_CONFIG, data, outputs, backup or missing peers (one line
+on stderr); 143 stopped by SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import posixpath
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -26,9 +33,27 @@ import numpy as np
 
 from workloads.cifar10 import CLASS_NAMES, NUM_CLASSES
 from workloads.cifar10.config import HYPERTUNE_METRICS, KATIB_METRICS, TrainConfig, join, parse_args
+from workloads.cifar10.distribute import ClusterConfigError, Role, role_from_env
+from workloads.cifar10.supervise import (
+    FORMED,
+    FORMING,
+    STATUS_FD_ENV,
+    TERMINATED_EXIT,
+    Terminated,
+    reclaim_sigterm,
+    report,
+    stop_on_sigterm,
+    supervise,
+)
 
 if TYPE_CHECKING:
+    import keras
+
     from workloads.cifar10.loop import EpochResult
+
+class OutputError(RuntimeError):
+    """An output folder that cannot be written, or a run that already exported; one line."""
+
 
 HYPERTUNE_ENV = ("CLOUD_ML_TRIAL_ID", "CLOUD_ML_HP_METRIC_FILE")
 """Set by Vertex AI hyperparameter tuning trials; either one switches HyperTune reporting on."""
@@ -52,7 +77,8 @@ class EpochReporter:
 
         self.cfg = cfg
         self.started = time.perf_counter()
-        self.writer = tf.summary.create_file_writer(cfg.tensorboard_dir) if is_chief else None
+        self.writer = (tf.summary.create_file_writer(cfg.run_tensorboard_dir) if is_chief
+                       else None)
         self.hypertune = None
         if is_chief and any(environ.get(name) for name in HYPERTUNE_ENV):
             import hypertune
@@ -84,6 +110,90 @@ def _optimizer(cfg: TrainConfig):
     if cfg.optimizer == "adam":
         return keras.optimizers.Adam(cfg.learning_rate)
     return keras.optimizers.Ftrl(cfg.learning_rate)
+
+
+def fingerprint(cfg: TrainConfig, precision: str) -> dict[str, object]:
+    """What shapes the variables a checkpoint holds, and so must match to resume it.
+
+    The architecture and `width` set every conv layer; `num_layers` and `num_units` the VGG
+    net's blocks and dense layers (the residual net ignores them); the optimizer its slot
+    variables; the precision policy whether a loss-scale optimizer wraps it. Learning rate,
+    momentum, batch size, epochs, augmentation, data and seed change no variable, so a resumed
+    run may change them (more epochs, say).
+    """
+    shape: dict[str, object] = {"model": cfg.model, "width": cfg.width,
+                                "optimizer": cfg.optimizer, "precision": precision}
+    if cfg.model == "vgg":
+        shape.update(num_layers=cfg.num_layers, num_units=cfg.num_units)
+    return shape
+
+
+def _parent(path: str) -> str:
+    stripped = path.rstrip("/")
+    return posixpath.dirname(stripped) if "://" in path else os.path.dirname(stripped) or "."
+
+
+def check_writable(folder: str, flag: str) -> None:
+    """Create `folder` and write and delete a probe file in it; raises `OutputError` naming the
+    flag and folder when that fails, before any epoch is spent."""
+    import tensorflow as tf
+
+    probe = join(folder, f".write-probe-{uuid.uuid4().hex}")
+    try:
+        tf.io.gfile.makedirs(folder)
+        with tf.io.gfile.GFile(probe, "w") as f:
+            f.write("probe\n")
+        tf.io.gfile.remove(probe)
+    except (tf.errors.OpError, OSError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise OutputError(f"{flag} {folder!r} is not writable ({reason})") from None
+
+
+def preflight(cfg: TrainConfig, role: Role, shape: Mapping[str, object]) -> None:
+    """Before data or epochs: the run's backup, if any, is readable and was made with `shape`;
+    on the chief, the output folders are writable and this run has not already exported (a
+    finished run's backup is gone, so training again would overwrite a candidate that may
+    already be evaluated or promoted)."""
+    import tensorflow as tf
+
+    from workloads.cifar10.loop import check_fingerprint, checkpoint_paths
+
+    backup = checkpoint_paths(cfg.run_checkpoint_dir)
+    if backup:
+        check_fingerprint(cfg.run_checkpoint_dir, shape)
+    if not role.is_chief:
+        return
+    exported = tf.io.gfile.exists(join(cfg.export_dir, "saved_model.pb"))
+    if exported and not backup:
+        raise OutputError(f"run {cfg.run_id} already exported a model to {cfg.export_dir!r}; "
+                          "pass a new --run-id (or none) to train again")
+    export_flag = "--export-dir" if cfg.export_override else "--model-dir"
+    for folder, flag in ((_parent(cfg.export_dir), export_flag),
+                         (cfg.run_checkpoint_dir, "--checkpoint-dir"),
+                         (cfg.run_tensorboard_dir, "--tensorboard-dir")):
+        check_writable(folder, flag)
+
+
+def export_run(model: keras.Model, cfg: TrainConfig, metrics: Mapping[str, object],
+               target: str) -> None:
+    """Write the SavedModel and `metrics.json` to `target`; on failure remove what was written
+    (no partial `variables_temp`) and raise `OutputError`. The backup is still there, so the
+    same `--run-id` exports again without training."""
+    import tensorflow as tf
+
+    from workloads.cifar10.export import export_saved_model
+
+    try:
+        export_saved_model(model, target)
+        with tf.io.gfile.GFile(join(target, "metrics.json"), "w") as f:
+            f.write(json.dumps(metrics, indent=2) + "\n")
+    except (tf.errors.OpError, OSError) as err:
+        if tf.io.gfile.exists(target):
+            tf.io.gfile.rmtree(target)
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise OutputError(f"export to {target!r} failed ({reason}); the partial export was "
+                          f"removed and the backup kept: fix the folder and rerun with --run-id "
+                          f"{cfg.run_id} to export without training again") from None
 
 
 def evaluation(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, object]:
@@ -127,14 +237,18 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
     import tensorflow as tf
 
     from workloads.cifar10 import data
-    from workloads.cifar10.distribute import choose_strategy, role_from_env
-    from workloads.cifar10.export import export_saved_model
+    from workloads.cifar10.distribute import choose_strategy
     from workloads.cifar10.loop import TrainingLoop
     from workloads.cifar10.model import build_model
 
     env = os.environ if environ is None else environ
     role = role_from_env(env)
+    print(f"run {cfg.run_id} as {role.tag}: export to {cfg.export_dir}", flush=True)
+    report(FORMING, env)
     strategy = choose_strategy(env)
+    report(FORMED, env)
+    reclaim_sigterm()
+    shape = fingerprint(cfg, keras.mixed_precision.global_policy().name)
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
@@ -151,13 +265,15 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
                                    repeat=True).with_options(options)
     val_ds = data.eval_pipeline(splits.validation, cfg.batch_size)
     test_ds = data.eval_pipeline(splits.test, cfg.batch_size)
+    # After the data (whose errors should leave no output folders behind), before any epoch.
+    preflight(cfg, role, shape)
 
     # Every worker restores from the chief's folder; the others save into private folders.
-    backup_dir = cfg.checkpoint_dir
+    backup_dir = cfg.run_checkpoint_dir
     write_dir = backup_dir if role.is_chief else tempfile.mkdtemp(prefix="cifar10-backup-")
     loop = TrainingLoop(strategy,
                         lambda: build_model(cfg.model, cfg.num_layers, cfg.num_units, cfg.width),
-                        lambda: _optimizer(cfg), cfg.batch_size, backup_dir, write_dir,
+                        lambda: _optimizer(cfg), cfg.batch_size, backup_dir, shape, write_dir,
                         role.num_workers)
     model = loop.model
     print(f"training {cfg.model} on {cfg.data} with {strategy.num_replicas_in_sync} replica(s) "
@@ -186,14 +302,13 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
         "workers": role.num_workers,
         "package_versions": _versions(),
         "git_commit": _git_commit(),
+        "run_id": cfg.run_id,
         "export_dir": cfg.export_dir,
     }
     # Saving may run collectives, so every worker saves; only the chief keeps its copy.
     target = cfg.export_dir if role.is_chief else tempfile.mkdtemp(prefix="cifar10-export-")
-    export_saved_model(model, target)
+    export_run(model, cfg, metrics, target)
     if role.is_chief:
-        with tf.io.gfile.GFile(join(target, "metrics.json"), "w") as f:
-            f.write(json.dumps(metrics, indent=2) + "\n")
         print(f"Test-accuracy={metrics['accuracy']:.6f}", flush=True)
         print(f"exported SavedModel and metrics.json to {target}", flush=True)
     else:
@@ -203,17 +318,42 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """Parse arguments (exit 2 on bad ones) and train; bad data or TF_CONFIG also exit 2."""
-    cfg = parse_args(argv, prog=prog)
+    """Parse arguments and TF_CONFIG (exit 2 on bad ones, before TensorFlow starts) and train.
+
+    A task of a multi-worker cluster trains in a supervised child process (see
+    `workloads.cifar10.supervise`); everything else trains in this process, with SIGTERM
+    stopping it (exit 143).
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        cfg = parse_args(args, prog=prog)
+        role = role_from_env(os.environ)
+    except ClusterConfigError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
+    if role.num_workers > 1 and STATUS_FD_ENV not in os.environ:
+        command = [sys.executable, "-m", "workloads.cifar10.train", *args, "--run-id", cfg.run_id]
+        return supervise(command, os.environ, role.peers, cfg.peer_timeout, cfg.run_id)
+    return _train_here(cfg)
+
+
+def _train_here(cfg: TrainConfig) -> int:
+    """Train in this process; known failures are one line on stderr and exit 2."""
     from workloads.cifar10.data import DataError
-    from workloads.cifar10.distribute import ClusterConfigError
     from workloads.cifar10.loop import ResumeError
 
+    previous = stop_on_sigterm()
     try:
         train(cfg)
-    except (DataError, ClusterConfigError, ResumeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (DataError, ClusterConfigError, ResumeError, OutputError) as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
         return 2
+    except Terminated:
+        print(f"error: run {cfg.run_id}: stopped by SIGTERM; the last finished epoch's backup "
+              f"is kept, so the same --run-id {cfg.run_id} resumes", file=sys.stderr, flush=True)
+        return TERMINATED_EXIT
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME, NUM_CLASSES
 
 MODEL_VERSION = 1
-"""The trainer exports to `{model_dir}/{MODEL_VERSION}`; serving loads from there."""
+"""The train step exports to `{model_dir}/{MODEL_VERSION}` of its own model artifact (the
+trainer's `--export-dir`); the gated deploy step serves that artifact."""
 SPLIT_SIZES_FILE = "splits.json"
 
 TRAIN_PARAMETERS = ("model", "epochs", "batch_size", "learning_rate", "momentum", "optimizer",
@@ -66,6 +67,7 @@ def trainer_args(data_dir: str, model_dir: str, work_dir: str,
                         f"{', '.join(TRAIN_PARAMETERS)}")
     args = ["--data", "tfrecord", "--data-dir", data_dir, "--model-dir", model_dir,
             "--version", str(MODEL_VERSION),
+            "--export-dir", f"{model_dir.rstrip('/')}/{MODEL_VERSION}",
             "--checkpoint-dir", f"{work_dir.rstrip('/')}/checkpoints",
             "--tensorboard-dir", f"{work_dir.rstrip('/')}/tensorboard"]
     for name in TRAIN_PARAMETERS:
