@@ -69,9 +69,11 @@ def training_values(cfg: PlatformConfig, release: TrainingRelease,
         "serviceAccountName": WORKLOADS["training"].ksas[0],
         "data": {"source": "tfds",
                  "dataDir": _concat("gs://", buckets["datasets"], "/tfds")},
-        # Bases under which each run and trial writes its own folder; none is the serving path
-        # (`serving_values`' storageUri), which only a promotion step writes.
-        "output": {"modelDir": _concat(models, "/runs/", RELEASE),
+        # Bases under which each run and trial writes its own folder (`<run>` is the TFJob's
+        # or the Katib trial's name): exports go to `<modelDir>/runs/<run>/<version>`, never to
+        # `<modelDir>/<version>`, which the serving chart serves and only `mlp model promote`
+        # writes.
+        "output": {"modelDir": _concat(models, "/", RELEASE),
                    "checkpointDir": _concat(models, "/checkpoints/", RELEASE),
                    "tensorboardDir": _concat(models, "/tensorboard/", RELEASE)},
         "replicas": {"chief": 1, "worker": release.workers},
