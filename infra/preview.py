@@ -173,6 +173,22 @@ def expand_local_charts(resources: list[PreviewResource]) -> list[PreviewResourc
     return expanded
 
 
+def _render_training_profile(stack_file: StackFile) -> None:
+    """Render the training chart with the stack's launch values (`mlp chart values`).
+
+    Raises:
+        ChartError: if the stack's training profile gives values the chart refuses.
+    """
+    from infra.charts import CHARTS_DIR, render
+
+    cfg = stack_file.platform()
+    if cfg.has_cluster and cfg.workloads.training.enabled:
+        from infra.components.cifar10 import launch_values
+
+        render(CHARTS_DIR / "cifar10-training", launch_values(cfg, stack_file.name),
+               release="cifar10", namespace="ml-training")
+
+
 def _computed(type_token: str, name: str, inputs: dict[str, Any], project: str) -> dict[str, Any]:
     """Deterministic stand-ins for outputs only the provider computes, for `mode="apply"`."""
     fake: dict[str, Any] = {"id": f"{name}-id"}
@@ -279,6 +295,8 @@ def run_preview(stack_file: StackFile, program: Path = PROGRAM,
         settings.ROOT.set(None)
     try:
         charts = expand_local_charts(list(records.values()))
+        # The training profile is launched, not declared; it must still render.
+        _render_training_profile(stack_file)
     except ChartError as err:
         # Chart values come from the stack's workloads settings: a bad one is bad config.
         raise ConfigError(stack_file.name, [Problem(
