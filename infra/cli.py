@@ -141,15 +141,17 @@ def preview(
 
 def _check_ownership(result: Any) -> None:
     """Exit 1, naming each object and its owners, when an object has two owners."""
+    from rich.markup import escape
+
     from infra.ownership import OwnershipError, find_conflicts
 
     try:
         conflicts = find_conflicts(result)
     except OwnershipError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise fail(escape(str(err)), code=1) from None
     for conflict in conflicts:
-        err_console.print(f"[bold red]error:[/] {conflict}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(conflict))}", highlight=False,
+                          soft_wrap=True)
     if conflicts:
         raise typer.Exit(1)
 

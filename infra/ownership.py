@@ -103,7 +103,8 @@ CHART_SOURCES: dict[str, ChartSource] = {
 """The values are those `infra.components.kubeflow` installs each chart with; the preview check
 refuses a chart whose values differ from the ones its catalogue entry was rendered with."""
 
-UPSTREAM_VARIANTS = {"katib": "katib-standalone"}
+UPSTREAM_VARIANTS = {"katib": "katib-standalone",
+                     "training-operator": "training-operator-standalone"}
 """Installs that the platform takes through an overlay, also catalogued as upstream ships them
 (under this name), so that a preview bypassing the overlay is recognised and checked."""
 
