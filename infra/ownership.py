@@ -730,9 +730,10 @@ def build_catalogue(mirrors: Path, tags: dict[str, str] | None = None) -> Catalo
                 note = None if tag == pin.version else (
                     f"rendered from {source.repo} at {tag}: the mirror has no tag "
                     f"{pin.version}; regenerate once it does")
-            except MissingTagError as err:
+            except MissingTagError:
                 built, tag = [], tags.get(key, pin.version)
-                note = f"not rendered offline ({err}): no objects, no footprint"
+                note = (f"not rendered offline: the {source.repo} mirror has no tag {tag}; "
+                        "no objects, no footprint until it is regenerated from one that has")
             raw[name] = (pin, built, {
                 "method": "helm", "repo": source.repo, "tag": tag, "location": source.path,
                 "chart": pin.chart, "release": RELEASE_PREFIX + name,
