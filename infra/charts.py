@@ -8,6 +8,7 @@ policies and cost must see the TFJob or InferenceService inside it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,30 @@ def _manifests(chart: Path | str, values: dict[str, Any] | None, release: str,
         raise ChartError(f"{Path(chart).name}: values must be JSON data: {err}") from None
 
 
+_DOCUMENT_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*")
+"""Where Helm splits a rendered template into documents (Helm's own `SplitManifests` rule): a
+`---` line may carry text after it, e.g. `---# comment`, which a plain YAML stream rejects."""
+
+
+def split_documents(text: str) -> list[dict[str, Any]]:
+    """The non-empty YAML documents of one rendered template, split as Helm splits them."""
+    docs = (yaml.safe_load(part) for part in _DOCUMENT_SEPARATOR.split(text) if part.strip())
+    return [doc for doc in docs if doc]
+
+
+def render_templates(chart: Path | str, values: dict[str, Any] | None = None, *, release: str,
+                     namespace: str) -> list[tuple[str, dict[str, Any]]]:
+    """Render a chart and return ``(template path, object)`` pairs in template order, so a
+    caller can say which template made each object (NOTES excluded)."""
+    manifests = _manifests(chart, values, release, namespace)
+    try:
+        return [(template, doc) for template in sorted(manifests)
+                if not template.endswith(".txt") for doc in split_documents(manifests[template])]
+    except yaml.YAMLError as err:
+        raise ChartError(f"{Path(chart).name}: rendered output is not YAML: "
+                         f"{one_line(str(err))}") from None
+
+
 def render(chart: Path | str, values: dict[str, Any] | None = None, *, release: str,
            namespace: str) -> list[dict[str, Any]]:
     """Render a chart and return its Kubernetes objects in template order (NOTES excluded).
@@ -75,13 +100,8 @@ def render(chart: Path | str, values: dict[str, Any] | None = None, *, release: 
     Raises:
         ChartError: Helm's error, or rendered output that is not YAML, as one line.
     """
-    manifests = _manifests(chart, values, release, namespace)
-    try:
-        return [doc for template in sorted(manifests) if not template.endswith(".txt")
-                for doc in yaml.safe_load_all(manifests[template]) if doc]
-    except yaml.YAMLError as err:
-        raise ChartError(f"{Path(chart).name}: rendered output is not YAML: "
-                         f"{one_line(str(err))}") from None
+    return [doc for _, doc in render_templates(chart, values, release=release,
+                                               namespace=namespace)]
 
 
 def notes(chart: Path | str, values: dict[str, Any] | None = None, *, release: str,

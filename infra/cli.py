@@ -140,6 +140,24 @@ def preview(
     if json_path:
         result.write(json_path)
         console.print(f"preview JSON written to {json_path}")
+    _check_ownership(result)
+
+
+def _check_ownership(result: Any) -> None:
+    """Exit 1, naming each object and its owners, when an object has two owners."""
+    from rich.markup import escape
+
+    from infra.ownership import OwnershipError, find_conflicts
+
+    try:
+        conflicts = find_conflicts(result)
+    except OwnershipError as err:
+        raise fail(escape(str(err)), code=1) from None
+    for conflict in conflicts:
+        err_console.print(f"[bold red]error:[/] {escape(str(conflict))}", highlight=False,
+                          soft_wrap=True)
+    if conflicts:
+        raise typer.Exit(1)
 
 
 def _plan_diff(against: Path, result: Any, diff_json: Path | None,

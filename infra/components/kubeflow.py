@@ -13,9 +13,11 @@ only orders what it is told to:
 Every Kubernetes object has one owner. Objects an upstream install creates are changed with
 server-side-apply patches (`*Patch` resources), never declared a second time: the Pipelines
 service accounts and the `kfp-launcher` ConfigMap are patched. Namespace `kubeflow` belongs to
-the Pipelines cluster-scoped install; Katib installs from an overlay without its own copy of it
-(`infra/kustomize/katib`), and when Pipelines is off the platform declares the namespace itself,
-kept on delete so that switching Katib off never removes it.
+the Pipelines cluster-scoped install; Katib and the Training Operator install from overlays
+without their own copy of it (`infra/kustomize/katib`, `infra/kustomize/training-operator`), and
+when Pipelines is off the platform declares the namespace itself, kept on delete so that
+switching either off never removes it. `infra/data/ownership.yaml` lists what each install
+creates, and the offline preview refuses an object with two owners (`infra.ownership`).
 
 Pods reach Google Cloud through Workload Identity: each Kubernetes service account in
 `infra.components.identity.WORKLOADS` is annotated with its Google service account.
@@ -80,7 +82,7 @@ class Kubeflow(pulumi.ComponentResource):
         for ns in sorted({w.namespace for w in WORKLOADS.values()} - {KUBEFLOW_NAMESPACE}):
             self._namespace(ns, _workload_namespace_labels(ns))
         self._workload_service_accounts()
-        if args.katib and not args.pipelines:
+        if (args.katib or args.training_operator) and not args.pipelines:
             # No Pipelines install to own it: the platform does, and never deletes it.
             self._namespace(KUBEFLOW_NAMESPACE, retain_on_delete=True)
 
@@ -93,12 +95,12 @@ class Kubeflow(pulumi.ComponentResource):
                                      versions["pipelines_cluster_scoped"], [])
             kfp = self._directory("pipelines", versions["pipelines"], [scoped])
             self._pipelines_config(kfp)
+        owner = (self.installs["pipelines-cluster-scoped"] if args.pipelines
+                 else self.namespaces.get(KUBEFLOW_NAMESPACE))
         if args.training_operator:
-            self._directory("training-operator", versions["training_operator"], [])
+            self._directory("training-operator", versions["training_operator"], [owner])
         if args.katib:
             deps = [self.installs["training-operator"]] if args.training_operator else []
-            owner = (self.installs["pipelines-cluster-scoped"] if args.pipelines
-                     else self.namespaces[KUBEFLOW_NAMESPACE])
             self._directory("katib", versions["katib"], [*deps, owner])
         if args.pipelines and args.kserve:
             self._pipelines_may_deploy(self.installs["pipelines"])
