@@ -289,9 +289,67 @@ def capacity(cfg: PlatformConfig, stack: str, preview: Preview) -> list[Finding]
     return findings
 
 
+INSTALL_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:kustomize/v2:Directory")
+INSTALL_PREFIX = "mlp-kubeflow-"
+
+
+def system_capacity(cfg: PlatformConfig, preview: Preview) -> list[Finding]:
+    """Can the CPU pools hold Kubeflow's own pods and the serving replicas?
+
+    Kubeflow's requests are the footprints of the installs the stack declares, from the
+    ownership catalogue (`infra/data/ownership.yaml`); containers upstream ships without requests
+    are counted and named, not guessed. Fails only when the pools at their maximum size cannot
+    hold the requests; short at minimum size is a warning (the autoscaler adds nodes).
+    """
+    from infra.ownership import load_catalogue
+
+    installs = load_catalogue().installs
+    declared = [r.name.removeprefix(INSTALL_PREFIX) for r in preview.resources
+                if r.type in INSTALL_TYPES and r.name.startswith(INSTALL_PREFIX)]
+    if not declared:
+        return []
+    cpu_m = sum(installs[name].footprint.cpu_millicores for name in declared if name in installs)
+    mem_mib = sum(installs[name].footprint.memory_mib for name in declared if name in installs)
+    unset = sum(len(w.containers_without_requests) for name in declared if name in installs
+                for w in installs[name].footprint.workloads)
+    serving = cfg.workloads.serving
+    extra = ""
+    if serving.enabled and not serving.gpu_pool:
+        (predictor,) = [w for w in workloads(cfg, "", preview)
+                        if w.name.startswith("InferenceService")] or [None]
+        if predictor is not None:
+            cpu_m += int(predictor.cpu * 1000) * serving.min_replicas
+            mem_mib += float(predictor.memory_gib) * 1024 * serving.min_replicas
+            extra = f" and {serving.min_replicas} predictor replica(s)"
+    pools = [p for p in cfg.node_pools if _gpus_per_node(p) == 0]
+    at_min, at_max = Decimal(0), Decimal(0)
+    mem_min, mem_max = Decimal(0), Decimal(0)
+    for pool in pools:
+        shape = catalog().machine(pool.machine_type)
+        cpu, mem = allocatable(shape.vcpus, shape.memory_gb)
+        at_min += cpu * pool.min_nodes
+        at_max += cpu * pool.max_nodes
+        mem_min += mem * pool.min_nodes
+        mem_max += mem * pool.max_nodes
+    need_cpu, need_mem = Decimal(cpu_m) / 1000, Decimal(str(mem_mib)) / 1024
+    status: Status = "ok"
+    if need_cpu > at_max or need_mem > mem_max:
+        status = "fail"
+    elif need_cpu > at_min or need_mem > mem_min:
+        status = "warn"
+    need = (f"cpu {need_cpu:.2f}, memory {need_mem:.2f} GiB for {', '.join(sorted(declared))}"
+            f"{extra}; CPU pools allocate cpu {at_min:.2f}, memory {mem_min:.2f} GiB at minimum "
+            f"size, cpu {at_max:.2f}, memory {mem_max:.2f} GiB at maximum"
+            + (f"; {unset} upstream container(s) set no requests and are not counted"
+               if unset else ""))
+    return [Finding("capacity", status, "Kubeflow and serving on the CPU pools", need,
+                    fix="" if status == "ok" else "raise the CPU pools' min_nodes or max_nodes")]
+
+
 def preflight(cfg: PlatformConfig, stack: str, preview: Preview) -> Preflight:
     """Every finding for a stack, in the order a first deploy meets them."""
     findings = [*placeholders(cfg), *apis(cfg, preview), *iam(cfg, preview)]
     if cfg.has_cluster:
-        findings += [*quotas(cfg), *capacity(cfg, stack, preview)]
+        findings += [*quotas(cfg), *system_capacity(cfg, preview),
+                     *capacity(cfg, stack, preview)]
     return Preflight(stack, cfg.project, cfg.region, findings)

@@ -66,7 +66,8 @@ def test_allocatable_follows_gkes_reservation_bands():
 def test_shipped_workloads_fit_their_pools():
     fits = [f for f in report("prod").findings if f.section == "capacity"]
     assert {f.what for f in fits} == {"InferenceService cifar10",
-                                      "TFJob chief (launched training)"}
+                                      "TFJob chief (launched training)",
+                                      "Kubeflow and serving on the CPU pools"}
     assert all(f.status == "ok" for f in fits)
 
 
@@ -89,3 +90,25 @@ def test_the_shipped_stacks_pass_with_warnings():
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert not data["failed"] and {f["status"] for f in data["findings"]} >= {"warn", "todo"}
+
+
+def test_kubeflows_own_pods_are_counted_from_the_ownership_catalogue():
+    (system,) = [f for f in report("prod").findings
+                 if f.what == "Kubeflow and serving on the CPU pools"]
+    assert system.status == "ok"
+    assert "pipelines" in system.need and "2 predictor replica(s)" in system.need
+    assert "set no requests and are not counted" in system.need
+
+
+def test_a_cpu_pool_too_small_for_kubeflow_fails(tmp_path, dev_config):
+    """Pipelines alone asks about 0.7 CPU and 3 GiB; one n1-standard-1 (3.75 GB) cannot hold
+    Kubeflow and the predictor even at its maximum size."""
+    system = dev_config["ml-platform:platform"]["node_pools"][0]
+    system.update(machine_type="n1-standard-1", min_nodes=1, max_nodes=1)
+    cfg = read_stack_file(write_stack(tmp_path, "tiny", dev_config))
+    from infra.preview import run_preview
+
+    result = preflight(cfg.platform(), "tiny", run_preview(cfg))
+    (system_finding,) = [f for f in result.findings
+                         if f.what == "Kubeflow and serving on the CPU pools"]
+    assert system_finding.status == "fail" and result.failed
