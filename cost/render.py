@@ -17,7 +17,7 @@ from cost.money import cents, plain, usd
 from cost.plan import PlanBill
 from cost.pricing import Bill, Line
 
-NAME_WIDTH = 68
+NAME_WIDTH = 82
 
 
 def _line_row(prefix: str, line: Line) -> str:

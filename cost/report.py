@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from cost.catalog import PriceCatalog
+from cost.catalog import Price, PriceCatalog
 from cost.compare import (
     all_break_evens,
     study_metrics,
@@ -40,6 +40,27 @@ def _s(value: Any) -> Any:
     if isinstance(value, list):
         return [_s(v) for v in value]
     return value
+
+
+def provenance(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
+    """Counts by status for the whole snapshot, and every non-verified price the bills use.
+
+    A reader sees which figures rest on something weaker than a first-party source, with the
+    date and status of each, before trusting a total.
+    """
+    used: dict[str, Price] = {}
+    for n in s.workload.runs_per_month:
+        for bill in bills(s, prices, n).values():
+            for line in bill.lines:
+                if line.price is not None and line.price.status != "verified":
+                    used[line.price.key] = line.price
+    return {"counts": prices.status_counts(),
+            "sources": {k: {"title": v.title, "url": v.url, "first_party": v.first_party}
+                        for k, v in prices.sources.items()},
+            "not_verified_used": [
+                {"key": key, "usd": plain(p.usd), "as_of": p.as_of, "status": p.status,
+                 "source": p.source, "formula": p.formula, "note": p.note}
+                for key, p in sorted(used.items())]}
 
 
 def results(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
@@ -78,6 +99,8 @@ def results(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
         "sweep_runs": sweep_runs(s, prices),
         "sensitivity": sweep(s, prices),
         "study": study,
+        "study_source": s.study_source.citation() if s.study_source else None,
+        "provenance": provenance(s, prices),
     })
 
 

@@ -159,6 +159,23 @@ class StudyFigure(_Strict):
     explanation: str
 
 
+class StudySource(_Strict):
+    """What is known of the study a scenario reproduces; unknown fields stay null and say so."""
+
+    title: str | None = None
+    author: str | None = None
+    institution: str | None = None
+    year: int | None = None
+    known: str
+
+    def citation(self) -> str:
+        """One line: each bibliographic field, or that it is not recorded, then what is known."""
+        parts = [f"{name}: {value if value is not None else 'not recorded'}"
+                 for name, value in (("title", self.title), ("author", self.author),
+                                     ("institution", self.institution), ("year", self.year))]
+        return "; ".join(parts) + f". {self.known}"
+
+
 class Scenario(_Strict):
     """A whole comparison: prices, workload, and the three ways to run it."""
 
@@ -169,6 +186,7 @@ class Scenario(_Strict):
     fixed: FixedCluster
     autoscaled: AutoscaledCluster
     vertex: Vertex
+    study_source: StudySource | None = None
     study: list[StudyFigure] = []
 
     @field_validator("catalog")

@@ -114,3 +114,30 @@ def test_compare_with_a_malformed_snapshot_exits_2_naming_it(tmp_path, monkeypat
     text = " ".join(result.output.split())
     assert f"{STUDY_SCENARIO}: catalog: 2024-02-01.yaml: compute.n1-standard-4" in text
     assert not (tmp_path / "r").exists()
+
+
+def test_report_lists_every_non_verified_price_it_uses_with_date_and_status(report):
+    data = json.loads((report / "results.json").read_text())
+    prices = load_catalog(data["catalog"])
+    prov = data["provenance"]
+    assert prov["counts"] == prices.status_counts()
+    used = {p["key"]: p for p in prov["not_verified_used"]}
+    # the fixed cluster's nodes come from a third-party copy, the T4 from a third-party catalog
+    assert used["compute.n1-standard-32.on-demand"]["status"] == "unverified"
+    assert used["gpus.nvidia-tesla-t4.on-demand"]["as_of"] == "2025-01-01"
+    assert used["vertex.training_machine.n1-standard-8"]["status"] == "derived"
+    assert all(p["status"] != "verified" for p in used.values())
+    assert "disks.pd-standard" not in used  # verified prices are not flagged
+    md = (report / "report.md").read_text()
+    counts = ", ".join(f"{n} {st}" for st, n in prices.status_counts().items())
+    assert f"Snapshot 2024-02-01: {counts} prices." in md
+    assert "| gpus.nvidia-tesla-t4.on-demand | 0.35 | 2025-01-01 | unverified |" in md
+    html = (report / "report.html").read_text()
+    assert "Price provenance" in html and counts in html
+
+
+def test_report_cites_the_study_as_far_as_it_is_known(report):
+    md = (report / "report.md").read_text()
+    assert "Study: title: not recorded; author: not recorded; institution: not recorded; " \
+           "year: not recorded." in md
+    assert 'seed "000"' in md
