@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from cost.catalog import Price, PriceCatalog
 from cost.compare import (
     all_break_evens,
-    study_metrics,
+    study_figures,
     sweep,
     sweep_runs,
     utilisation,
@@ -83,12 +83,7 @@ def results(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
                              else str(round(u.cost_per_useful_hour, 4))}
                             for u in utilisation(s, prices, n)],
         })
-    metrics = study_metrics(s, prices)
-    study = []
-    for fig in s.study:
-        ours = metrics.get(fig.ours or "")
-        shown = (str(cents(ours)) if isinstance(ours, Decimal) else ours) if ours else None
-        study.append({**fig.model_dump(), "ours_value": shown})
+    study = [check.to_json() for check in study_figures(s, prices)]
     return _s({
         "scenario": s.name, "description": s.description, "catalog": prices.snapshot,
         "region": prices.region, "currency": prices.currency,

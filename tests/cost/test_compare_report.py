@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cost.catalog import load_catalog
-from cost.report import bills_text
+from cost.report import bills_text, results
 from cost.scenario import STUDY_SCENARIO, ScenarioError, load_scenario
 from infra.cli import app
 
@@ -141,3 +141,66 @@ def test_report_cites_the_study_as_far_as_it_is_known(report):
     assert "Study: title: not recorded; author: not recorded; institution: not recorded; " \
            "year: not recorded." in md
     assert 'seed "000"' in md
+
+
+def _study(path):
+    s = load_scenario(path)
+    return {f["ours"]: f for f in results(s, load_catalog(s.catalog))["study"]}
+
+
+def test_reproduced_is_computed_to_the_cent(tmp_path):
+    shipped = _study(STUDY_SCENARIO)
+    assert shipped["fixed.monthly"]["reproduced"] is True
+    assert "→ 2,404.35" in shipped["fixed.monthly"]["explanation"]
+    two = _study(_scenario_with(tmp_path, "nodes: 3 ", "nodes: 2 "))
+    fixed = two["fixed.monthly"]
+    assert fixed["ours_value"] == "1627.23" and fixed["reproduced"] is False
+    # the explanation is the computation's, not the shipped prose
+    assert "→ 1,627.23" in fixed["explanation"] and "2,404.35" not in fixed["explanation"]
+    assert "1460 × 1.519992" in fixed["explanation"]
+    hourly = two["fixed.hourly"]["explanation"]
+    assert hourly.startswith("1,627.23 / 730 h = 2.2291 $/h")
+
+
+def test_a_stated_figure_equal_to_ours_to_the_cent_is_reproduced(tmp_path):
+    path = _scenario_with(tmp_path, 'stated: "3.38"', 'stated: "3.29"')
+    assert _study(path)["fixed.hourly"]["reproduced"] is True
+    path = _scenario_with(tmp_path, 'stated: "3.38"', 'stated: "3.30"')
+    assert _study(path)["fixed.hourly"]["reproduced"] is False
+
+
+def test_break_even_beyond_the_fixed_clusters_capacity_says_so(report):
+    data = json.loads((report / "results.json").read_text())
+    bes = {tuple(b["models"]): b for b in data["break_even"]}
+    fa = bes[("fixed", "autoscaled")]
+    assert fa["capacity_runs"] == 2190  # 3 nodes × 730 h, one node-hour per run
+    assert fa["first_run"] > 2190 and fa["beyond_capacity"] is True
+    assert fa["described"].endswith("beyond capacity (the fixed cluster runs at most 2,190)")
+    fv = bes[("fixed", "vertex")]
+    assert fv["first_run"] <= 2190 and fv["beyond_capacity"] is False
+    assert "beyond capacity (the fixed cluster runs at most 2,190)" in \
+        (report / "report.md").read_text()
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("nodes: 3 ", "nodes: 0 ",
+     r"fixed\.node_pools\.0\.nodes: Input should be greater than or equal to 1 \(got 0\)"),
+    ("hours_per_month: 730           # up all", "hours_per_month: 0 #",
+     r"fixed\.node_pools\.0\.hours_per_month: 0 for the training pool 'cpu' leaves no time"),
+    ("runs_per_month: [100, 640, 1300]", "runs_per_month: [100, 3000]",
+     r"workload\.runs_per_month: 3000 runs do not fit .*allowed: at most 2190"),
+    ("tuning_jobs_per_month: 0 ", "tuning_jobs_per_month: 2 ",
+     r"workload\.tuning_jobs_per_month: 2 tuning jobs need trials_per_tuning_job"),
+    ('context: "Full-month', 'context: "A 30 % full-month',
+     r"study\.0\.context: holds the figure '30'"),
+    ('ours: "fixed.hourly"', 'ours: "fixed.daily"', r"study\.1\.ours: 'fixed\.daily' is not"),
+    ('stated: "3.38"', 'stated: "about 3"', r"study\.1\.stated: 'about 3' is not an amount"),
+])
+def test_impossible_scenarios_are_refused_in_one_line(tmp_path, old, new, message):
+    path = _scenario_with(tmp_path, old, new)
+    with pytest.raises(ScenarioError, match=message) as err:
+        load_scenario(path)
+    assert "\n" not in str(err.value)
+    result = runner.invoke(app, ["cost", "compare", "--scenario", str(path), "--out",
+                                 str(tmp_path / "out")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
