@@ -112,6 +112,22 @@ def all_break_evens(s: Scenario, prices: PriceCatalog) -> list[BreakEven]:
     return [break_even(s, prices, m1, m2) for m1, m2 in combinations(MODELS, 2)]
 
 
+def crossover_lines(s: Scenario, prices: PriceCatalog) -> list[str]:
+    """The break-evens in words, one line per pair of models, for the terminal."""
+    lines = [f"Break-even (runs a month of {plain(s.workload.run_hours)} h; the fixed cluster "
+             f"runs at most {fixed_max_runs(s):,}):"]
+    for b in all_break_evens(s, prices):
+        pair = f"{MODELS[b.models[0]]} vs {MODELS[b.models[1]]}"
+        if b.cheaper_below is None:
+            lines.append(f"  {pair}: equal at zero runs")
+        elif b.first_run is None:
+            lines.append(f"  {pair}: {MODELS[b.cheaper_below]} is cheaper at every run count")
+        else:
+            lines.append(f"  {pair}: {MODELS[b.cheaper_below]} is cheaper below "
+                         f"{b.describe()} runs")
+    return lines
+
+
 @dataclass(frozen=True)
 class Utilisation:
     """Useful training hours against paid capacity, and the all-in cost per useful hour."""

@@ -204,3 +204,48 @@ def test_impossible_scenarios_are_refused_in_one_line(tmp_path, old, new, messag
     result = runner.invoke(app, ["cost", "compare", "--scenario", str(path), "--out",
                                  str(tmp_path / "out")])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_breakdown_draws_discounts_and_credits_below_zero(report):
+    from cost.report import breakdown_segments
+
+    data = json.loads((report / "results.json").read_text())
+    labels, series = breakdown_segments(data)
+    totals = [float(e["models"][m]["monthly"]) for e in data["per_runs"] for m in data[
+        "per_runs"][0]["models"]]
+    sud = next(s for s in series if s["group"] == "Sustained-use discount")
+    fixed = labels.index("fixed\n100 runs")
+    assert sud["heights"][fixed] < 0 and sud["bottoms"][fixed] <= 0  # drawn below the axis
+    for i in range(len(labels)):
+        tops = [s["bottoms"][i] + s["heights"][i] for s in series]
+        charged = sum(max(s["heights"][i], 0) for s in series)
+        assert max([0.0, *tops]) == pytest.approx(charged)  # the bar's top is what is charged
+        net = sum(s["heights"][i] for s in series)
+        assert net == pytest.approx(totals[i], abs=0.05)
+    # the fixed bar no longer reaches 3,400: its top is the list price, 3,328.78 + fee + disks
+    assert max(s["bottoms"][fixed] + s["heights"][fixed] for s in series) < 3404
+
+
+def test_runs_chart_marks_capacity_and_the_scenarios_runs(report):
+    html = (report / "report.html").read_text()
+    runs_chart = html[html.index("<svg"):html.index("</svg>")]
+    assert "fixed cluster capacity" in runs_chart and "2,190 runs" in runs_chart
+    for n in ("100", "640", "1,300"):
+        assert f">{n}<" in runs_chart
+
+
+def test_quantities_are_rounded_for_display(report):
+    data = json.loads((report / "results.json").read_text())
+    quantities = [c["quantity"] for e in data["per_runs"] for m in e["models"].values()
+                  for c in m["components"]]
+    assert quantities and all(len(q.partition(".")[2]) <= 4 for q in quantities)
+    csv_text = (report / "costs.csv").read_text()
+    assert not re.search(r"\d\.\d{7,}", csv_text)
+
+
+def test_crossovers_print_on_screen(tmp_path):
+    result = runner.invoke(app, ["cost", "compare", "--out", str(tmp_path / "r")])
+    text = " ".join(result.output.split())
+    assert "Break-even (runs a month of 1 h; the fixed cluster runs at most 2,190):" in text
+    assert "Vertex AI pay-per-use is cheaper below 1,341 runs" in text
+    assert "2,815 — beyond capacity" in text
