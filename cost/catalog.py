@@ -6,7 +6,9 @@ A snapshot is the only place a price lives. Machine shapes are not here (they co
 
 from __future__ import annotations
 
+import ast
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -19,8 +21,17 @@ PRICES_DIR = Path(__file__).parent / "data" / "prices"
 
 Pricing = Literal["on-demand", "spot", "cud-1y", "cud-3y"]
 PRICING_MODELS: tuple[str, ...] = get_args(Pricing)
-STATUSES = ("verified", "derived", "unverified", "extrapolated")
+STATUSES = ("verified", "derived", "unverified")
+"""How far a price is proven, enforced when a snapshot loads:
+
+- `verified`: read from a first-party source (`first_party: true`, with an https URL) dated on or
+  before the snapshot;
+- `derived`: computed by `formula` from the prices named in `derived_from`; the loader evaluates
+  the formula and checks it gives the price;
+- `unverified`: anything else (third-party copies, assumptions, later figures), with a note.
+"""
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_OPERATORS = {"×": "*", "*": "*", "/": "/", "÷": "/", "+": "+", "-": "-", "(": "(", ")": ")"}
 
 
 class CatalogError(ValueError):
@@ -32,14 +43,26 @@ class PriceNotFound(LookupError):
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where prices come from: a title, a URL and whether the publisher is Google itself."""
+
+    title: str
+    url: str
+    first_party: bool
+
+
+@dataclass(frozen=True)
 class Price:
-    """One unit price with its provenance."""
+    """One unit price with its provenance (`key` is its dotted place in the snapshot)."""
 
     usd: Decimal
     as_of: str
     source: str
     status: str
     note: str = ""
+    key: str = ""
+    formula: str = ""
+    derived_from: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def flag(self) -> str:
@@ -55,7 +78,7 @@ class PriceCatalog:
     region: str
     currency: str
     hours_per_month: Decimal
-    sources: dict[str, str]
+    sources: dict[str, Source]
     sustained_use: dict[str, tuple[tuple[Decimal, ...], Price]]
     compute: dict[str, dict[str, Price]]
     gpus: dict[str, dict[str, Price]]
@@ -119,6 +142,11 @@ class PriceCatalog:
         rows.append(("vertex.pipeline_run", self.vertex_pipeline_run))
         return rows
 
+    def status_counts(self) -> dict[str, int]:
+        """How many prices of this snapshot have each status (every status listed, even 0)."""
+        counts = Counter(price.status for _, price in self.all_prices())
+        return {status: counts.get(status, 0) for status in STATUSES}
+
 
 def _lookup(table: dict[str, dict[str, Price]], key: str, pricing: str, what: str) -> Price:
     if pricing not in PRICING_MODELS:
@@ -131,7 +159,7 @@ def _lookup(table: dict[str, dict[str, Price]], key: str, pricing: str, what: st
     return table[key][pricing]
 
 
-def _price(raw: Any, where: str, sources: dict[str, str]) -> Price:
+def _price(raw: Any, where: str, sources: dict[str, Source]) -> Price:
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: expected a mapping with usd, as_of, source, status")
     missing = [k for k in ("usd", "as_of", "source", "status") if k not in raw]
@@ -140,11 +168,8 @@ def _price(raw: Any, where: str, sources: dict[str, str]) -> Price:
     if not isinstance(raw["usd"], str):
         raise CatalogError(f"{where}.usd: write prices as quoted decimal strings, got "
                            f"{raw['usd']!r}")
-    try:
-        usd = Decimal(raw["usd"])
-    except InvalidOperation:
-        raise CatalogError(f"{where}.usd: '{raw['usd']}' is not a decimal number") from None
-    if not usd.is_finite() or usd < 0:
+    usd = _decimal(raw["usd"], f"{where}.usd")
+    if usd < 0:
         raise CatalogError(f"{where}.usd: must be a finite number >= 0, got {raw['usd']}")
     if not _DATE.match(str(raw["as_of"])):
         raise CatalogError(f"{where}.as_of: '{raw['as_of']}' is not a YYYY-MM-DD date")
@@ -154,16 +179,128 @@ def _price(raw: Any, where: str, sources: dict[str, str]) -> Price:
     if raw["status"] not in STATUSES:
         raise CatalogError(f"{where}.status: '{raw['status']}' is not one of "
                            f"{', '.join(STATUSES)}")
-    return Price(usd, str(raw["as_of"]), raw["source"], raw["status"], str(raw.get("note", "")))
+    inputs = raw.get("derived_from") or {}
+    if not isinstance(inputs, dict):
+        raise CatalogError(f"{where}.derived_from: expected a mapping of price name to usd")
+    derived_from = tuple((str(k), _decimal(v, f"{where}.derived_from.{k}"))
+                         for k, v in inputs.items())
+    return Price(usd, str(raw["as_of"]), raw["source"], raw["status"], str(raw.get("note", "")),
+                 key=where, formula=str(raw.get("formula", "")), derived_from=derived_from)
 
 
-def _table(raw: Any, where: str, sources: dict[str, str]) -> dict[str, Price]:
+def _decimal(text: Any, where: str) -> Decimal:
+    """A finite decimal from a quoted string, or a CatalogError naming `where`."""
+    try:
+        value = Decimal(str(text))
+    except InvalidOperation:
+        raise CatalogError(f"{where}: '{text}' is not a decimal number") from None
+    if not value.is_finite():
+        raise CatalogError(f"{where}: must be a finite number, got {text}")
+    return value
+
+
+def evaluate(formula: str, inputs: dict[str, Decimal]) -> Decimal:
+    """The value of a derivation formula such as ``compute.n1-standard-8.on-demand × 1.15``.
+
+    Operators and parentheses must stand apart from names by spaces (names contain dashes); a
+    name must be one of `inputs`. Only + - × / and decimal numbers are allowed, so a formula in
+    a data file can never run code.
+
+    Raises:
+        ValueError: for an unknown name or anything but arithmetic.
+    """
+    names: dict[str, Decimal] = {}
+    tokens = []
+    for token in formula.replace("(", " ( ").replace(")", " ) ").split():
+        if token in _OPERATORS:
+            tokens.append(_OPERATORS[token])
+        elif token in inputs:
+            names[f"_v{len(names)}"] = inputs[token]
+            tokens.append(f"_v{len(names) - 1}")
+        elif re.fullmatch(r"\d+(\.\d+)?", token):
+            names[f"_v{len(names)}"] = Decimal(token)
+            tokens.append(f"_v{len(names) - 1}")
+        else:
+            raise ValueError(f"'{token}' is neither a number, an operator nor a name in "
+                             f"derived_from ({', '.join(inputs) or 'empty'})")
+    tree = ast.parse(" ".join(tokens), mode="eval")
+    return _arith(tree.body, names)
+
+
+def _arith(node: ast.expr, names: dict[str, Decimal]) -> Decimal:
+    ops = {ast.Add: Decimal.__add__, ast.Sub: Decimal.__sub__, ast.Mult: Decimal.__mul__,
+           ast.Div: Decimal.__truediv__}
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
+    if isinstance(node, ast.BinOp) and type(node.op) in ops:
+        return ops[type(node.op)](_arith(node.left, names), _arith(node.right, names))
+    raise ValueError("only + - × / on numbers and names are allowed")
+
+
+def check_provenance(catalog: PriceCatalog) -> None:
+    """Enforce what each status claims, for every price of a loaded snapshot.
+
+    Raises:
+        CatalogError: one line naming the entry, its status and what the status requires.
+    """
+    prices = dict(catalog.all_prices())
+    for key, price in prices.items():
+        where = f"{key} ({price.status})"
+        if price.status == "verified":
+            source = catalog.sources[price.source]
+            if not source.first_party or not source.url.startswith("https://"):
+                raise CatalogError(f"{where}: verified needs a first-party source with an https "
+                                   f"URL; source '{price.source}' is "
+                                   f"{'first-party' if source.first_party else 'third-party'}"
+                                   f"{' with URL ' + source.url if source.url else ', no URL'}")
+            if price.as_of > catalog.snapshot:
+                raise CatalogError(f"{where}: as_of {price.as_of} is later than the snapshot "
+                                   f"{catalog.snapshot}; verified needs a source dated on or "
+                                   f"before it")
+        elif price.status == "derived":
+            if not price.formula or not price.derived_from:
+                raise CatalogError(f"{where}: derived needs formula and derived_from (the "
+                                   f"prices it is computed from)")
+            inputs = dict(price.derived_from)
+            for name, value in inputs.items():
+                if name in prices and prices[name].usd != value:
+                    raise CatalogError(f"{where}: derived_from {name} is {value}, but the "
+                                       f"snapshot prices it at {prices[name].usd}")
+            try:
+                value = evaluate(price.formula, inputs)
+            except (ValueError, SyntaxError) as err:
+                raise CatalogError(f"{where}: formula '{price.formula}': {err}") from None
+            places = -price.usd.as_tuple().exponent  # type: ignore[operator]
+            if abs(value - price.usd) > Decimal(5) / Decimal(10) ** (places + 1):
+                raise CatalogError(f"{where}: formula '{price.formula}' gives "
+                                   f"{value.normalize():f}, not {price.usd}")
+        elif not price.note.strip():
+            raise CatalogError(f"{where}: an unverified price needs a note saying where the "
+                               f"figure comes from and why it is not verified")
+
+
+def _sources(raw: Any) -> dict[str, Source]:
+    """The snapshot's sources: each a mapping of title, url (may be empty) and first_party."""
+    if not isinstance(raw, dict):
+        raise CatalogError("sources: expected a mapping")
+    out = {}
+    for key, entry in raw.items():
+        if not isinstance(entry, dict) or "title" not in entry or not isinstance(
+                entry.get("first_party"), bool):
+            raise CatalogError(f"sources.{key}: expected {{title, url, first_party: true|false}}"
+                               f", got {entry!r}")
+        out[str(key)] = Source(str(entry["title"]), str(entry.get("url") or ""),
+                               entry["first_party"])
+    return out
+
+
+def _table(raw: Any, where: str, sources: dict[str, Source]) -> dict[str, Price]:
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: expected a mapping")
     return {str(k): _price(v, f"{where}.{k}", sources) for k, v in raw.items()}
 
 
-def _by_pricing(raw: Any, where: str, sources: dict[str, str]) -> dict[str, dict[str, Price]]:
+def _by_pricing(raw: Any, where: str, sources: dict[str, Source]) -> dict[str, dict[str, Price]]:
     if not isinstance(raw, dict):
         raise CatalogError(f"{where}: expected a mapping")
     out: dict[str, dict[str, Price]] = {}
@@ -190,7 +327,7 @@ def load_catalog_file(path: Path) -> PriceCatalog:
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: top level must be a mapping")
     try:
-        sources = {str(k): str(v) for k, v in raw["sources"].items()}
+        sources = _sources(raw["sources"])
         sud = {}
         for family, entry in (raw.get("sustained_use") or {}).items():
             tiers = tuple(Decimal(t) for t in entry["tiers"])
@@ -231,6 +368,10 @@ def load_catalog_file(path: Path) -> PriceCatalog:
     for key in ("cluster_fee_per_hour", "free_tier_credit_per_month"):
         if key not in catalog.gke:
             raise CatalogError(f"{path}: gke.{key} is missing")
+    try:
+        check_provenance(catalog)
+    except CatalogError as err:
+        raise CatalogError(f"{path}: {err}") from None
     return catalog
 
 

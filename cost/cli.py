@@ -38,6 +38,7 @@ def compare(
     """Fixed vs autoscaled GKE vs Vertex AI: totals, break-even, report (md, html, json, csv)."""
     from rich.console import Console
 
+    from cost.compare import crossover_lines
     from cost.models import bills, check_priceable
     from cost.render import bills_table
     from cost.report import write_report
@@ -58,6 +59,8 @@ def compare(
     for n in s.workload.runs_per_month:
         console.print(bills_table(f"{s.name}: {n} runs a month (prices {prices.snapshot})",
                                   bills(s, prices, n)))
+    for line in crossover_lines(s, prices):
+        console.print(line, highlight=False, soft_wrap=True)
     paths = write_report(s, prices, out)
     console.print("written: " + ", ".join(str(p) for p in paths.values()))
 

@@ -21,9 +21,9 @@ from cost.models import (
     fixed_capacity,
     training_hours,
 )
-from cost.money import ZERO, cents
-from cost.pricing import PricingError
-from cost.scenario import Gpu, Scenario
+from cost.money import ZERO, cents, plain, usd
+from cost.pricing import Bill, PricingError
+from cost.scenario import Gpu, Scenario, StudyFigure, fixed_max_runs
 
 SWEEP_RUN_HOURS = (Decimal("0.25"), Decimal("0.5"), Decimal(1), Decimal(2), Decimal(4))
 SWEEP_SPOT_SHARES = (Decimal(0), Decimal("0.25"), Decimal("0.5"), Decimal("0.75"), Decimal(1))
@@ -64,13 +64,33 @@ class BreakEven:
     runs: Decimal | None
     first_run: int | None
     training_hours: Decimal | None
+    capacity_runs: int | None = None
+    """The fixed cluster's most runs a month, when one of the two models is the fixed one."""
+
+    @property
+    def beyond_capacity(self) -> bool:
+        """The crossing lies past what the fixed cluster can run: it never happens in practice."""
+        return (self.capacity_runs is not None and self.first_run is not None
+                and self.first_run > self.capacity_runs)
+
+    def describe(self) -> str:
+        """The break-even in words for screens and reports."""
+        if self.first_run is None:
+            return "never (n ≥ 0)"
+        if self.beyond_capacity:
+            return (f"{self.first_run:,} — beyond capacity (the fixed cluster runs at most "
+                    f"{self.capacity_runs:,})")
+        return f"{self.first_run:,}"
 
     def to_json(self) -> dict[str, object]:
         return {"models": list(self.models), "cheaper_below": self.cheaper_below,
                 "runs": None if self.runs is None else str(round(self.runs, 4)),
                 "first_run": self.first_run,
                 "training_hours": None if self.training_hours is None
-                else str(round(self.training_hours, 4))}
+                else str(round(self.training_hours, 4)),
+                "capacity_runs": self.capacity_runs,
+                "beyond_capacity": self.beyond_capacity,
+                "described": self.describe()}
 
 
 def break_even(s: Scenario, prices: PriceCatalog, m1: str, m2: str) -> BreakEven:
@@ -78,17 +98,34 @@ def break_even(s: Scenario, prices: PriceCatalog, m1: str, m2: str) -> BreakEven
     a1, b1 = affine(s, prices, m1)
     a2, b2 = affine(s, prices, m2)
     cheaper = m1 if a1 < a2 else m2 if a2 < a1 else None
+    capacity = fixed_max_runs(s) if "fixed" in (m1, m2) else None
     if b1 == b2 or cheaper is None:
-        return BreakEven((m1, m2), cheaper, None, None, None)
+        return BreakEven((m1, m2), cheaper, None, None, None, capacity)
     x = (a1 - a2) / (b2 - b1)
     if x < 0:
-        return BreakEven((m1, m2), cheaper, None, None, None)
+        return BreakEven((m1, m2), cheaper, None, None, None, capacity)
     first = math.ceil(x)
-    return BreakEven((m1, m2), cheaper, x, first, x * s.workload.run_hours)
+    return BreakEven((m1, m2), cheaper, x, first, x * s.workload.run_hours, capacity)
 
 
 def all_break_evens(s: Scenario, prices: PriceCatalog) -> list[BreakEven]:
     return [break_even(s, prices, m1, m2) for m1, m2 in combinations(MODELS, 2)]
+
+
+def crossover_lines(s: Scenario, prices: PriceCatalog) -> list[str]:
+    """The break-evens in words, one line per pair of models, for the terminal."""
+    lines = [f"Break-even (runs a month of {plain(s.workload.run_hours)} h; the fixed cluster "
+             f"runs at most {fixed_max_runs(s):,}):"]
+    for b in all_break_evens(s, prices):
+        pair = f"{MODELS[b.models[0]]} vs {MODELS[b.models[1]]}"
+        if b.cheaper_below is None:
+            lines.append(f"  {pair}: equal at zero runs")
+        elif b.first_run is None:
+            lines.append(f"  {pair}: {MODELS[b.cheaper_below]} is cheaper at every run count")
+        else:
+            lines.append(f"  {pair}: {MODELS[b.cheaper_below]} is cheaper below "
+                         f"{b.describe()} runs")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -165,8 +202,8 @@ def sweep(s: Scenario, prices: PriceCatalog) -> dict[str, list[dict[str, object]
         bes = {f"{b.models[0]}-{b.models[1]}": b for b in all_break_evens(variant, prices)}
         return {"value": label,
                 **{f"{m}@{n}": cost(variant, prices, m, n) for m in MODELS for n in runs},
-                "break_even_fixed_vertex": bes["fixed-vertex"].first_run,
-                "break_even_autoscaled_vertex": bes["autoscaled-vertex"].first_run}
+                "break_even_fixed_vertex": bes["fixed-vertex"].describe(),
+                "break_even_autoscaled_vertex": bes["autoscaled-vertex"].describe()}
 
     gpu_rows = []
     for gpu in sorted(set(prices.gpus) & set(prices.vertex_training_gpu)):
@@ -181,18 +218,96 @@ def sweep(s: Scenario, prices: PriceCatalog) -> dict[str, list[dict[str, object]
     }
 
 
-def study_metrics(s: Scenario, prices: PriceCatalog) -> dict[str, Decimal | str]:
-    """The figures the study states, computed our way (keys used by scenario `study.ours`)."""
+def study_metrics(s: Scenario, prices: PriceCatalog) -> dict[str, tuple[Decimal, ...]]:
+    """The figures the study states, computed our way (keys used by scenario `study.ours`).
+
+    Each is a tuple of amounts: one for a single figure, (low, high) for a range.
+    """
     month = prices.hours_per_month
     fixed = cost(s, prices, "fixed", 0)
-    endpoint = ZERO
-    vb = BILLS["vertex"](s, prices, 0)
-    for line in vb.lines:
-        if line.component.startswith("Endpoint"):
-            endpoint += line.monthly
+    endpoint = _endpoint_monthly(BILLS["vertex"](s, prices, 0))
     per_run = affine(s, prices, "vertex")[1]
     runs = s.workload.runs_per_month
-    low, high = per_run * min(runs) / month, per_run * max(runs) / month
-    return {"fixed.monthly": fixed, "fixed.hourly": fixed / month,
-            "vertex.endpoint_hourly": endpoint / month,
-            "vertex.training_hourly_range": f"{cents(low)}–{cents(high)}"}
+    return {"fixed.monthly": (fixed,), "fixed.hourly": (fixed / month,),
+            "vertex.endpoint_hourly": (endpoint / month,),
+            "vertex.training_hourly_range": (per_run * min(runs) / month,
+                                             per_run * max(runs) / month)}
+
+
+def _endpoint_monthly(bill: Bill) -> Decimal:
+    return sum((line.monthly for line in bill.lines if line.component.startswith("Endpoint")),
+               ZERO)
+
+
+def _lines_sum(bill: Bill) -> str:
+    """A bill's lines as 'component q × unit price = amount', joined, then its total."""
+    terms = [f"{line.component}: {plain(round(line.quantity, 4))} × {plain(line.unit_price)} "
+             f"= {usd(line.monthly)}" for line in bill.lines]
+    return "; ".join(terms) + f" → {usd(bill.monthly)}"
+
+
+def _explain(key: str, s: Scenario, prices: PriceCatalog, ours: tuple[Decimal, ...],
+             stated: tuple[Decimal, ...]) -> str:
+    """The arithmetic behind one of our figures, every number taken from the computation."""
+    month = prices.hours_per_month
+    if key == "fixed.monthly":
+        return _lines_sum(BILLS["fixed"](s, prices, 0))
+    if key == "fixed.hourly":
+        monthly = cost(s, prices, "fixed", 0)
+        gap = stated[0] * month - monthly
+        return (f"{usd(monthly)} / {plain(month)} h = {plain(round(ours[0], 4))} $/h; the stated "
+                f"{plain(stated[0])} $/h × {plain(month)} h = {usd(stated[0] * month)}, "
+                f"{usd(abs(gap))} {'more' if gap > 0 else 'less'} a month than ours")
+    if key == "vertex.endpoint_hourly":
+        bill = BILLS["vertex"](s, prices, 0)
+        lines = [line for line in bill.lines if line.component.startswith("Endpoint")]
+        gap = stated[0] * month - _endpoint_monthly(bill)
+        return ("; ".join(f"{line.component}: {plain(round(line.quantity, 4))} × "
+                          f"{plain(line.unit_price)} = {usd(line.monthly)}" for line in lines)
+                + f" → {plain(round(ours[0], 4))} $/h; the stated {plain(stated[0])} $/h × "
+                  f"{plain(month)} h is {usd(abs(gap))} {'more' if gap > 0 else 'less'} a month")
+    if key == "vertex.training_hourly_range":
+        per_run = affine(s, prices, "vertex")[1]
+        low, high = min(s.workload.runs_per_month), max(s.workload.runs_per_month)
+        implied = stated[-1] * month / high
+        return (f"{plain(round(per_run, 4))} $ per run × {low:,} runs / {plain(month)} h = "
+                f"{plain(round(ours[0], 4))}; × {high:,} runs = {plain(round(ours[-1], 4))}; "
+                f"the stated {plain(stated[-1])} at {high:,} runs implies "
+                f"{plain(round(implied, 4))} $ per run")
+    raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class FigureCheck:
+    """A stated figure beside ours: reproduced means equal to the cent, end by end."""
+
+    figure: StudyFigure
+    ours: tuple[Decimal, ...]
+    reproduced: bool
+    explanation: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"label": self.figure.label, "stated": self.figure.stated,
+                "unit": self.figure.unit, "ours": self.figure.ours,
+                "ours_value": "–".join(str(cents(v)) for v in self.ours),
+                "reproduced": self.reproduced, "explanation": self.explanation,
+                "context": self.figure.context}
+
+
+def study_figures(s: Scenario, prices: PriceCatalog) -> list[FigureCheck]:
+    """Each stated figure checked against ours, with the computed arithmetic behind ours.
+
+    Raises:
+        KeyError: for a `study.ours` key that names no metric (the message lists them).
+    """
+    metrics = study_metrics(s, prices)
+    out = []
+    for fig in s.study:
+        if fig.ours not in metrics:
+            raise KeyError(f"study: ours '{fig.ours}' is not one of {', '.join(metrics)}")
+        ours = metrics[fig.ours]
+        stated = tuple(Decimal(p.strip()) for p in fig.stated.split("–"))
+        same = len(ours) == len(stated) and all(
+            cents(o) == cents(st) for o, st in zip(ours, stated, strict=True))
+        out.append(FigureCheck(fig, ours, same, _explain(fig.ours, s, prices, ours, stated)))
+    return out

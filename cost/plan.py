@@ -7,8 +7,9 @@ so a new resource type in the preview never breaks pricing.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cost.catalog import PriceCatalog, PriceNotFound
@@ -23,6 +24,7 @@ from infra.preview import SECRET, UNKNOWN, Preview, PreviewResource
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 VERTEX_ENDPOINT = "gcp:vertex/aiEndpoint:AiEndpoint"
+BUDGET = "gcp:billing/budget:Budget"
 
 FREE_TYPES: dict[str, str] = {
     "gcp:projects/service:Service": "enabling an API is free",
@@ -65,10 +67,18 @@ class PlanBill:
     hours_per_month: Decimal
     """Hours in a month of the price snapshot used: hourly figures are monthly / this."""
     resources: list[PricedResource] = field(default_factory=list)
+    budget: Decimal | None = None
+    """The stack's monthly billing budget (USD) from its Budget resource; None if it has none."""
+    budget_note: str = ""
 
     @property
     def monthly(self) -> Decimal:
         return sum((r.bill.monthly for r in self.resources), ZERO)
+
+    @property
+    def headroom(self) -> Decimal | None:
+        """Budget minus the priced plan; negative when the plan alone is over budget."""
+        return None if self.budget is None else self.budget - self.monthly
 
     def by_status(self, status: str) -> list[PricedResource]:
         return [r for r in self.resources if r.status == status]
@@ -125,7 +135,7 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pr
         bill.lines += relabelled(node_lines(prices, machine, nodes=low, hours=month, **common),
                                  suffix=f" [always on, {low} node{'s' if low != 1 else ''}]")
     pool_name = str(r.inputs.get("name", r.name))
-    pool_usage = usage.node_pools.get(pool_name) or usage.node_pools.get(r.name)
+    pool_usage = next((usage.node_pools[k] for k in pool_keys(r) if k in usage.node_pools), None)
     extra = pool_usage.node_hours_per_month if pool_usage else ZERO
     if extra > (high - low) * month:
         raise ScenarioError(f"usage: node_pools.{pool_name}.node_hours_per_month: {extra} is "
@@ -146,17 +156,32 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pr
                           "" if bill.lines else "no always-on nodes and no usage given")
 
 
+def pool_keys(r: PreviewResource) -> list[str]:
+    """The usage keys that name a node pool: its `name` input, then its resource name."""
+    name = r.inputs.get("name")
+    return [*([str(name)] if _known(name) else []), r.name]
+
+
+def endpoint_keys(r: PreviewResource) -> list[str]:
+    """The usage keys that name a Vertex endpoint: resource name, displayName, name."""
+    return [r.name, *(str(r.inputs[k]) for k in ("displayName", "name")
+                      if _known(r.inputs.get(k)))]
+
+
 def _endpoint(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> PricedResource:
-    keys = [r.name, *(str(r.inputs[k]) for k in ("displayName", "name") if _known(r.inputs.get(k)))]
-    spec = next((usage.vertex_endpoints[k] for k in keys if k in usage.vertex_endpoints), None)
-    key = r.name
+    keys = endpoint_keys(r)
+    key = next((k for k in keys if k in usage.vertex_endpoints), None)
     bill = Bill(r.name)
-    if spec is None:
+    if key is None:
         return PricedResource(r.type, r.name, "usage-based", bill,
                               f"the deployed model's machine is an SDK call, not in the plan "
-                              f"(usage: vertex_endpoints.{key})")
-    bill.lines = vertex_lines(prices, "Online prediction", "prediction", spec.machine_type,
-                              spec.gpu, spec.hours_per_month * spec.replicas)
+                              f"(usage: vertex_endpoints.{r.name})")
+    spec = usage.vertex_endpoints[key]
+    try:
+        bill.lines = vertex_lines(prices, "Online prediction", "prediction", spec.machine_type,
+                                  spec.gpu, spec.hours_per_month * spec.replicas)
+    except (PricingError, PriceNotFound) as err:
+        raise ScenarioError(f"usage: vertex_endpoints.{key}: {err}") from None
     return PricedResource(r.type, r.name, "priced", bill)
 
 
@@ -184,10 +209,68 @@ def price_resource(r: PreviewResource, prices: PriceCatalog,
                           "no pricing rule for this resource type")
 
 
+def check_usage_keys(preview: Preview, usage: PlanUsage) -> None:
+    """Every usage key must name a node pool or endpoint of the plan.
+
+    A misspelt key would otherwise price at nothing and pass silently.
+
+    Raises:
+        ScenarioError: one line naming the key and the keys the plan has.
+    """
+    kinds = (("node_pools", usage.node_pools, NODE_POOL, pool_keys, "node pool"),
+             ("vertex_endpoints", usage.vertex_endpoints, VERTEX_ENDPOINT, endpoint_keys,
+              "Vertex endpoint"))
+    for section, given, type_, keys_of, what in kinds:
+        known: list[str] = []
+        for r in preview.resources:
+            if r.type == type_ and r.custom:
+                known += [k for k in keys_of(r) if k not in known]
+        for key in given:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ScenarioError(f"usage: {section}.{key}: matches no {what} of stack "
+                                f"'{preview.stack}'; candidates: "
+                                f"{', '.join(known) or f'none (the plan has no {what})'}{hint}")
+
+
+def plan_budget(preview: Preview) -> tuple[Decimal | None, str]:
+    """The monthly budget amount of the preview's Budget resources, and a note on reading it.
+
+    Several budgets on one stack are added up (each alerts on its own scope; the sum is the most
+    the stack has been allowed). A budget whose amount is unknown at preview gives None.
+    """
+    amounts: list[Decimal] = []
+    for r in preview.resources:
+        if r.type != BUDGET or not r.custom:
+            continue
+        spec = (r.inputs.get("amount") or {}).get("specifiedAmount") or {}
+        units, currency = spec.get("units"), spec.get("currencyCode", "USD")
+        if not _known(units):
+            return None, f"budget {r.name}: amount unknown at preview"
+        if currency != "USD":
+            return None, f"budget {r.name}: amount in {currency}, prices are in USD"
+        try:
+            amounts.append(Decimal(str(units)) + Decimal(int(spec.get("nanos") or 0)) / 10**9)
+        except (InvalidOperation, ValueError):
+            return None, f"budget {r.name}: amount '{units}' is not a number"
+    if not amounts:
+        return None, "no billing budget in the plan"
+    return sum(amounts, ZERO), ""
+
+
 def price_preview(preview: Preview, prices: PriceCatalog, usage: PlanUsage) -> PlanBill:
-    """Price every custom resource of a preview (components are groupings, not resources)."""
+    """Price every custom resource of a preview (components are groupings, not resources).
+
+    Raises:
+        ScenarioError: for a usage key that names nothing in the plan, usage beyond a pool's
+            capacity, or an endpoint machine the snapshot does not price.
+    """
+    check_usage_keys(preview, usage)
+    budget, note = plan_budget(preview)
     plan = PlanBill(preview.stack, preview.project, prices.snapshot, prices.region,
-                    prices.hours_per_month)
+                    prices.hours_per_month, budget=budget, budget_note=note)
     for r in sorted(preview.resources, key=lambda r: (r.type, r.name)):
         if r.custom:
             plan.resources.append(price_resource(r, prices, usage))

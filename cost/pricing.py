@@ -33,7 +33,8 @@ class Line:
     note: str = ""
 
     def to_json(self) -> dict[str, str]:
-        out = {"component": self.component, "quantity": plain(self.quantity), "unit": self.unit,
+        out = {"component": self.component, "quantity": plain(round(self.quantity, 4)),
+               "unit": self.unit,
                "unit_price": plain(self.unit_price), "monthly": str(cents(self.monthly))}
         if self.price is not None:
             out |= {"price_as_of": self.price.as_of, "price_source": self.price.source,

@@ -36,6 +36,10 @@ _GPU_TABLES = {
 }
 
 
+BILLING_API_URL = "https://cloudbilling.googleapis.com/v1/services"
+"""Google's own price list: rates read from it are first-party, so they may be `verified`."""
+
+
 class RefreshError(ValueError):
     """The snapshot cannot be built or written; the message says why and what to do."""
 
@@ -69,7 +73,10 @@ def _machine(machine: str, core: Rate, ram: Rate, day: str, source: str) -> dict
     vcpus = Decimal(shape.vcpus)
     memory = Decimal(str(shape.memory_gb))
     usd = vcpus * core.usd + memory * ram.usd
+    core_name, ram_name = f"sku:{core.sku_ids[0]}", f"sku:{ram.sku_ids[0]}"
     return {"usd": _fmt(usd), "as_of": day, "source": source, "status": "derived",
+            "formula": f"{shape.vcpus} × {core_name} + {_fmt(memory)} × {ram_name}",
+            "derived_from": {core_name: _fmt(core.usd), ram_name: _fmt(ram.usd)},
             "note": f"{shape.vcpus} vCPU × {_fmt(core.usd)} (SKU {', '.join(core.sku_ids)}) + "
                     f"{_fmt(memory)} GB × {_fmt(ram.usd)} (SKU {', '.join(ram.sku_ids)}); "
                     "shape from infra/data/hardware.yaml"}
@@ -155,10 +162,11 @@ def build_snapshot(selection: Selection, base_path: Path, day: date, origin: str
         raise RefreshError(f"no SKU gave any price for {raw['region']} on {stamp}; nothing "
                            f"written (all would be copies of snapshot {result.base})")
     rules = load_rules()
-    sources = {source: f"Cloud Billing Catalog API list_skus {origin}, services "
-                       f"{', '.join(rules.services.values())}, prices in effect on {stamp} in "
-                       f"{raw['region']}; the SKU of each price is in its note "
-                       f"({rules.source})"}
+    sources: dict[str, Any] = {source: {
+        "title": f"Cloud Billing Catalog API list_skus {origin}, services "
+                 f"{', '.join(rules.services.values())}, prices in effect on {stamp} in "
+                 f"{raw['region']}; the SKU of each price is in its note ({rules.source})",
+        "url": BILLING_API_URL, "first_party": True}}
     sources.update({k: v for k, v in raw["sources"].items() if k in used_sources})
     new["sources"] = sources
     new["snapshot"] = stamp
@@ -199,7 +207,7 @@ def render(raw: dict[str, Any], base: str, skus: list[tuple[str, str]]) -> str:
         f"hours_per_month: {raw['hours_per_month']}",
         "",
         "sources:",
-        *(f"  {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in raw["sources"].items()),
+        *(f"  {k}: {_flow(v)}" for k, v in raw["sources"].items()),
         "",
         "sustained_use:",
         *(f"  {k}: {_flow(v)}" for k, v in (raw.get("sustained_use") or {}).items()),

@@ -13,11 +13,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cost.money import cents, plain, usd
+from cost.money import ZERO, cents, plain, usd
 from cost.plan import PlanBill
 from cost.pricing import Bill, Line
 
-NAME_WIDTH = 68
+NAME_WIDTH = 82
 
 
 def _line_row(prefix: str, line: Line) -> str:
@@ -54,6 +54,11 @@ def plan_text(plan: PlanBill) -> str:
     hourly = f"OVERALL TOTAL (hourly, /{plain(plan.hours_per_month)})"
     out.append(f" {hourly:<{NAME_WIDTH}} {'':>10} {'':<10} {'':>11} "
                f"{plain(round(plan.monthly / plan.hours_per_month, 4)):>12}")
+    if plan.budget is None:
+        out.append(f" BUDGET: {plan.budget_note}")
+    else:
+        out += [f" {label:<{NAME_WIDTH}} {'':>10} {'':<10} {'':>11} {value:>12}"
+                for label, value in budget_rows(plan)]
     for status, title in (("usage-based", "Usage-based, not priced"),
                           ("not priced", "Not priced"), ("free", "Free")):
         group = plan.by_status(status)
@@ -70,6 +75,16 @@ def plan_text(plan: PlanBill) -> str:
     return "\n".join(out) + "\n"
 
 
+def budget_rows(plan: PlanBill) -> list[tuple[str, str]]:
+    """(label, amount) rows for the stack's budget and what the priced plan leaves of it."""
+    if plan.budget is None:
+        return [("BUDGET", plan.budget_note)]
+    headroom = plan.headroom if plan.headroom is not None else ZERO
+    state = "left" if headroom >= 0 else "OVER BUDGET"
+    return [("BUDGET (monthly)", usd(plan.budget)),
+            (f"HEADROOM ({state}, before usage-based resources)", usd(headroom))]
+
+
 def plan_json(plan: PlanBill) -> dict[str, Any]:
     """The plan as JSON: amounts as decimal strings rounded to the cent."""
     return {
@@ -77,6 +92,9 @@ def plan_json(plan: PlanBill) -> dict[str, Any]:
         "region": plan.region, "currency": "USD",
         "monthly": str(cents(plan.monthly)),
         "hourly": str(round(plan.monthly / plan.hours_per_month, 4)),
+        "budget": None if plan.budget is None else str(cents(plan.budget)),
+        "headroom": None if plan.headroom is None else str(cents(plan.headroom)),
+        "budget_note": plan.budget_note,
         "resources": [
             {"type": r.type, "name": r.name, "status": r.status, "reason": r.reason,
              "monthly": str(cents(r.bill.monthly)), "notes": r.bill.notes,
@@ -116,6 +134,9 @@ def print_plan(plan: PlanBill, console: Console) -> None:
                           hourly(line.monthly), usd(line.monthly))
     table.add_row("[bold]total[/]", "", "", hourly(plan.monthly),
                   f"[bold]{usd(plan.monthly)}[/]")
+    for label, value in budget_rows(plan):
+        style = "bold red" if "OVER" in label else "bold"
+        table.add_row(f"[{style}]{label.lower()}[/]", "", "", "", f"[{style}]{value}[/]")
     console.print(table)
     for status in ("usage-based", "not priced"):
         for r in plan.by_status(status):

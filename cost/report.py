@@ -15,10 +15,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from cost.catalog import PriceCatalog
+from cost.catalog import Price, PriceCatalog
 from cost.compare import (
     all_break_evens,
-    study_metrics,
+    study_figures,
     sweep,
     sweep_runs,
     utilisation,
@@ -26,7 +26,7 @@ from cost.compare import (
 from cost.models import MODELS, bills
 from cost.money import cents, plain, usd
 from cost.render import bill_text
-from cost.scenario import Scenario
+from cost.scenario import Scenario, fixed_max_runs
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -42,6 +42,27 @@ def _s(value: Any) -> Any:
     return value
 
 
+def provenance(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
+    """Counts by status for the whole snapshot, and every non-verified price the bills use.
+
+    A reader sees which figures rest on something weaker than a first-party source, with the
+    date and status of each, before trusting a total.
+    """
+    used: dict[str, Price] = {}
+    for n in s.workload.runs_per_month:
+        for bill in bills(s, prices, n).values():
+            for line in bill.lines:
+                if line.price is not None and line.price.status != "verified":
+                    used[line.price.key] = line.price
+    return {"counts": prices.status_counts(),
+            "sources": {k: {"title": v.title, "url": v.url, "first_party": v.first_party}
+                        for k, v in prices.sources.items()},
+            "not_verified_used": [
+                {"key": key, "usd": plain(p.usd), "as_of": p.as_of, "status": p.status,
+                 "source": p.source, "formula": p.formula, "note": p.note}
+                for key, p in sorted(used.items())]}
+
+
 def results(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
     """Everything the report shows, as JSON-ready data."""
     runs = s.workload.runs_per_month
@@ -55,19 +76,14 @@ def results(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
                            "components": [line.to_json() for line in bill.lines],
                            "notes": bill.notes} for m, bill in b.items()},
             "utilisation": [{"model": u.model, "unit": u.unit,
-                             "useful_hours": plain(u.useful_hours),
-                             "paid_hours": plain(u.paid_hours),
+                             "useful_hours": plain(round(u.useful_hours, 2)),
+                             "paid_hours": plain(round(u.paid_hours, 2)),
                              "share": None if u.share is None else str(round(u.share, 4)),
                              "cost_per_useful_hour": None if u.cost_per_useful_hour is None
                              else str(round(u.cost_per_useful_hour, 4))}
                             for u in utilisation(s, prices, n)],
         })
-    metrics = study_metrics(s, prices)
-    study = []
-    for fig in s.study:
-        ours = metrics.get(fig.ours or "")
-        shown = (str(cents(ours)) if isinstance(ours, Decimal) else ours) if ours else None
-        study.append({**fig.model_dump(), "ours_value": shown})
+    study = [check.to_json() for check in study_figures(s, prices)]
     return _s({
         "scenario": s.name, "description": s.description, "catalog": prices.snapshot,
         "region": prices.region, "currency": prices.currency,
@@ -77,55 +93,92 @@ def results(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
         "break_even": [b.to_json() for b in all_break_evens(s, prices)],
         "sweep_runs": sweep_runs(s, prices),
         "sensitivity": sweep(s, prices),
+        "capacity": {"fixed_max_runs": fixed_max_runs(s)},
         "study": study,
+        "study_source": s.study_source.citation() if s.study_source else None,
+        "provenance": provenance(s, prices),
     })
 
 
-def chart_runs(data: dict[str, Any]) -> str:
-    """Cost vs runs a month for each model, break-evens marked; inline SVG."""
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, with SVG text kept as text (readable, testable)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    plt.rcParams["svg.fonttype"] = "none"
+    return plt
+
+
+def chart_runs(data: dict[str, Any]) -> str:
+    """Cost vs runs a month for each model: break-evens, the scenario's run counts and the
+    fixed cluster's capacity marked; inline SVG."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     xs = [row["runs"] for row in data["sweep_runs"]]
     for model, title in MODELS.items():
         ax.plot(xs, [float(row[model]) for row in data["sweep_runs"]], label=title)
+    top = ax.get_ylim()[1]
     for be in data["break_even"]:
         if be["runs"] is not None and float(be["runs"]) <= xs[-1]:
             ax.axvline(float(be["runs"]), color="grey", linestyle=":", linewidth=1)
-            ax.annotate(f"{be['models'][0]} = {be['models'][1]}\n{float(be['runs']):,.0f} runs",
-                        (float(be["runs"]), ax.get_ylim()[1] * 0.9), fontsize=8, ha="center")
-    ax.set_xlabel("training runs per month")
+            ax.annotate(f"{be['models'][0]} = {be['models'][1]}\n{be['first_run']:,} runs",
+                        (float(be["runs"]), top * 0.9), fontsize=8, ha="center")
+    for entry in data["per_runs"]:
+        n = entry["runs"]
+        for model in MODELS:
+            ax.plot([n], [float(entry["models"][model]["monthly"])], "o", color="black",
+                    markersize=3)
+        ax.annotate(f"{n:,}", (n, 0), textcoords="offset points", xytext=(0, 4), fontsize=7,
+                    ha="center")
+    capacity = data["capacity"]["fixed_max_runs"]
+    if capacity <= xs[-1]:
+        ax.axvline(capacity, color="red", linestyle="--", linewidth=1)
+        ax.annotate(f"fixed cluster capacity\n{capacity:,} runs", (capacity, top * 0.6),
+                    fontsize=8, ha="right", color="red")
+    ax.set_xlabel("training runs per month (dots: the scenario's run counts)")
     ax.set_ylabel(f"USD per month (prices {data['catalog']})")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     return _svg(fig)
 
 
-def chart_breakdown(data: dict[str, Any]) -> str:
-    """Stacked bars of each model's components at each scenario's runs; inline SVG."""
-    import matplotlib
+def breakdown_segments(data: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Bar labels, and one segment series per component group with heights and bottoms.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    Charges stack upwards from zero and discounts and credits downwards from zero, so a bar's
+    top is what is charged, its bottom what is taken off, and the net is the bill's total.
+    """
     labels, stacks = [], []
     for entry in data["per_runs"]:
         for model in MODELS:
             labels.append(f"{model}\n{entry['runs']} runs")
             stacks.append(entry["models"][model]["components"])
     groups = sorted({_group(c["component"]) for comps in stacks for c in comps})
-    bottoms = [0.0] * len(labels)
+    up = [0.0] * len(labels)
+    down = [0.0] * len(labels)
+    series = []
     for group in groups:
         heights = [sum(float(c["monthly"]) for c in comps if _group(c["component"]) == group)
                    for comps in stacks]
-        ax.bar(range(len(labels)), heights, bottom=bottoms, label=group)
-        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+        bottoms = [u if h >= 0 else d for h, u, d in zip(heights, up, down, strict=True)]
+        series.append({"group": group, "heights": heights, "bottoms": bottoms})
+        up = [u + max(h, 0.0) for u, h in zip(up, heights, strict=True)]
+        down = [d + min(h, 0.0) for d, h in zip(down, heights, strict=True)]
+    return labels, series
+
+
+def chart_breakdown(data: dict[str, Any]) -> str:
+    """Each model's components at each scenario's runs, discounts below zero; inline SVG."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    labels, series = breakdown_segments(data)
+    for s in series:
+        ax.bar(range(len(labels)), s["heights"], bottom=s["bottoms"], label=s["group"])
+    ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(labels)), labels, fontsize=7)
-    ax.set_ylabel("USD per month")
+    ax.set_ylabel("USD per month (discounts and credits below 0)")
     ax.legend(fontsize=7, loc="upper left")
     return _svg(fig)
 

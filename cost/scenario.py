@@ -7,6 +7,8 @@ pay-per-use. Validation errors name the field path, the bad value and what is al
 
 from __future__ import annotations
 
+import math
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -50,11 +52,11 @@ class Gpu(_Strict):
 
 
 class NodePool(_Strict):
-    """A GKE node pool whose nodes are up a fixed number of hours a month."""
+    """A GKE node pool whose nodes are up a fixed number of hours a month (at least one node)."""
 
     name: str
     machine_type: str
-    nodes: Annotated[int, Field(ge=0)]
+    nodes: Annotated[int, Field(ge=1)]
     hours_per_month: MonthHours = MONTH_HOURS
     pricing: Pricing = "on-demand"
     gpu: Gpu | None = None
@@ -148,15 +150,67 @@ class Workload(_Strict):
     pipeline_run_per_training: bool = False
 
 
+STUDY_METRICS = ("fixed.monthly", "fixed.hourly", "vertex.endpoint_hourly",
+                 "vertex.training_hourly_range")
+"""What `study.ours` may name: the figures `cost.compare.study_metrics` computes."""
+
+_FIGURE = re.compile(r"(?<![\w.-])\d+(?:[.,]\d+)*(?![\w-])")
+"""A number standing on its own (not part of a name such as n1-standard-32 or T4)."""
+
+
 class StudyFigure(_Strict):
-    """A figure the study states, shown beside ours with how (or whether) it reproduces."""
+    """A figure the study states, shown beside ours.
+
+    Whether it reproduces, and the arithmetic that explains it, are computed (`cost.compare`);
+    `context` is prose about what the study leaves open and may hold no figures of its own.
+    """
 
     label: str
     stated: str
     unit: str
-    ours: str | None = None
-    reproduced: bool
-    explanation: str
+    ours: str
+    context: str = ""
+
+    @field_validator("context")
+    @classmethod
+    def _no_typed_figures(cls, value: str) -> str:
+        found = _FIGURE.search(value)
+        if found:
+            raise ValueError(f"holds the figure '{found.group()}'; figures in explanations come "
+                             f"from the computation, so context is prose only")
+        return value
+
+    @field_validator("ours")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in STUDY_METRICS:
+            raise ValueError(f"'{value}' is not one of {', '.join(STUDY_METRICS)}")
+        return value
+
+    @field_validator("stated")
+    @classmethod
+    def _stated_amounts(cls, value: str) -> str:
+        parts = value.split("–")
+        if len(parts) > 2 or not all(re.fullmatch(r"\d+(\.\d+)?", p.strip()) for p in parts):
+            raise ValueError(f"'{value}' is not an amount or a range 'low–high' of amounts")
+        return value
+
+
+class StudySource(_Strict):
+    """What is known of the study a scenario reproduces; unknown fields stay null and say so."""
+
+    title: str | None = None
+    author: str | None = None
+    institution: str | None = None
+    year: int | None = None
+    known: str
+
+    def citation(self) -> str:
+        """One line: each bibliographic field, or that it is not recorded, then what is known."""
+        parts = [f"{name}: {value if value is not None else 'not recorded'}"
+                 for name, value in (("title", self.title), ("author", self.author),
+                                     ("institution", self.institution), ("year", self.year))]
+        return "; ".join(parts) + f". {self.known}"
 
 
 class Scenario(_Strict):
@@ -169,6 +223,7 @@ class Scenario(_Strict):
     fixed: FixedCluster
     autoscaled: AutoscaledCluster
     vertex: Vertex
+    study_source: StudySource | None = None
     study: list[StudyFigure] = []
 
     @field_validator("catalog")
@@ -183,15 +238,15 @@ class Scenario(_Strict):
 
 
 def format_errors(source: str, err: ValidationError) -> str:
-    """One line per bad field: path, bad value, what is allowed."""
-    lines = []
+    """One line: each bad field's path, what is allowed and the bad value, joined by '; '."""
+    parts = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
         value = e.get("input")
         shown = repr(value) if not isinstance(value, dict) else "a mapping"
         msg = e["msg"].removeprefix("Value error, ")
-        lines.append(f"  {path}: {msg} (got {shown})")
-    return f"{source}: invalid:\n" + "\n".join(lines)
+        parts.append(f"{path}: {msg} (got {shown})")
+    return f"{source}: " + "; ".join(parts)
 
 
 def read_yaml(path: Path) -> object:
@@ -218,4 +273,47 @@ def load_scenario(path: Path = STUDY_SCENARIO) -> Scenario:
     if scenario.fixed.training_pool not in pools:
         raise ScenarioError(f"{path}: fixed.training_pool: '{scenario.fixed.training_pool}' is "
                             f"not a pool of fixed.node_pools ({', '.join(pools)})")
+    check_possible(scenario, str(path))
     return scenario
+
+
+def fixed_max_runs(s: Scenario) -> int:
+    """The most runs a month the fixed cluster's training pool can hold, after tuning trials.
+
+    Negative when the tuning trials alone do not fit.
+    """
+    pool = next(p for p in s.fixed.node_pools if p.name == s.fixed.training_pool)
+    w = s.workload
+    free = (pool.nodes * pool.hours_per_month / s.fixed.nodes_per_run
+            - w.tuning_jobs_per_month * w.trials_per_tuning_job * w.trial_hours)
+    return math.floor(free / w.run_hours)
+
+
+def check_possible(s: Scenario, source: str) -> None:
+    """Refuse scenarios that validate field by field but cannot happen as a whole.
+
+    A fixed training pool up no hours, tuning jobs with no trials or trials of no length, and
+    run counts the fixed cluster has no room for would all give bills for work that cannot run.
+
+    Raises:
+        ScenarioError: one line naming the field, its value and what is allowed.
+    """
+    w = s.workload
+    index, pool = next((i, p) for i, p in enumerate(s.fixed.node_pools)
+                       if p.name == s.fixed.training_pool)
+    if pool.hours_per_month == 0:
+        raise ScenarioError(f"{source}: fixed.node_pools.{index}.hours_per_month: 0 for the "
+                            f"training pool '{pool.name}' leaves no time to train; allowed: "
+                            f"more than 0")
+    if w.tuning_jobs_per_month and not (w.trials_per_tuning_job and w.trial_hours):
+        raise ScenarioError(f"{source}: workload.tuning_jobs_per_month: "
+                            f"{w.tuning_jobs_per_month} tuning jobs need trials_per_tuning_job "
+                            f"and trial_hours above 0 (got {w.trials_per_tuning_job} and "
+                            f"{w.trial_hours})")
+    most = fixed_max_runs(s)
+    too_many = [n for n in w.runs_per_month if n > most]
+    if too_many:
+        raise ScenarioError(f"{source}: workload.runs_per_month: {too_many[0]} runs do not fit "
+                            f"the fixed cluster's training pool '{pool.name}' ({pool.nodes} "
+                            f"nodes × {pool.hours_per_month} h, {s.fixed.nodes_per_run} node(s) "
+                            f"per run of {w.run_hours} h); allowed: at most {max(most, 0)}")

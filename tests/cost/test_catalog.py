@@ -7,6 +7,7 @@ from cost.catalog import (
     PRICES_DIR,
     CatalogError,
     PriceNotFound,
+    evaluate,
     load_catalog,
     load_catalog_file,
     snapshots,
@@ -80,12 +81,87 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
 @pytest.mark.parametrize(("old", "new", "message"), [
     ('usd: "0.189999"', "usd: 0.189999", r"compute\.n1-standard-4\.on-demand\.usd: .*quoted"),
     ('usd: "0.189999"', 'usd: "-1"', r"compute\.n1-standard-4\.on-demand\.usd: .*>= 0"),
-    ("source: gcp-calc-2024, status: verified}", "source: nowhere, status: verified}",
+    ("source: gcp-disk, status: verified}", "source: nowhere, status: verified}",
      r"source: 'nowhere' is not in sources"),
     ("status: verified}", "status: guessed}", r"status: 'guessed' is not one of"),
+    ("status: verified}", "status: extrapolated}", r"status: 'extrapolated' is not one of"),
     ("    spot: {usd: \"0.037985\"", "    reserved: {usd: \"0.037985\"",
      r"unknown pricing reserved"),
 ])
 def test_malformed_snapshot_is_rejected_naming_the_field(tmp_path, old, new, message):
     with pytest.raises(CatalogError, match=message):
         load_catalog_file(_broken(tmp_path, old, new))
+
+
+PD_STANDARD = 'pd-standard: {usd: "0.04", as_of: "2024-02-01", source: gcp-disk, status: verified}'
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    # verified, but dated after the snapshot
+    (PD_STANDARD, PD_STANDARD.replace('as_of: "2024-02-01"', 'as_of: "2024-02-02"'),
+     r"disks\.pd-standard \(verified\): as_of 2024-02-02 is later than the snapshot 2024-02-01"),
+    # verified, from a source without a URL
+    (PD_STANDARD, PD_STANDARD.replace("gcp-disk", "vertex-third-party"),
+     r"disks\.pd-standard \(verified\): verified needs a first-party source with an https URL; "
+     r"source 'vertex-third-party' is third-party, no URL"),
+    # verified, from a first-party source whose URL was removed
+    ('url: "https://cloud.google.com/compute/disks-image-pricing"', 'url: ""',
+     r"disks\.pd-standard \(verified\): .*source 'gcp-disk' is first-party, no URL"),
+    # verified, from a third-party copy with a URL
+    (PD_STANDARD, PD_STANDARD.replace("gcp-disk", "gcp-calc-2024"),
+     r"disks\.pd-standard \(verified\): .*source 'gcp-calc-2024' is third-party with URL"),
+    # derived without its formula
+    ('formula: "compute.n1-standard-8.on-demand × 1.15", ', "",
+     r"vertex\.training_machine\.n1-standard-8 \(derived\): derived needs formula and "
+     r"derived_from"),
+    # derived from a price the snapshot does not have at that value
+    ('derived_from: {compute.n1-standard-8.on-demand: "0.379998"}',
+     'derived_from: {compute.n1-standard-8.on-demand: "0.40"}',
+     r"n1-standard-8 \(derived\): derived_from compute\.n1-standard-8\.on-demand is 0\.40, "
+     r"but the snapshot prices it at 0\.379998"),
+    # a formula that does not give the price
+    ("on-demand × 1.15\", derived_from: {compute.n1-standard-8",
+     "on-demand × 1.20\", derived_from: {compute.n1-standard-8",
+     r"formula 'compute\.n1-standard-8\.on-demand × 1\.20' gives 0\.4559976, not 0\.437"),
+    # a formula that is not arithmetic
+    ("on-demand × 1.15\", derived_from: {compute.n1-standard-8",
+     "on-demand ** 2\", derived_from: {compute.n1-standard-8",
+     r"formula .*'\*\*' is neither a number"),
+    # unverified with nothing said about why
+    ('source: vertex-third-party, status: unverified, note: "assumed to be 2 × n1-standard-16 '
+     '(linear in size): the table stops at 16 vCPUs"', "source: vertex-third-party, status: "
+     "unverified", r"vertex\.prediction_machine\.n1-standard-32 \(unverified\): .*needs a note"),
+])
+def test_a_status_must_be_earned(tmp_path, old, new, message):
+    with pytest.raises(CatalogError, match=message) as err:
+        load_catalog_file(_broken(tmp_path, old, new))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("date", ["2024-02-01", "2026-07-30"])
+def test_regraded_snapshots(date):
+    prices = load_catalog(date)
+    counts = prices.status_counts()
+    assert sum(counts.values()) == len(prices.all_prices())
+    assert counts["verified"] == 6 and counts["derived"] == 8
+    for key, price in prices.all_prices():
+        source = prices.sources[price.source]
+        if price.status == "verified":
+            assert source.first_party and source.url.startswith("https://"), key
+            assert price.as_of <= date, key
+    # third-party copies are never verified, whatever they copy
+    assert prices.machine("n1-standard-32").status == "unverified"
+    assert prices.vertex("prediction_machine", "n1-standard-16").status == "unverified"
+    # Vertex training = Compute Engine × 1.15 is derived from the snapshot's own prices
+    vt = prices.vertex("training_machine", "n1-standard-8")
+    assert vt.status == "derived" and dict(vt.derived_from) == {
+        "compute.n1-standard-8.on-demand": prices.machine("n1-standard-8").usd}
+    # spot GPU prices as the source gives them, not 40 % of on-demand
+    assert prices.gpu("nvidia-tesla-v100", "spot").usd == Decimal("0.8231")
+    assert prices.gpu("nvidia-tesla-t4", "spot").usd == Decimal("0.14")
+
+
+def test_formulas_are_arithmetic_only():
+    assert evaluate("( a + b ) × 2", {"a": Decimal(1), "b": Decimal("0.5")}) == Decimal(3)
+    with pytest.raises(ValueError, match="neither a number"):
+        evaluate("__import__('os')", {})

@@ -131,14 +131,14 @@ def test_cli_stack_by_name_prices_the_stack_preview(monkeypatch, tmp_path):
     calls = []
 
     def fake_run_preview(stack_file, mode="preview"):
-        calls.append(stack_file.name)
+        calls.append((stack_file.name, mode))
         return load_preview(FIXTURES / "preview-dev.json")
 
     monkeypatch.setattr("infra.preview.run_preview", fake_run_preview)
     out = tmp_path / "plan.txt"
     result = runner.invoke(app, ["cost", "stack", "dev", "--text", str(out)])
     assert result.exit_code == 0, result.output
-    assert calls == ["dev"]
+    assert [name for name, _ in calls] == ["dev"]
     assert "mlp-system-pool" in out.read_text()
     bad = runner.invoke(app, ["cost", "stack", "nosuchstack"])
     assert bad.exit_code == 2 and "known stacks" in bad.output
