@@ -249,3 +249,16 @@ def test_crossovers_print_on_screen(tmp_path):
     assert "Break-even (runs a month of 1 h; the fixed cluster runs at most 2,190):" in text
     assert "Vertex AI pay-per-use is cheaper below 1,341 runs" in text
     assert "2,815 — beyond capacity" in text
+
+
+def test_the_readme_quotes_the_computed_figures(tmp_path):
+    """The README's cost paragraph states what `mlp cost compare` computes, not typed-in prose."""
+    from infra.stack_config import REPO_ROOT
+
+    result = runner.invoke(app, ["cost", "compare", "--out", str(tmp_path / "r")])
+    screen = " ".join(result.output.split())
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    for figure in ("1,341", "2,815", "2,190"):
+        assert figure in screen and figure in readme
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert "2,404.35" in readme and "2404.35" in json.dumps(data)
