@@ -73,7 +73,7 @@ def _raw(cluster: object, task: object = None) -> str:
     (_raw({"chief": ["c:1", "c:2"]}, {"type": "chief", "index": 0}),
      "TF_CONFIG.cluster.chief lists 2 addresses; allowed: one chief"),
     (_raw({"worker": ["h:1"], "ps": ["p:1"]}),
-     "TF_CONFIG cluster.ps: task type 'ps' is not supported (parameter servers need "
+     "TF_CONFIG cluster: task type 'ps' is not supported (parameter servers need "
      "ParameterServerStrategy"),
     (_raw({"worker": ["h:1"]}, {"type": "ps", "index": 0}),
      "TF_CONFIG task.type: task type 'ps' is not supported"),
@@ -176,3 +176,11 @@ def test_no_cluster_and_no_gpu_uses_the_default_strategy() -> None:
     strategy = choose_strategy({})
     assert strategy.num_replicas_in_sync == 1
     assert not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def test_a_task_type_with_a_newline_is_still_one_line():
+    """Found by the property test: the raw key must not reach the message unquoted."""
+    with pytest.raises(ClusterConfigError) as info:
+        parse_tf_config(json.dumps({"cluster": {"\n": ["a:1"]},
+                                    "task": {"type": "\n", "index": 0}}))
+    assert "\n" not in str(info.value)

@@ -99,7 +99,7 @@ def _cluster(config: dict[str, Any]) -> dict[str, list[str]]:
     seen: dict[str, str] = {}
     for task_type, addresses in cluster.items():
         if task_type not in SUPPORTED_TASK_TYPES:
-            raise _unsupported(task_type, f"cluster.{task_type}")
+            raise _unsupported(task_type, "cluster")
         if not isinstance(addresses, list) or not addresses:
             raise ClusterConfigError(f"TF_CONFIG.cluster.{task_type} must be a non-empty list of "
                                      f"\"host:port\" strings; got {_shown(addresses)}")
