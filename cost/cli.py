@@ -146,6 +146,77 @@ def machine(
                                 bills))
 
 
+@app.command("per-model")
+def per_model_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model key of cost/data/throughput.yaml "
+                                       "(vgg, vgg-width-0.25, resnet).")] = "vgg",
+    machine: Annotated[str, typer.Option("--machine", help="Training machine type.")
+                       ] = "n1-standard-8",
+    gpu: Annotated[str | None, typer.Option(
+        "--gpu", help="TYPE:COUNT, e.g. nvidia-tesla-t4:1; 'none' for CPU only.")
+    ] = "nvidia-tesla-t4:1",
+    serving_machine: Annotated[str, typer.Option(
+        "--serving-machine", help="Machine of one serving node.")] = "n1-standard-4",
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs per trained model.")
+                      ] = None,
+    trials: Annotated[int | None, typer.Option("--trials", help="Trials per tuning study.")
+                      ] = None,
+    throughput: Annotated[str | None, typer.Option(
+        "--throughput", help="Training images/s; overrides the measured or estimated rate.")
+    ] = None,
+    requests_per_s: Annotated[str | None, typer.Option(
+        "--requests-per-s", help="Predictor requests/s per node; overrides the measured rate.")
+    ] = None,
+    utilisation: Annotated[str | None, typer.Option(
+        "--utilisation", help="Share of the GPU's peak FLOP/s an estimate assumes.")] = None,
+    overhead_hours: Annotated[str | None, typer.Option(
+        "--overhead-hours", help="Hours added to every training job (start, scale-up).")
+    ] = None,
+    spot_rerun: Annotated[str | None, typer.Option(
+        "--spot-rerun", help="Share of a spot job's hours run again after preemptions.")
+    ] = None,
+    p99_ms: Annotated[str | None, typer.Option(
+        "--p99-ms", help="Serving latency target: the measured rate counts only if its p99 "
+        "meets it.")] = None,
+    catalog: CatalogOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")
+                       ] = False,
+) -> None:
+    """Hours and USD per trained model, per tuning study and per million predictions."""
+    from cost.per_model import (
+        PerModelError,
+        load_results,
+        load_throughput_data,
+        parse_positive,
+        parse_share,
+        per_model,
+        result_json,
+        result_lines,
+    )
+    from cost.quote import QuoteError, parse_gpu
+    from infra.cli import fail
+
+    prices = _catalog(catalog)
+    try:
+        gpu_spec = None if gpu in (None, "", "none") else parse_gpu(gpu)
+        result = per_model(
+            prices, load_throughput_data(), load_results(), model=model, machine=machine,
+            gpu=gpu_spec, serving_machine=serving_machine, epochs=epochs, trials=trials,
+            throughput=parse_positive(throughput, "--throughput"),
+            requests_per_s=parse_positive(requests_per_s, "--requests-per-s"),
+            utilisation=parse_positive(utilisation, "--utilisation"),
+            overhead_hours=parse_share(overhead_hours, "--overhead-hours"),
+            spot_rerun=parse_share(spot_rerun, "--spot-rerun"),
+            target_p99_ms=parse_positive(p99_ms, "--p99-ms"))
+    except (PerModelError, QuoteError) as err:
+        raise fail(str(err)) from None
+    if as_json:
+        typer.echo(json.dumps(result_json(result), indent=2, ensure_ascii=False))
+        return
+    for line in result_lines(result):
+        typer.echo(line)
+
+
 @app.command("refresh-prices")
 def refresh_prices(
     day: Annotated[str | None, typer.Option(

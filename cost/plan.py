@@ -101,7 +101,8 @@ def _cluster(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pric
     return PricedResource(r.type, r.name, "priced", bill)
 
 
-def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> PricedResource:
+def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage,
+               at_max: bool = False) -> PricedResource:
     cfg = r.inputs.get("nodeConfig") or {}
     machine = cfg.get("machineType") if isinstance(cfg, dict) else UNKNOWN
     bill = Bill(r.name)
@@ -127,6 +128,8 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pr
                               f"zone count unknown: location {r.inputs.get('location')!r} is "
                               f"not a catalogued zone or region and nodeLocations is not set")
     low, high = counts
+    if at_max:
+        low = high
     zones = pool_zone_count(r.inputs)
     common = {"pricing": pricing, "gpu_type": gpu_type, "gpu_count": gpu_count,
               "disk_gb": disk_gb, "disk_type": disk_type}
@@ -189,10 +192,15 @@ PRICERS = {CLUSTER: _cluster, NODE_POOL: _node_pool, VERTEX_ENDPOINT: _endpoint}
 
 
 def price_resource(r: PreviewResource, prices: PriceCatalog,
-                   usage: PlanUsage) -> PricedResource:
-    """Price one resource; never raises for a type it does not know."""
+                   usage: PlanUsage, at_max: bool = False) -> PricedResource:
+    """Price one resource; never raises for a type it does not know.
+
+    `at_max` prices every node pool at its maximum size all month (the most the plan can cost).
+    """
     if r.type in PRICERS:
         try:
+            if r.type == NODE_POOL:
+                return _node_pool(r, prices, usage, at_max)
             return PRICERS[r.type](r, prices, usage)
         except (PricingError, PriceNotFound) as err:
             return PricedResource(r.type, r.name, "not priced", Bill(r.name), str(err))
@@ -260,8 +268,12 @@ def plan_budget(preview: Preview) -> tuple[Decimal | None, str]:
     return sum(amounts, ZERO), ""
 
 
-def price_preview(preview: Preview, prices: PriceCatalog, usage: PlanUsage) -> PlanBill:
+def price_preview(preview: Preview, prices: PriceCatalog, usage: PlanUsage,
+                  at_max: bool = False) -> PlanBill:
     """Price every custom resource of a preview (components are groupings, not resources).
+
+    With `at_max`, every node pool is priced at its maximum node count for the whole month
+    (sustained-use discount included), as the budget policy needs.
 
     Raises:
         ScenarioError: for a usage key that names nothing in the plan, usage beyond a pool's
@@ -273,5 +285,5 @@ def price_preview(preview: Preview, prices: PriceCatalog, usage: PlanUsage) -> P
                     prices.hours_per_month, budget=budget, budget_note=note)
     for r in sorted(preview.resources, key=lambda r: (r.type, r.name)):
         if r.custom:
-            plan.resources.append(price_resource(r, prices, usage))
+            plan.resources.append(price_resource(r, prices, usage, at_max))
     return plan

@@ -20,6 +20,7 @@ from policies.base import (
     MlpResourcePolicy,
     MlpStackPolicy,
     dig,
+    is_list,
     is_map,
     items,
     make_rule,
@@ -122,6 +123,54 @@ def _budget(resources: Sequence[PolicyResource], _c: dict) -> Iterator[tuple[str
     for r in budgets:
         if not items(dig(r.props, "thresholdRules")):
             yield f"budget {r.name} has no thresholdRules, so it never alerts", r.urn
+
+
+def plain_props(value: Any) -> Any:
+    """CrossGuard's property proxies as plain dicts and lists (unknown values still raise)."""
+    if is_map(value):
+        return {str(k): plain_props(value[k]) for k in value}
+    if is_list(value):
+        return [plain_props(v) for v in value]
+    return value
+
+
+PRICED_TYPES = (CLUSTER, NODE_POOL, BUDGET)
+
+
+def _budget_at_max(resources: Sequence[PolicyResource],
+                   config: dict) -> Iterator[tuple[str, str | None]]:
+    """The plan, priced by `cost.plan` with every node pool at its maximum size all month,
+    must fit the stack's budget amount. Stacks without a readable budget amount are left to
+    COST-05."""
+    from cost.catalog import CatalogError, PriceNotFound, load_catalog
+    from cost.money import usd
+    from cost.plan import price_preview
+    from cost.usage import PlanUsage
+    from infra.preview import Preview, PreviewResource
+
+    budgets = [r for r in resources if r.resource_type == BUDGET]
+    if not budgets:
+        return
+    chosen = [PreviewResource(r.urn, r.resource_type, r.name, None, plain_props(r.props), [],
+                              False, True)
+              for r in resources if r.resource_type in PRICED_TYPES]
+    try:
+        prices = load_catalog(config["catalog"] or None)
+    except (CatalogError, PriceNotFound) as err:
+        yield f"cannot price the plan: {err}", None
+        return
+    plan = price_preview(Preview("policy", "", chosen, {}), prices, PlanUsage(), at_max=True)
+    if plan.budget is None or plan.monthly <= plan.budget:
+        return
+    pools = [f"{p.name} {usd(p.bill.monthly)}" for p in plan.resources
+             if p.type == NODE_POOL and p.bill.lines]
+    unpriced = [p.name for p in plan.resources if p.status == "not priced"]
+    unpriced_text = f"; not priced: {', '.join(unpriced)}" if unpriced else ""
+    yield (f"the plan priced at every node pool's maximum size costs {usd(plan.monthly)} USD a "
+           f"month (prices {prices.snapshot}), above the budget of {usd(plan.budget)} USD; "
+           f"pools: {', '.join(pools) or 'none'}"
+           f"{unpriced_text}; Vertex endpoints "
+           f"and usage-based resources are not counted", budgets[0].urn)
 
 
 def _job_limits(obj: Props, kind: str, config: dict, path: str = "",
@@ -261,4 +310,12 @@ POLICIES = [
         "ceiling.", Severity.MEDIUM, "Set maxReplicas on the predictor (and transformer).",
         config={"maxServingReplicas": _int("Most replicas of one component.", 4)}),
         ["kubernetes:serving.kserve.io/v1beta1:InferenceService"], _serving_cap),
+    MlpStackPolicy(_rule(
+        "COST-10", "plan-within-budget-at-max-size", "The plan, priced with every node pool at "
+        "its maximum size all month, fits the stack's billing budget amount.", Severity.HIGH,
+        "Lower the pools' maximum node counts, or raise the budget amount after review; "
+        "`mlp cost stack <stack>` shows the plan's price and headroom.",
+        config={"catalog": {"type": "string", "default": "",
+                            "description": "Price snapshot date (cost/data/prices); empty for "
+                                           "the newest."}}), _budget_at_max),
 ]

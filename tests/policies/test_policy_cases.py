@@ -261,6 +261,18 @@ STACK_CASES: list[tuple[str, list, list, str]] = [
     ("stack-has-billing-budget", [[("gcp:billing/budget:Budget", BUDGET)]],
      [[(BUCKET, GOOD_BUCKET)],
       [("gcp:billing/budget:Budget", patch(BUDGET, "thresholdRules", []))]], "budget"),
+    # GOOD_POOL at its maximum, 2 spot n1-standard-8 + T4 nodes all month with 100 GB disks:
+    # 2 × 730 h × (0.13402 + 0.14) + 2 × 100 GB × 0.10 = 420.07 USD (prices 2026-07-30).
+    ("plan-within-budget-at-max-size",
+     [[("gcp:billing/budget:Budget", BUDGET), (POOL, GOOD_POOL)],
+      [("gcp:billing/budget:Budget", patch(BUDGET, "amount.specifiedAmount.units", "421")),
+       (POOL, GOOD_POOL)],
+      [(POOL, GOOD_POOL)]],
+     [[("gcp:billing/budget:Budget", patch(BUDGET, "amount.specifiedAmount.units", "420")),
+       (POOL, GOOD_POOL)],
+      [("gcp:billing/budget:Budget", BUDGET),
+       (POOL, patch(GOOD_POOL, "autoscaling.totalMaxNodeCount", 3))]],
+     "maximum size costs"),
 ]
 
 
@@ -313,3 +325,13 @@ def test_caps_count_a_regional_pool_in_every_catalogued_zone_of_its_region() -> 
     assert report.violations == []
     [na] = report.not_applicable
     assert "zone count is unknown" in na.reason
+
+
+def test_budget_at_max_size_prices_every_pool_at_its_maximum() -> None:
+    # 2 × 730 h × (0.13402 + 0.14) + 2 × 100 GB × 0.10 = 420.0692; 3 nodes: 630.1038.
+    budget = ("gcp:billing/budget:Budget", patch(BUDGET, "amount.specifiedAmount.units", "100"))
+    for nodes, total in ((2, "420.07"), (3, "630.10")):
+        pool = (POOL, patch(GOOD_POOL, "autoscaling.totalMaxNodeCount", nodes))
+        [v] = run("plan-within-budget-at-max-size", _resources([budget, pool])).violations
+        assert f"costs {total} USD a month" in v.message, v.message
+        assert "above the budget of 100.00 USD" in v.message

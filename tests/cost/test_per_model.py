@@ -1,0 +1,161 @@
+"""`mlp cost per-model`: the arithmetic by hand, the measured/estimated/given labels, bad input."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from typer.testing import CliRunner
+
+from cost.catalog import load_catalog
+from cost.per_model import (
+    PerModelError,
+    estimated_images_per_s,
+    load_results,
+    load_throughput_data,
+    per_model,
+    spot_hours,
+    training_hours,
+    usd_per_million,
+)
+from cost.scenario import Gpu
+from infra.cli import app
+
+runner = CliRunner()
+T4 = Gpu(type="nvidia-tesla-t4", count=1)
+PRICES = load_catalog("2026-07-30")
+
+
+def _run(**kwargs):
+    args = {"model": "vgg", "machine": "n1-standard-8", "gpu": T4,
+            "serving_machine": "n1-standard-4", **kwargs}
+    return per_model(PRICES, load_throughput_data(), load_results(), **args)
+
+
+def test_training_hours_are_epochs_times_images_over_rate_plus_overhead() -> None:
+    # 2 epochs × 3,600 images at 10 images/s = 720 s = 0.2 h, plus 0.5 h.
+    assert training_hours(2, 3600, Decimal(10), Decimal("0.5")) == Decimal("0.7")
+    assert spot_hours(Decimal(2), Decimal("0.5")) == Decimal(3)
+
+
+def test_dollars_per_million_predictions() -> None:
+    # 0.36 USD/h at 100 requests/s = 360,000 requests an hour: 1 USD per million.
+    assert usd_per_million(Decimal("0.36"), Decimal(100)) == Decimal(1)
+
+
+def test_estimate_is_peak_times_utilisation_over_training_flops() -> None:
+    # 60 TFLOPS × 0.5 / (3 × 1 GFLOP) = 10,000 images/s; two GPUs double it.
+    assert estimated_images_per_s(10**9, Decimal(3), Decimal(60), Decimal("0.5")) == 10_000
+    assert estimated_images_per_s(10**9, Decimal(3), Decimal(60), Decimal("0.5"), 2) == 20_000
+
+
+def test_per_model_study_and_million_by_hand() -> None:
+    # 10 epochs × 45,000 images at 1,250 images/s = 360 s = 0.1 h, + 0.1 h overhead = 0.2 h.
+    r = _run(throughput=Decimal(1250), requests_per_s=Decimal(100), epochs=10, trials=12,
+             overhead_hours=Decimal("0.1"), spot_rerun=Decimal("0.15"))
+    rows = {o.option: o for o in r.options}
+    hourly = (PRICES.machine("n1-standard-8").usd + PRICES.gpu("nvidia-tesla-t4").usd)
+    assert hourly == Decimal("0.729998")  # n1-standard-8 0.379998 + T4 0.35
+    gke = rows["GKE on-demand"]
+    assert gke.hours_per_model == Decimal("0.2")
+    assert gke.per_model == Decimal("0.1459996")
+    assert gke.per_study == Decimal("1.7519952")
+    # serving: n1-standard-4 on-demand 0.189999 USD/h / 360,000 requests an hour × 1e6.
+    assert gke.serve_hourly == Decimal("0.189999")
+    assert gke.per_million == Decimal("0.527775")
+    spot = rows["GKE spot"]
+    assert spot.hours_per_model == Decimal("0.230")
+    assert spot.per_model == Decimal("0.230") * (PRICES.machine("n1-standard-8", "spot").usd
+                                                 + PRICES.gpu("nvidia-tesla-t4", "spot").usd)
+    vertex = rows["Vertex on-demand"]
+    assert vertex.per_model == Decimal("0.2") * (
+        PRICES.vertex("training_machine", "n1-standard-8").usd
+        + PRICES.vertex("training_gpu", "nvidia-tesla-t4").usd)
+    assert rows["Vertex spot"].per_model is None
+    assert "not priced" in rows["Vertex spot"].notes[0]
+    assert r.training.kind == "given" and r.serving is not None and r.serving.kind == "given"
+
+
+@pytest.mark.parametrize(("model", "gpu", "peak"), [
+    ("vgg", "nvidia-tesla-t4", "65 TFLOPS fp16"), ("vgg", "nvidia-tesla-v100", "125 TFLOPS fp16"),
+    ("resnet", "nvidia-tesla-t4", "65 TFLOPS fp16"),
+    ("resnet", "nvidia-tesla-v100", "125 TFLOPS fp16"),
+    ("resnet", "nvidia-tesla-p4", "5.5 TFLOPS fp32")])
+def test_gpu_without_benchmark_is_estimated(model: str, gpu: str, peak: str) -> None:
+    r = _run(model=model, gpu=Gpu(type=gpu, count=1))
+    assert r.training.kind == "estimated"
+    assert peak in r.training.basis and gpu in r.training.hardware
+    data = load_throughput_data()
+    assert r.training.value == estimated_images_per_s(
+        data.models[model].forward_flops, Decimal(3), Decimal(peak.split()[0]), Decimal("0.3"))
+    assert any("peak sources" in a for a in r.assumptions)
+
+
+def test_cpu_row_of_the_benchmark_is_measured() -> None:
+    r = _run(model="vgg-width-0.25", gpu=None)
+    assert r.training.kind == "measured"
+    assert r.training.value == Decimal("531.8")
+    assert r.training.hardware.startswith("CPU: AMD EPYC, 2 usable CPUs")
+    assert r.serving is not None and r.serving.kind == "measured"
+    assert r.serving.value == Decimal("181.9")
+
+
+def test_a_gpu_benchmark_replaces_the_estimate() -> None:
+    results = load_results()
+    results = {**results, "machine": {**results["machine"], "gpus": 1,
+                                      "gpu_type": "nvidia-tesla-t4"}}
+    r = per_model(PRICES, load_throughput_data(), results, model="vgg-width-0.25",
+                  machine="n1-standard-8", gpu=T4, serving_machine="n1-standard-4")
+    assert r.training.kind == "measured" and r.training.hardware == "GPU: 1 × nvidia-tesla-t4"
+    # the same results on a V100 option are still an estimate
+    r = per_model(PRICES, load_throughput_data(), results, model="vgg-width-0.25",
+                  machine="n1-standard-8", gpu=Gpu(type="nvidia-tesla-v100", count=1),
+                  serving_machine="n1-standard-4")
+    assert r.training.kind == "estimated"
+
+
+def test_serving_rate_that_misses_the_p99_target_is_not_used() -> None:
+    r = _run(target_p99_ms=Decimal(100))
+    assert r.serving is None and "315.1 ms is above the target 100 ms" in r.serving_note
+    assert all(o.per_million is None for o in r.options)
+
+
+def test_cpu_without_measurement_needs_a_throughput() -> None:
+    with pytest.raises(PerModelError, match="--throughput"):
+        _run(model="resnet", gpu=None)
+
+
+def test_flops_data_match_the_keras_models() -> None:
+    from cost.flops import forward_flops
+    from workloads.cifar10.model import build_model
+
+    for spec in load_throughput_data().models.values():
+        kwargs = {"width": spec.width}
+        if spec.architecture == "vgg":
+            kwargs |= {"num_layers": spec.num_layers, "num_units": spec.num_units}
+        assert forward_flops(build_model(spec.architecture, **kwargs)) == spec.forward_flops
+
+
+def test_cli_prints_labels() -> None:
+    result = runner.invoke(app, ["cost", "per-model", "--model", "resnet", "--gpu",
+                                 "nvidia-tesla-v100:1"])
+    assert result.exit_code == 0, result.output
+    assert "images/s, estimated (GPU: 1 × nvidia-tesla-v100)" in result.output
+    assert "requests/s per node, measured (CPU" in result.output
+    assert "Vertex spot" in result.output and "not priced" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model", "alexnet"], "--model: 'alexnet' is not one of resnet, vgg, vgg-width-0.25"),
+    (["--throughput", "fast"], "--throughput: 'fast' is not allowed"),
+    (["--throughput", "0"], "--throughput: '0' is not allowed"),
+    (["--utilisation", "1.5"], "--utilisation: 1.5 is not allowed"),
+    (["--spot-rerun", "-1"], "--spot-rerun: '-1' is not allowed"),
+    (["--epochs", "0"], "--epochs: 0 is not allowed"),
+    (["--gpu", "nvidia-tesla-t4:0"], "--gpu: 'nvidia-tesla-t4:0' has COUNT 0"),
+])
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["cost", "per-model", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
