@@ -268,6 +268,9 @@ def plan_budget(preview: Preview) -> tuple[Decimal | None, str]:
     return sum(amounts, ZERO), ""
 
 
+PROVIDER_PREFIX = "pulumi:providers:"
+
+
 def price_preview(preview: Preview, prices: PriceCatalog, usage: PlanUsage,
                   at_max: bool = False) -> PlanBill:
     """Price every custom resource of a preview (components are groupings, not resources).
@@ -284,6 +287,7 @@ def price_preview(preview: Preview, prices: PriceCatalog, usage: PlanUsage,
     plan = PlanBill(preview.stack, preview.project, prices.snapshot, prices.region,
                     prices.hours_per_month, budget=budget, budget_note=note)
     for r in sorted(preview.resources, key=lambda r: (r.type, r.name)):
-        if r.custom:
+        # Providers are configuration the engine registers, not billed resources.
+        if r.custom and not r.type.startswith(PROVIDER_PREFIX):
             plan.resources.append(price_resource(r, prices, usage, at_max))
     return plan

@@ -175,3 +175,15 @@ def test_cli_machine_gpu_count_out_of_range_is_a_usage_error(count):
     text = " ".join(bad.output.split())
     assert (f"--gpu: 'nvidia-tesla-t4:{count}' has COUNT {count}; COUNT must be between 1 "
             "and 8") in text
+
+
+def test_providers_are_not_listed_as_unpriced_resources():
+    """The budget's own provider (for its quota project) is engine configuration, not a bill."""
+    from cost.catalog import load_catalog
+    from cost.plan import price_preview
+    from tests.infra.conftest import preview_of
+
+    preview = preview_of("prod")
+    assert any(r.type == "pulumi:providers:gcp" for r in preview.resources)
+    plan = price_preview(preview, load_catalog("2026-07-30"), load_usage(None))
+    assert not any(r.type.startswith("pulumi:providers:") for r in plan.resources)
