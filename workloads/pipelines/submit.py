@@ -139,6 +139,25 @@ def vertex_run_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+PORT_FORWARD = "kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80"
+"""The command that makes the Pipelines API answer on DEFAULT_KFP_HOST."""
+
+
+def check_kfp_host(host: str, timeout: float | None = None) -> None:
+    """SubmitError naming the port-forward to run when nothing answers at `host`.
+
+    kfp.Client retries a refused connection for about a minute and ends in urllib3's
+    MaxRetryError; one short TCP connect says the same in a second."""
+    from workloads.netcheck import PROBE_TIMEOUT_S, unreachable, url_endpoint
+
+    name, port = url_endpoint(host)
+    reason = unreachable(name, port, PROBE_TIMEOUT_S if timeout is None else timeout)
+    if reason is not None:
+        raise SubmitError(f"no Kubeflow Pipelines API at {host} ({reason}); run `{PORT_FORWARD}` "
+                          "in another terminal (after gcloud container clusters get-credentials), "
+                          "or point --host at the API")
+
+
 def submit_kubeflow(package: Path, arguments: Mapping[str, Any], client: Any,
                     experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None,
                     service_account: str | None = None) -> Any:
