@@ -551,6 +551,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror or err}; stop what "
               "holds it or choose another --port", file=sys.stderr)
         return 2
+    from infra.verbosity import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     model = Cifar10Model(args.model_dir, name=args.model_name, max_batch=args.max_batch)
     try:
         model.load()

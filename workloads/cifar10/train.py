@@ -339,6 +339,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr, flush=True)
             return 2
+    from infra.verbosity import import_tensorflow_quietly, quiet_libraries, verbose_enabled
+
+    if not verbose_enabled():
+        quiet_libraries()
+        import_tensorflow_quietly()
     if role.num_workers > 1 and STATUS_FD_ENV not in os.environ:
         command = [sys.executable, "-m", "workloads.cifar10.train", *args, "--run-id", cfg.run_id]
         return supervise(command, os.environ, role.peers, cfg.peer_timeout, cfg.run_id)

@@ -104,10 +104,13 @@ def run_cmd(
 
 
 def _run_local(out: Path, arguments: dict[str, str]) -> None:
+    from infra.verbosity import verbose_enabled
     from workloads.pipelines.submit import run_local
 
-    result = run_local(out, arguments)
+    result = run_local(out, arguments, quiet=not verbose_enabled())
     typer.echo(f"local run finished in {result.seconds:.1f} s; artifacts in {result.run_dir}")
+    typer.echo(f"tasks: {', '.join(result.tasks)}"
+               + (f" (their output: {result.log}; -v shows it here)" if result.log else ""))
     typer.echo(f"test accuracy {result.accuracy:.4f} (threshold {result.threshold:.4f})")
     if result.deployed:
         typer.echo(f"deploy gate passed; smoke check: {result.smoke_check}")
