@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from infra.charts import CHARTS_DIR, ChartError, lint, notes, render
 from infra.k8s_validate import validate_object
@@ -260,3 +261,13 @@ def test_a_tfjob_runs_under_its_own_name_on_every_replica():
     text = notes(TRAINING, {"output": STACK_OUTPUT}, release="cifar10", namespace="ml-test")
     assert f"The run exports to {MODELS}/runs/cifar10/1/" in text
     assert f"mlp model promote --from {MODELS}/runs/<run>/1 --to {MODELS} --version N" in text
+
+
+@pytest.mark.parametrize("chart", [SERVING, TRAINING], ids=lambda c: c.name)
+def test_the_shipped_example_values_render_and_validate(chart):
+    """The README renders these; each must pass the schema and produce valid objects."""
+    values = yaml.safe_load((chart / "examples" / "values.yaml").read_text())
+    objects = _render(chart, values)
+    assert objects
+    for obj in objects:
+        assert validate_object(obj) == [], obj["kind"]

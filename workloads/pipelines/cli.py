@@ -33,7 +33,7 @@ def compile_cmd(
     target: Annotated[str, typer.Option(
         "--target", help="kubeflow | vertex | local")] = "kubeflow",
     out: Annotated[Path | None, typer.Option(
-        "--out", help="IR YAML to write (default: cifar10-pipeline-<target>.yaml)")] = None,
+        "--out", help="IR YAML to write (default: build/cifar10-pipeline-<target>.yaml)")] = None,
     registry: RegistryOpt = None,
     tag: TagOpt = None,
 ) -> None:
@@ -44,7 +44,7 @@ def compile_cmd(
         raise _fail(f"--target {target!r} is not allowed; use one of {', '.join(TARGETS)}")
     from workloads.pipelines.pipeline import compile_pipeline
 
-    path = out or Path(f"cifar10-pipeline-{target}.yaml")
+    path = out or Path("build") / f"cifar10-pipeline-{target}.yaml"
     try:
         compile_pipeline(target, path, registry, tag)  # type: ignore[arg-type]
     except SettingsError as err:
