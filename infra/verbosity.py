@@ -31,8 +31,9 @@ QUIET_WARNINGS: tuple[tuple[str, type[Warning], str], ...] = (
     # kfp.local: display names and accelerators mean nothing to a local subprocess.
     (r"Task '[^']*': settings .* have no effect in the current local runner", UserWarning,
      r"kfp\.local\."),
-    # FastAPI's `on_event` deprecation, hit by kserve's own server set-up.
-    (r"\s*on_event is deprecated", DeprecationWarning, r""),
+    # kserve 0.20 answers with FastAPI's ORJSONResponse, which FastAPI now deprecates (its
+    # FastAPIDeprecationWarning is a UserWarning); once per request type, from FastAPI's router.
+    (r"ORJSONResponse is deprecated", UserWarning, r"fastapi\."),
 )
 """(message regex, category, module regex) of third-party warnings our commands hide."""
 

@@ -130,7 +130,7 @@ def test_cli_stack_json_from_preview_file(tmp_path):
 def test_cli_stack_by_name_prices_the_stack_preview(monkeypatch, tmp_path):
     calls = []
 
-    def fake_run_preview(stack_file):
+    def fake_run_preview(stack_file, mode="preview"):
         calls.append(stack_file.name)
         return load_preview(FIXTURES / "preview-dev.json")
 
