@@ -14,31 +14,32 @@ setup: .venv/.synced
 	$(UV) sync --frozen
 	@touch $@
 
-## demo: preview every stack offline and write each preview JSON under $(REPORTS)/
+## demo: preview, check and price every stack offline, run the pipeline locally; each step's
+## output goes to $(REPORTS)/logs/, the terminal gets one line per step and a summary table, and
+## $(REPORTS)/index.html links every file the steps wrote.
+DEMO = $(UV) run --frozen python -m infra.demo --reports $(REPORTS)
+
 demo: setup
-	@mkdir -p $(REPORTS)
+	@$(DEMO) start
 	@for s in $(STACKS); do \
-	  echo "=== mlp preview $$s"; \
-	  $(UV) run --frozen mlp preview $$s --json $(REPORTS)/preview-$$s.json || exit 1; \
+	  $(DEMO) step "preview $$s" -- preview $$s --quiet --json $(REPORTS)/preview-$$s.json \
+	    || exit 1; \
 	done
 	@for s in $(STACKS); do \
-	  echo "=== mlp preflight $$s"; \
-	  $(UV) run --frozen mlp preflight $$s --json $(REPORTS)/preflight-$$s.json || exit 1; \
+	  $(DEMO) step "preflight $$s" -- preflight $$s --json $(REPORTS)/preflight-$$s.json \
+	    || exit 1; \
 	done
-	@echo "=== mlp cost compare (the study's scenario)"
-	@$(UV) run --frozen mlp cost compare --out $(REPORTS)/cost
+	@$(DEMO) step "cost compare" -- cost compare --out $(REPORTS)/cost
 	@for s in $(STACKS); do \
-	  echo "=== mlp cost stack $$s"; \
-	  $(UV) run --frozen mlp cost stack --preview $(REPORTS)/preview-$$s.json \
+	  $(DEMO) step "cost stack $$s" -- cost stack --preview $(REPORTS)/preview-$$s.json \
 	    --json $(REPORTS)/cost/plan-$$s.json --text $(REPORTS)/cost/plan-$$s.txt || exit 1; \
 	done
 	@for s in $(STACKS); do \
-	  echo "=== mlp policy check $$s"; \
-	  $(UV) run --frozen mlp policy check $$s \
+	  $(DEMO) step "policy check $$s" -- policy check $$s \
 	    --json $(REPORTS)/policy-$$s.json --sarif $(REPORTS)/policy-$$s.sarif || exit 1; \
 	done
-	@echo "=== mlp pipeline run --local (kfp.local, synthetic data)"
-	@$(UV) run --frozen mlp pipeline run --local --out $(REPORTS)/pipeline
+	@$(DEMO) step "pipeline run --local" -- pipeline run --local --out $(REPORTS)/pipeline
+	@$(DEMO) summary
 
 test: setup
 	$(UV) run --frozen pytest -n 2

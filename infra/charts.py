@@ -8,6 +8,7 @@ policies and cost must see the TFJob or InferenceService inside it.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,89 @@ def one_line(text: str) -> str:
         if part:
             out += part if not out else (" " if out.endswith(":") else "; ") + part
     return out
+
+
+SCHEMA_FAILURE = "values don't meet the specifications of the schema"
+"""How Helm starts the message of values its chart's values.schema.json refuses."""
+
+_SCHEMA_ITEM = re.compile(r"^\s*- at '(?P<path>[^']*)': (?P<rule>.*)$")
+_TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a string",
+               "boolean": "true or false", "object": "a map", "array": "a list",
+               "null": "null"}
+
+
+def _schema_node(schema: dict[str, Any], pointer: str) -> dict[str, Any]:
+    """The sub-schema that validates the value at JSON pointer `pointer` ({} when unknown)."""
+    node: Any = schema
+    for step in [s for s in pointer.split("/") if s]:
+        ref = node.get("$ref", "") if isinstance(node, dict) else ""
+        if ref.startswith("#/definitions/"):
+            node = schema.get("definitions", {}).get(ref.rsplit("/", 1)[-1], {})
+        if not isinstance(node, dict):
+            return {}
+        node = node.get("items", {}) if step.isdigit() else node.get("properties", {}).get(step, {})
+    return node if isinstance(node, dict) else {}
+
+
+def _field(pointer: str) -> str:
+    """A JSON pointer as the dotted key a values file spells (`/image/tag` → `image.tag`)."""
+    return ".".join(s for s in pointer.split("/") if s) or "the values file"
+
+
+def _rule_in_words(rule: str, node: dict[str, Any]) -> str:
+    """One schema rule from Helm's validator, as what the value must be."""
+    if rule == "'not' failed":
+        forbidden = node.get("not", {})
+        values = forbidden.get("enum", [forbidden["const"]] if "const" in forbidden else [])
+        if values:
+            return "must not be " + " or ".join(f"`{v}`" for v in values)
+        return "has a value the chart's schema forbids"
+    checks = [
+        (r"minimum: got (.+), want (.+)", "must be at least {1} (got {0})"),
+        (r"maximum: got (.+), want (.+)", "must be at most {1} (got {0})"),
+        (r"exclusiveMinimum: got (.+), want (.+)", "must be greater than {1} (got {0})"),
+        (r"exclusiveMaximum: got (.+), want (.+)", "must be less than {1} (got {0})"),
+        (r"minLength: got 0, want 1", "must not be empty"),
+        (r"minLength: got (.+), want (.+)", "must be at least {1} characters long (got {0})"),
+        (r"maxLength: got (.+), want (.+)", "must be at most {1} characters long (got {0})"),
+        (r"minItems: got (.+), want (.+)", "must have at least {1} item(s) (got {0})"),
+        (r"maxItems: got (.+), want (.+)", "must have at most {1} item(s) (got {0})"),
+        (r"value must be one of (.+)", "must be one of {0}"),
+        (r"value must be (.+)", "must be {0}"),
+        (r"(.+) does not match pattern (.+)", "must match the pattern {1} (got {0})"),
+        (r"additional properties? (.+) not allowed", "has unknown key(s) {0}"),
+        (r"missing propert(?:y|ies) (.+)", "is missing the required key(s) {0}"),
+    ]
+    for pattern, words in checks:
+        match = re.fullmatch(pattern, rule)
+        if match:
+            return words.format(*match.groups())
+    typed = re.fullmatch(r"got (\w+), want (\w+)", rule)
+    if typed:
+        got, want = (_TYPE_WORDS.get(t, t) for t in typed.groups())
+        return f"must be {want}, not {got}"
+    return f"fails the schema: {rule}"
+
+
+def schema_errors(chart: Path | str, message: str) -> list[str]:
+    """Helm's refusal of values by the chart's values.schema.json, one phrase per field.
+
+    Helm reports each failed rule in its validator's terms (`at '/image/tag': 'not' failed`);
+    these say which key a values file must change and how (`image.tag must not be `latest``).
+    A parent's summary ("validation failed") is dropped when its own fields are listed; the
+    phrases are sorted, because Helm's order varies from run to run."""
+    try:
+        schema = json.loads((Path(chart) / "values.schema.json").read_text())
+    except (OSError, ValueError):
+        schema = {}
+    found = [m.groups() for m in map(_SCHEMA_ITEM.match, message.splitlines()) if m]
+    phrases = []
+    for pointer, rule in found:
+        if rule == "validation failed" and any(
+                p.startswith(pointer.rstrip("/") + "/") for p, _ in found):
+            continue
+        phrases.append(f"{_field(pointer)} {_rule_in_words(rule, _schema_node(schema, pointer))}")
+    return sorted(phrases)
 
 
 def chart_path(name: str) -> str:
@@ -63,6 +147,10 @@ def _manifests(chart: Path | str, values: dict[str, Any] | None, release: str,
         with helm_python.Chart.load(str(chart)) as loaded:
             return loaded.render(values or {}, name=release, namespace=namespace)
     except helm_python.HelmError as err:
+        phrases = schema_errors(chart, str(err)) if SCHEMA_FAILURE in str(err) else []
+        if phrases:
+            raise ChartError(f"{Path(chart).name}: values.schema.json refuses the values: "
+                             + "; ".join(phrases)) from None
         raise ChartError(f"{Path(chart).name}: {one_line(str(err))}") from None
     except (TypeError, ValueError) as err:
         # Values that are not JSON data (a date, bytes, a set) never reach Helm.

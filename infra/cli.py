@@ -14,9 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="GPU ML platform on Google Cloud: preview stacks, price them, check "
-                       "policies, train and serve CIFAR-10.")
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 BAD_INPUT = 2
 """Exit code for invalid configuration or arguments, as for a usage error."""
@@ -25,9 +23,30 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
-    """Print a clear error to stderr and return the Exit to raise."""
+    """Print a clear error to stderr and return the Exit to raise.
+
+    Called while an exception is handled, and with --debug (or MLP_DEBUG=1), the traceback
+    behind the message prints first."""
+    from infra.verbosity import print_traceback_if_debug
+
+    print_traceback_if_debug()
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback behind an error (or set MLP_DEBUG=1).")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Let TensorFlow, kfp and FastAPI log and warn as they do by "
+                                "default (or set MLP_VERBOSE=1).")] = False,
+) -> None:
+    """GPU ML platform on Google Cloud: preview stacks, price them, check policies, train and
+    serve CIFAR-10."""
+    from infra.verbosity import configure
+
+    configure(debug=debug, verbose=verbose)
 
 
 StackArg = Annotated[str | None, typer.Argument(help="Stack name: stacks/Pulumi.<stack>.yaml.")]
@@ -229,8 +248,39 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
-def main() -> None:
-    app(prog_name="mlp")
+GLOBAL_FLAGS = ("--debug", "--verbose", "-v")
+"""Root options a user may also write after the sub-command (`mlp train ... --debug`)."""
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """`argv` with the root options moved before the sub-command, where click reads them.
+
+    Only words before a `--` separator move; `-v` is not an option of any sub-command."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in GLOBAL_FLAGS]
+    rest = [a for i, a in enumerate(argv) if i >= end or a not in GLOBAL_FLAGS]
+    return flags + rest
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `mlp` entry point: an unexpected exception is one line (the traceback with --debug)."""
+    from infra.verbosity import DEBUG_HINT, debug_enabled, reset
+
+    args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
+    try:
+        app(args=args, prog_name="mlp")
+    except KeyboardInterrupt:
+        err_console.print("interrupted", highlight=False)
+        sys.exit(130)
+    except Exception as err:
+        if debug_enabled():
+            raise
+        first = (str(err).strip().splitlines() or [""])[0]
+        err_console.print(f"[bold red]error:[/] {type(err).__name__}: {first} ({DEBUG_HINT})",
+                          highlight=False, soft_wrap=True)
+        sys.exit(1)
+    finally:
+        reset()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Proxies are `Mapping`/`Sequence`, not `dict`/`list`, so checks test types with `
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,7 @@ class Rule:
     """What a policy is, independent of how it checks.
 
     Attributes:
-        id: stable catalogue id (SEC-01, WL-06, ...); several policies may share one.
+        id: stable catalogue id (SEC-01, WL-06, ...), unique in the pack.
         name: the CrossGuard policy name (kebab-case, unique in the pack).
         description: one sentence: what must hold.
         severity: impact of a violation.
@@ -167,6 +168,32 @@ def number(value: Any) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def shown(value: Any) -> str:
+    """A property value as a stack file or manifest would spell it, for violation messages.
+
+    Python's spellings (`None`, `True`, `['a']`) mean nothing to someone who wrote YAML or JSON,
+    so a missing or null value reads `not set (null)`, booleans `true`/`false`, strings keep their
+    quotes (to show empty and padded values) and lists and maps are written as JSON."""
+    if value is None:
+        return "not set (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    if is_map(value) or is_list(value):
+        return json.dumps(_plain(value), sort_keys=True)
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """`value` with property proxies turned into dicts and lists, for JSON."""
+    if is_map(value):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if is_list(value):
+        return [_plain(v) for v in value]
+    return value
 
 
 def truthy(value: Any) -> bool:

@@ -263,7 +263,7 @@ POLICIES = [
                 "maxGpusPerPool": _int("Most GPUs one pool may hold at its maximum size.", 8)}),
         [NODE_POOL], _caps),
     MlpResourcePolicy(_rule(
-        "COST-02", "node-pool-allowed-hardware", "Node pools use allowed machine families and "
+        "COST-03", "node-pool-allowed-hardware", "Node pools use allowed machine families and "
         "GPU types.", Severity.MEDIUM, "Pick a machine family and GPU from the lists, or extend "
         "allowedMachineFamilies / allowedAccelerators in the stack's policy config.",
         config={"allowedMachineFamilies": _strings("Machine families (prefix of the machine "
@@ -272,7 +272,7 @@ POLICIES = [
                                                 list(catalog().accelerators))}),
         [NODE_POOL], _hardware),
     MlpResourcePolicy(_rule(
-        "COST-03", "gpu-training-pools-spot", "GPU pools labelled for training run on Spot "
+        "COST-04", "gpu-training-pools-spot", "GPU pools labelled for training run on Spot "
         "VMs.", Severity.MEDIUM, "Set node_config.spot = True on training pools; jobs "
         "checkpoint to GCS and resume after preemption.", enforcement=ADVISORY,
         config={"trainingLabelKey": {"type": "string", "default": "workload",
@@ -281,32 +281,32 @@ POLICIES = [
                                        "description": "Its value on training pools."}}),
         [NODE_POOL], _spot_training),
     MlpResourcePolicy(_rule(
-        "COST-04", "required-cost-labels", "Billable resources carry the cost labels.",
+        "COST-05", "required-cost-labels", "Billable resources carry the cost labels.",
         Severity.MEDIUM, "Add the labels in the stack's `labels` config; components copy them "
         "onto every resource.", config={"requiredLabels": _strings(
             "Labels every billable resource needs, with non-empty values.",
             ["cost-center", "team", "env"])}),
         list(LABEL_PATHS), _labels),
     MlpStackPolicy(_rule(
-        "COST-05", "stack-has-billing-budget", "The stack declares a billing budget with "
+        "COST-06", "stack-has-billing-budget", "The stack declares a billing budget with "
         "alert thresholds.", Severity.MEDIUM, "Declare a gcp.billing.Budget for the project "
         "with threshold_rules (e.g. 50 %, 90 %, 100 %)."), _budget),
     MlpResourcePolicy(_rule(
-        "COST-06", "job-run-limits", "Jobs, TFJobs and Katib trial jobs have a deadline, a "
+        "COST-07", "job-run-limits", "Jobs, TFJobs and Katib trial jobs have a deadline, a "
         "bounded backoff and a TTL (trials: only when Katib retains them).", Severity.MEDIUM,
         "Set activeDeadlineSeconds, backoffLimit and ttlSecondsAfterFinished (TFJob: under "
         "spec.runPolicy).",
         config={"maxBackoffLimit": _int("Most retries of a failed job.", 3)}),
         JOB_TYPES, _run_limits),
     MlpResourcePolicy(_rule(
-        "COST-06", "katib-trial-caps", "Katib experiments cap total, parallel and failed "
+        "COST-08", "katib-trial-caps", "Katib experiments cap total, parallel and failed "
         "trials.", Severity.MEDIUM, "Set maxTrialCount, parallelTrialCount and "
         "maxFailedTrialCount within the stack's caps.",
         config={"maxTrialCount": _int("Most trials (and failed trials) per experiment.", 50),
                 "maxParallelTrialCount": _int("Most trials running at once.", 5)}),
         ["kubernetes:kubeflow.org/v1beta1:Experiment"], _trial_caps),
     MlpResourcePolicy(_rule(
-        "COST-06", "kserve-max-replicas", "InferenceService components have a maxReplicas "
+        "COST-09", "kserve-max-replicas", "InferenceService components have a maxReplicas "
         "ceiling.", Severity.MEDIUM, "Set maxReplicas on the predictor (and transformer).",
         config={"maxServingReplicas": _int("Most replicas of one component.", 4)}),
         ["kubernetes:serving.kserve.io/v1beta1:InferenceService"], _serving_cap),

@@ -15,13 +15,17 @@ _ORDER = {"SEC": 0, "WL": 1, "REL": 2, "COST": 3}
 
 
 def all_policies() -> list[MlpPolicy]:
-    """Every policy of the pack, sorted by catalogue id (SEC, WL, REL, COST)."""
+    """Every policy of the pack, sorted by catalogue id (SEC, WL, REL, COST).
+
+    Names and ids are each unique: a report, a SARIF rule or an exemption that names one must
+    point at exactly one policy."""
     policies: list[MlpPolicy] = [*security.POLICIES, *workloads.POLICIES,
                                  *reliability.POLICIES, *gpu_cost.POLICIES]
-    names = [p.name for p in policies]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"duplicate policy names: {duplicates}")
+    for label, values in (("names", [p.name for p in policies]),
+                          ("ids", [p.rule.id for p in policies])):
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate policy {label}: {duplicates}")
 
     def key(p: MlpPolicy) -> tuple[int, int]:
         prefix, number = p.rule.id.split("-")

@@ -9,7 +9,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity
 
-from policies.base import MlpResourcePolicy, dig, items, make_rule, truthy
+from policies.base import MlpResourcePolicy, dig, items, make_rule, shown, truthy
 from policies.gpu_cost import accelerators
 from policies.security import CLUSTER, NODE_POOL
 
@@ -21,7 +21,7 @@ Props = Mapping[str, Any]
 def _operations(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
     channel = dig(props, "releaseChannel", "channel")
     if channel not in CHANNELS:
-        yield f"releaseChannel.channel is {channel!r}: enrol in a release channel so GKE " \
+        yield f"releaseChannel.channel is {shown(channel)}: enrol in a release channel so GKE " \
               "patches the control plane and nodes"
     for service in ("loggingService", "monitoringService"):
         if dig(props, service) == "none":
@@ -42,8 +42,9 @@ def _drivers(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str
     for i, a in enumerate(accelerators(props)):
         version = dig(a, "gpuDriverInstallationConfig", "gpuDriverVersion")
         if version not in INSTALLING_DRIVERS:
-            yield f"nodeConfig.guestAccelerators[{i}] ({dig(a, 'type')}) gpuDriverVersion is " \
-                  f"{version!r}: GPU nodes come up without a driver and pods stay Pending"
+            yield f"nodeConfig.guestAccelerators[{i}] ({shown(dig(a, 'type'))}) " \
+                  f"gpuDriverVersion is {shown(version)}: GPU nodes come up without a driver and " \
+                  "pods stay Pending"
 
 
 def _no_default_pool(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
@@ -62,15 +63,15 @@ POLICIES = [
         "(REGULAR or STABLE) and keep logging/monitoring components enabled."),
         [CLUSTER], _operations),
     MlpResourcePolicy(_rule(
-        "REL-01", "gke-node-auto-repair-upgrade", "Node pools auto-repair and auto-upgrade.",
+        "REL-02", "gke-node-auto-repair-upgrade", "Node pools auto-repair and auto-upgrade.",
         Severity.MEDIUM, "Set management(auto_repair=True, auto_upgrade=True)."),
         [NODE_POOL], _pool_management),
     MlpResourcePolicy(_rule(
-        "REL-02", "gpu-pool-drivers", "GPU node pools let GKE install the NVIDIA driver.",
+        "REL-03", "gpu-pool-drivers", "GPU node pools let GKE install the NVIDIA driver.",
         Severity.HIGH, "Set guest_accelerator.gpu_driver_installation_config.gpu_driver_version"
         " = 'DEFAULT' (or 'LATEST')."), [NODE_POOL], _drivers),
     MlpResourcePolicy(_rule(
-        "REL-03", "gke-remove-default-pool", "Clusters remove the default node pool and "
+        "REL-04", "gke-remove-default-pool", "Clusters remove the default node pool and "
         "manage pools separately.", Severity.LOW, "Set remove_default_node_pool = True and "
         "declare node pools as their own resources."), [CLUSTER], _no_default_pool),
 ]

@@ -16,6 +16,7 @@ from policies.base import (
     is_map,
     items,
     make_rule,
+    shown,
     truthy,
 )
 
@@ -71,7 +72,7 @@ def _metadata_server(props: Props, _c: dict, args: ResourceValidationArgs) -> It
     for path, config in node_configs(props, args.resource_type):
         mode = dig(config, "workloadMetadataConfig", "mode")
         if mode != "GKE_METADATA":
-            yield f"{path}.workloadMetadataConfig.mode is {mode!r}, must be 'GKE_METADATA'"
+            yield f"{path}.workloadMetadataConfig.mode is {shown(mode)}, must be 'GKE_METADATA'"
 
 
 def _private_nodes(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
@@ -92,7 +93,7 @@ def _authorized_networks(props: Props, _c: dict, _a: ResourceValidationArgs) -> 
         try:
             network = ipaddress.ip_network(str(cidr), strict=False)
         except ValueError:
-            yield f"cidrBlocks[{i}].cidrBlock {cidr!r} is not a CIDR range"
+            yield f"cidrBlocks[{i}].cidrBlock {shown(cidr)} is not a CIDR range"
             continue
         if network.prefixlen == 0:
             yield f"cidrBlocks[{i}].cidrBlock {cidr} authorizes every address"
@@ -116,7 +117,7 @@ def _network_policy(props: Props, _c: dict, _a: ResourceValidationArgs) -> Itera
 def _binary_authorization(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
     mode = dig(props, "binaryAuthorization", "evaluationMode")
     if mode != "PROJECT_SINGLETON_POLICY_ENFORCE":
-        yield f"binaryAuthorization.evaluationMode is {mode!r}"
+        yield f"binaryAuthorization.evaluationMode is {shown(mode)}"
 
 
 def _shielded_nodes(props: Props, _c: dict, args: ResourceValidationArgs) -> Iterator[str]:
@@ -134,14 +135,14 @@ def _cos_image(props: Props, _c: dict, args: ResourceValidationArgs) -> Iterator
         image = dig(config, "imageType")
         # No imageType means GKE's default, which is COS_CONTAINERD.
         if image is not None and str(image).upper() != "COS_CONTAINERD":
-            yield f"{path}.imageType is {image!r}, must be COS_CONTAINERD"
+            yield f"{path}.imageType is {shown(image)}, must be COS_CONTAINERD"
 
 
 def _no_default_sa(props: Props, _c: dict, args: ResourceValidationArgs) -> Iterator[str]:
     for path, config in node_configs(props, args.resource_type):
         account = dig(config, "serviceAccount")
         if is_default_compute_sa(account):
-            yield f"{path}.serviceAccount is {account!r}: nodes would run as the Compute " \
+            yield f"{path}.serviceAccount is {shown(account)}: nodes would run as the Compute " \
                   "Engine default service account (project Editor)"
 
 
@@ -161,8 +162,8 @@ def _no_alpha(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[st
 def _secrets_encryption(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
     state = dig(props, "databaseEncryption", "state")
     if state != "ENCRYPTED" or not dig(props, "databaseEncryption", "keyName"):
-        yield f"databaseEncryption.state is {state!r}: Secrets are not encrypted with a Cloud " \
-              "KMS key at the application layer"
+        yield f"databaseEncryption.state is {shown(state)}: Secrets are not encrypted with a " \
+              "Cloud KMS key at the application layer"
 
 
 def _bucket_private(props: Props, _c: dict, _a: ResourceValidationArgs) -> Iterator[str]:
@@ -170,7 +171,7 @@ def _bucket_private(props: Props, _c: dict, _a: ResourceValidationArgs) -> Itera
         yield "uniformBucketLevelAccess is not true: object ACLs could grant public access"
     prevention = dig(props, "publicAccessPrevention")
     if prevention != "enforced":
-        yield f"publicAccessPrevention is {prevention!r}, must be 'enforced'"
+        yield f"publicAccessPrevention is {shown(prevention)}, must be 'enforced'"
 
 
 def _members(props: Props) -> list[Any]:
@@ -180,8 +181,8 @@ def _members(props: Props) -> list[Any]:
 def _no_public_members(props: Props, _c: dict, args: ResourceValidationArgs) -> Iterator[str]:
     for member in _members(props):
         if member in PUBLIC_PRINCIPALS:
-            yield f"{args.resource_type.rsplit(':', 1)[-1]} grants {dig(props, 'role')} to " \
-                  f"{member}"
+            kind = args.resource_type.rsplit(":", 1)[-1]
+            yield f"{kind} grants {shown(dig(props, 'role'))} to {member}"
 
 
 def _no_sa_keys(_p: Props, _c: dict, args: ResourceValidationArgs) -> Iterator[str]:
@@ -272,32 +273,32 @@ POLICIES = [
         "SEC-12", "gke-no-alpha-features", "Clusters do not enable Kubernetes alpha features.",
         Severity.MEDIUM, "Remove enable_kubernetes_alpha."), [CLUSTER], _no_alpha),
     MlpResourcePolicy(_rule(
-        "SEC-12", "gke-secrets-encryption",
+        "SEC-13", "gke-secrets-encryption",
         "Kubernetes Secrets are encrypted at the application layer with a Cloud KMS key.",
         Severity.MEDIUM, "Create a KMS key, grant the GKE service agent "
         "roles/cloudkms.cryptoKeyEncrypterDecrypter and set database_encryption(state="
         "'ENCRYPTED', key_name=...).", enforcement=ADVISORY), [CLUSTER], _secrets_encryption),
     MlpResourcePolicy(_rule(
-        "SEC-13", "storage-bucket-private",
+        "SEC-14", "storage-bucket-private",
         "Buckets use uniform bucket-level access and enforce public access prevention.",
         Severity.HIGH, "Set uniform_bucket_level_access = True and "
         "public_access_prevention = 'enforced'."), [BUCKET], _bucket_private),
     MlpResourcePolicy(_rule(
-        "SEC-13", "no-public-iam-members",
+        "SEC-15", "no-public-iam-members",
         "No allUsers / allAuthenticatedUsers on buckets or Artifact Registry repositories.",
         Severity.CRITICAL, "Grant roles to named service accounts or groups; share data with "
         "signed URLs instead of public grants."), PUBLIC_IAM_TYPES, _no_public_members),
     MlpResourcePolicy(_rule(
-        "SEC-14", "iam-no-service-account-keys", "No service account keys are created.",
+        "SEC-16", "iam-no-service-account-keys", "No service account keys are created.",
         Severity.HIGH, "Delete the key; use Workload Identity in GKE and workload identity "
         "federation in CI."), [SA_KEY], _no_sa_keys),
     MlpResourcePolicy(_rule(
-        "SEC-14", "iam-no-basic-or-admin-roles",
+        "SEC-17", "iam-no-basic-or-admin-roles",
         "No basic (owner/editor/viewer) or *Admin roles at project, folder or organization "
         "level.", Severity.HIGH, "Grant predefined least-privilege roles, scoped to the "
         "resource (bucket, repository) where possible."), PROJECT_IAM_TYPES, _no_basic_roles),
     MlpResourcePolicy(_rule(
-        "SEC-15", "vertex-endpoint-private-cmek",
+        "SEC-18", "vertex-endpoint-private-cmek",
         "Vertex AI endpoints are private and encrypted with a customer-managed key.",
         Severity.MEDIUM, "Set network (or private_service_connect_config) and "
         "encryption_spec.kms_key_name.", enforcement=ADVISORY), [AI_ENDPOINT], _vertex_private),

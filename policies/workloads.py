@@ -21,6 +21,7 @@ from policies.base import (
     items,
     make_rule,
     number,
+    shown,
     truthy,
 )
 from policies.exemptions import exempt
@@ -77,7 +78,8 @@ def _no_privileged(_o: Obj, found: Extraction, _c: dict) -> Iterator[str]:
                 yield f"{pod.path}.{flag} is true"
         for i, volume in enumerate(items(dig(pod.spec, "volumes"))):
             if dig(volume, "hostPath") is not None:
-                yield f"{pod.path}.volumes[{i}] mounts hostPath {dig(volume, 'hostPath', 'path')}"
+                path = dig(volume, "hostPath", "path")
+                yield f"{pod.path}.volumes[{i}] mounts hostPath {shown(path)}"
         for c in pod.containers:
             if truthy(dig(_sc(c), "privileged")):
                 yield f"{c.path} ({c.name}) is privileged"
@@ -105,7 +107,8 @@ def _restricted(_o: Obj, found: Extraction, _c: dict) -> Iterator[str]:
                 yield f"{c.path} ({c.name}) does not drop ALL capabilities"
             seccomp = dig(sc, "seccompProfile", "type") or dig(pod_sc, "seccompProfile", "type")
             if seccomp not in ("RuntimeDefault", "Localhost"):
-                yield f"{c.path} ({c.name}) has seccompProfile {seccomp!r}, need RuntimeDefault"
+                yield f"{c.path} ({c.name}) has seccompProfile {shown(seccomp)}, " \
+                      "need RuntimeDefault"
 
 
 def _read_only_root(_o: Obj, found: Extraction, _c: dict) -> Iterator[str]:
@@ -156,7 +159,7 @@ def _pinned(_o: Obj, found: Extraction, _c: dict) -> Iterator[str]:
         _, tag, digest = _image_ref(str(image))
         moving = tag is None or tag.split("-", 1)[0] in MOVING_TAGS
         if digest is None and moving:
-            yield f"{c.path} ({c.name}) image {image!r} is not pinned: use a version tag or " \
+            yield f"{c.path} ({c.name}) image {shown(image)} is not pinned: use a version tag or " \
                   "a @sha256 digest"
 
 
@@ -167,7 +170,7 @@ def _allowed_registry(_o: Obj, found: Extraction, config: dict) -> Iterator[str]
             continue
         repo, _, _ = _image_ref(str(image))
         if not any(fnmatch.fnmatchcase(repo, pattern) for pattern in allowed):
-            yield f"{c.path} ({c.name}) image {image!r} is from a registry outside " \
+            yield f"{c.path} ({c.name}) image {shown(image)} is from a registry outside " \
                   f"allowedRegistries"
 
 
@@ -183,11 +186,12 @@ def _gpu_limits(_o: Obj, found: Extraction, config: dict) -> Iterator[str]:
                 continue
             value = number(limit)
             if value is None or not value.is_integer() or value < 0:
-                yield f"{c.path} ({c.name}) nvidia.com/gpu limit {limit!r} is not a whole number"
+                yield f"{c.path} ({c.name}) nvidia.com/gpu limit {shown(limit)} is not a " \
+                      "whole number"
                 continue
             if request is not None and number(request) != value:
-                yield f"{c.path} ({c.name}) nvidia.com/gpu request {request!r} differs from " \
-                      f"limit {limit!r}"
+                yield f"{c.path} ({c.name}) nvidia.com/gpu request {shown(request)} differs from " \
+                      f"limit {shown(limit)}"
             if value > cap:
                 yield f"{c.path} ({c.name}) asks for {value:g} nvidia.com/gpu, above " \
                       f"maxGpusPerContainer {cap}"
@@ -204,11 +208,11 @@ def _gpu_selection(_o: Obj, found: Extraction, _c: dict) -> Iterator[str]:
 def _namespace_ksa(obj: Obj, found: Extraction, _c: dict) -> Iterator[str]:
     namespace = dig(obj, "metadata", "namespace")
     if namespace in (None, "", "default"):
-        yield f"metadata.namespace is {namespace!r}: put workloads in their own namespace"
+        yield f"metadata.namespace is {shown(namespace)}: put workloads in their own namespace"
     for pod in found.templates:
         account = dig(pod.spec, "serviceAccountName")
         if account in (None, "", "default"):
-            yield f"{pod.path}.serviceAccountName is {account!r}: give the workload its own " \
+            yield f"{pod.path}.serviceAccountName is {shown(account)}: give the workload its own " \
                   "Kubernetes service account (bound to a Google one through Workload Identity)"
         elif truthy(dig(pod.spec, "automountServiceAccountToken")) and account == "default":
             yield f"{pod.path} mounts the default service account token"
@@ -290,26 +294,26 @@ POLICIES = [
         Severity.CRITICAL, "Remove privileged/hostNetwork/hostPID/hostIPC and hostPath; mount "
         "data from GCS (gcsfuse CSI) or a PVC instead."), _no_privileged),
     workload_policy(_rule(
-        "WL-02", "workload-restricted-security-context",
+        "WL-03", "workload-restricted-security-context",
         "Containers run as non-root, without privilege escalation, drop ALL capabilities and "
         "use the RuntimeDefault seccomp profile.", Severity.HIGH,
         "Set securityContext: runAsNonRoot: true, allowPrivilegeEscalation: false, "
         "capabilities.drop: [ALL], seccompProfile.type: RuntimeDefault."),
         _restricted),
     workload_policy(_rule(
-        "WL-03", "workload-read-only-root-fs", "Containers have a read-only root filesystem.",
+        "WL-04", "workload-read-only-root-fs", "Containers have a read-only root filesystem.",
         Severity.MEDIUM, "Set readOnlyRootFilesystem: true and mount emptyDir volumes for /tmp "
         "and checkpoint scratch space.", enforcement=ADVISORY), _read_only_root),
     workload_policy(_rule(
-        "WL-04", "workload-resources", "Containers declare CPU and memory requests and a "
+        "WL-05", "workload-resources", "Containers declare CPU and memory requests and a "
         "memory limit.", Severity.MEDIUM, "Set resources.requests.cpu, resources.requests."
         "memory and resources.limits.memory on every container."), _resources),
     workload_policy(_rule(
-        "WL-05", "workload-image-pinned", "Images are pinned to a version tag or digest, never "
+        "WL-06", "workload-image-pinned", "Images are pinned to a version tag or digest, never "
         "latest or untagged.", Severity.HIGH, "Reference images as repo:1.2.3 or "
         "repo@sha256:<digest> (CI can resolve tags to digests)."), _pinned),
     workload_policy(_rule(
-        "WL-05", "workload-image-allowed-registry", "Images come from allowed registries.",
+        "WL-07", "workload-image-allowed-registry", "Images come from allowed registries.",
         Severity.HIGH, "Mirror the image into the platform's Artifact Registry or add its "
         "registry to allowedRegistries in the stack's policy config.",
         config={"allowedRegistries": {
@@ -321,36 +325,36 @@ POLICIES = [
                         "docker.io/kubeflowkatib/*", "docker.io/kserve/*",
                         "quay.io/jetstack/*"]}}), _allowed_registry),
     workload_policy(_rule(
-        "WL-06", "gpu-limits-valid", "nvidia.com/gpu is a whole-number limit, equal to any "
+        "WL-08", "gpu-limits-valid", "nvidia.com/gpu is a whole-number limit, equal to any "
         "request, and at most maxGpusPerContainer.", Severity.HIGH,
         "Set resources.limits['nvidia.com/gpu'] to an integer (requests default to it).",
         config={"maxGpusPerContainer": {"type": "integer", "minimum": 1, "default": 4,
                                         "description": "Most GPUs one container may ask for."}}),
         _gpu_limits),
     workload_policy(_rule(
-        "WL-07", "gpu-node-selection-requests-gpu", "Pods that target GPU nodes (accelerator "
+        "WL-09", "gpu-node-selection-requests-gpu", "Pods that target GPU nodes (accelerator "
         "node selector or GPU toleration) request a GPU.", Severity.MEDIUM,
         "Add an nvidia.com/gpu limit, or drop the GPU node selector and toleration so the pod "
         "runs on CPU nodes."), _gpu_selection),
     workload_policy(_rule(
-        "WL-08", "workload-namespace-and-ksa", "Workloads run in their own namespace with their "
+        "WL-10", "workload-namespace-and-ksa", "Workloads run in their own namespace with their "
         "own Kubernetes service account.", Severity.MEDIUM,
         "Set metadata.namespace and serviceAccountName (the KSA bound to a Google service "
         "account with Workload Identity)."), _namespace_ksa),
     workload_policy(_rule(
-        "WL-09", "serving-probes-and-replicas", "Long-running services have readiness and "
+        "WL-11", "serving-probes-and-replicas", "Long-running services have readiness and "
         "liveness probes and at least minReplicas replicas.", Severity.MEDIUM,
         "Add readinessProbe/livenessProbe; raise replicas (InferenceService: minReplicas).",
         config={"minReplicas": {"type": "integer", "minimum": 1, "default": 1,
                                 "description": "Fewest replicas of a Deployment, StatefulSet "
                                                "or InferenceService."}}), _probes_replicas),
     MlpStackPolicy(_rule(
-        "WL-09", "serving-disruption-budget", "Services with two or more replicas have a "
+        "WL-12", "serving-disruption-budget", "Services with two or more replicas have a "
         "PodDisruptionBudget selecting their pods.", Severity.MEDIUM,
         "Add a policy/v1 PodDisruptionBudget (minAvailable: 1) in the same namespace whose "
         "selector matches the pod labels."), _disruption_budgets),
     MlpResourcePolicy(_rule(
-        "WL-10", "no-loadbalancer-services", "No Service of type LoadBalancer on a public IP.",
+        "WL-13", "no-loadbalancer-services", "No Service of type LoadBalancer on a public IP.",
         Severity.HIGH, "Use ClusterIP behind the ingress gateway, or annotate "
         "networking.gke.io/load-balancer-type: Internal."), [SERVICE], _no_load_balancer),
 ]

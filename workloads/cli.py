@@ -68,4 +68,13 @@ def register(app: typer.Typer) -> None:
     @app.command("serve", context_settings=_FORWARD, add_help_option=False)
     def serve(ctx: typer.Context) -> None:
         """Serve a CIFAR-10 SavedModel over KServe V1/V2 (--model-dir DIR --port N; try --help)."""
-        _run("serve", list(ctx.args))
+        args = list(ctx.args)
+        if not {"-h", "--help"} & set(args):
+            from infra.cli import fail
+            from workloads.cifar10.model_folder import local_model_problem, model_dir_argument
+
+            # Before the server's imports: a wrong folder is one line at once, not seconds later.
+            problem = local_model_problem(model_dir_argument(args))
+            if problem:
+                raise fail(problem)
+        _run("serve", args)

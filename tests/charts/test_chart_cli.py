@@ -25,11 +25,12 @@ def test_lint_reports_clean():
     assert result.exit_code == 0 and "lint clean" in result.output
 
 
-def test_bad_values_exit_2_with_helms_message(tmp_path):
+def test_bad_values_exit_2_naming_the_field_and_the_rule(tmp_path):
     values = tmp_path / "values.yaml"
     values.write_text("replicas: {chief: 1, worker: -1}\n")
     result = runner.invoke(app, ["chart", "render", "cifar10-training", "-f", str(values)])
-    assert result.exit_code == 2 and "/replicas/worker" in result.output
+    assert result.exit_code == 2
+    assert "replicas.worker must be at least 0 (got -1)" in result.output
 
 
 def test_unknown_chart_and_unreadable_values_exit_2(tmp_path):

@@ -175,13 +175,15 @@ def test_hostile_yaml_is_one_line_never_a_traceback(tmp_path, text, says):
 
 
 def test_chart_value_errors_are_one_line(tmp_path, dev_config):
-    dev_config[PLATFORM_KEY]["workloads"]["training"]["values"] = {
-        "hyperparameters": {"epochs": "many", "batch_size": -1}}
+    # The preview renders the serving chart a stack declares (training runs are launched, not
+    # declared, so their values are checked by `mlp chart values`, below).
+    dev_config[PLATFORM_KEY]["workloads"]["serving"]["values"] = {
+        "image": {"tag": "latest"}, "resources": {"limits": {"memory": 4}}}
     line = _preview_stderr(write_stack(tmp_path, "chart", dev_config))
     assert line.startswith("error: stack 'chart': ml-platform:platform.workloads: "
-                           "'cifar10-training' is not valid; the chart does not render")
-    assert "'/hyperparameters/epochs': got string, want integer" in line
-    assert "'/hyperparameters/batch_size': minimum: got -1, want 1" in line
+                           "'cifar10-serving' is not valid; the chart does not render")
+    assert "image.tag must not be `latest`" in line
+    assert "resources.limits.memory must be a string, not" in line
 
 
 def test_chart_render_command_reads_values_strictly(tmp_path):
@@ -194,4 +196,4 @@ def test_chart_render_command_reads_values_strictly(tmp_path):
     result = runner.invoke(app, ["chart", "render", "cifar10-training", "-f", str(values)])
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1
-    assert "got string, want integer" in result.stderr
+    assert "hyperparameters.epochs must be an integer, not a string" in result.stderr

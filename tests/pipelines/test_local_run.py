@@ -22,6 +22,13 @@ def test_mlp_pipeline_run_local(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["pipeline", "run", "--local", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "deploy gate passed; smoke check: ok: http://127.0.0.1:" in result.stdout
+    # Quiet by default: a handful of lines, every task's output in the run's log instead.
+    assert len(result.output.strip().splitlines()) <= 6, result.output
+    assert "tasks: prepare-data, train, evaluate, smoke-check" in result.stdout
+    for noise in ("KFP Executor", "oneDNN", "Streamed logs", "non-Python base image"):
+        assert noise not in result.output
+    (log,) = tmp_path.glob("run-*/run.log")
+    assert "Executing task" in log.read_text()
 
     (run_dir,) = [p for p in tmp_path.glob("run-*/cifar10-pipeline-*") if p.is_dir()]
     assert {p.name for p in run_dir.iterdir()} == {"prepare-data", "train", "evaluate",
@@ -54,9 +61,11 @@ def test_mlp_pipeline_run_local(tmp_path: Path) -> None:
 
 
 def test_gate_skips_deployment_below_threshold(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["pipeline", "run", "--local", "--out", str(tmp_path),
+    result = CliRunner().invoke(app, ["-v", "pipeline", "run", "--local", "--out", str(tmp_path),
                                       "-p", "accuracy_threshold=0.99"])
     assert result.exit_code == 0, result.output
+    assert "Executing task" in result.stdout  # -v: kfp.local's own log, here
+    assert not list(tmp_path.glob("run-*/run.log"))
     assert "(threshold 0.9900)" in result.stdout
     assert "deploy gate not passed" in result.stdout
     (run_dir,) = [p for p in tmp_path.glob("run-*/cifar10-pipeline-*") if p.is_dir()]

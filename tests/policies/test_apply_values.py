@@ -17,7 +17,7 @@ def applied(stack: str) -> Preview:
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "vertex"])
 def test_no_check_is_skipped_for_values_unknown_at_preview(stack):
-    """In preview mode SEC-10, SEC-11 and SEC-13 cannot read service-account emails (dev 14,
+    """In preview mode SEC-10, SEC-11 and SEC-15 cannot read service-account emails (dev 14,
     prod 17, vertex 9 skipped checks); on the values an apply gives they are evaluated."""
     before = evaluate(run_preview(read_stack_file(stack_path(stack))), config_for_stack(stack))
     after = evaluate(applied(stack), config_for_stack(stack))

@@ -36,6 +36,27 @@ def test_readme_table_matches_code() -> None:
     assert block == policy_table(all_policies()), "run `mlp policy table --write README.md`"
 
 
+def test_every_policy_has_its_own_id() -> None:
+    """One id per policy, numbered without gaps within each domain (SEC-01, SEC-02, ...)."""
+    ids = [p.rule.id for p in all_policies()]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    for prefix in ("SEC", "WL", "REL", "COST"):
+        numbers = [int(i.split("-")[1]) for i in ids if i.startswith(prefix + "-")]
+        assert numbers == list(range(1, len(numbers) + 1)), prefix
+
+
+def test_the_pack_refuses_two_policies_with_one_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from policies import security
+
+    first = security.POLICIES[0]
+    twin = dataclasses.replace(security.POLICIES[1].rule, id=first.rule.id)
+    monkeypatch.setattr(security.POLICIES[1], "rule", twin)
+    with pytest.raises(ValueError, match=f"duplicate policy ids: \\['{first.rule.id}'\\]"):
+        all_policies()
+
+
 def test_check_exit_codes_json_and_sarif(tmp_path: Path) -> None:
     good = [resource("gcp:container/cluster:Cluster", GOOD_CLUSTER, "ok"),
             resource("gcp:billing/budget:Budget", BUDGET, "budget")]

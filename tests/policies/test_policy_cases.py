@@ -335,3 +335,41 @@ def test_budget_at_max_size_prices_every_pool_at_its_maximum() -> None:
         [v] = run("plan-within-budget-at-max-size", _resources([budget, pool])).violations
         assert f"costs {total} USD a month" in v.message, v.message
         assert "above the budget of 100.00 USD" in v.message
+
+
+# Values a user left out: each message must say so in the stack file's words, not Python's.
+ABSENT_CASES = [
+    ("gke-metadata-server", POOL, patch(GOOD_POOL, "nodeConfig.workloadMetadataConfig", DELETE),
+     "nodeConfig.workloadMetadataConfig.mode is not set (null), must be 'GKE_METADATA'"),
+    ("gke-binary-authorization", CLUSTER, patch(GOOD_CLUSTER, "binaryAuthorization", DELETE),
+     "binaryAuthorization.evaluationMode is not set (null)"),
+    ("gke-secrets-encryption", CLUSTER, patch(GOOD_CLUSTER, "databaseEncryption", DELETE),
+     "databaseEncryption.state is not set (null): Secrets are not encrypted"),
+    ("storage-bucket-private", BUCKET, patch(GOOD_BUCKET, "publicAccessPrevention", None),
+     "publicAccessPrevention is not set (null), must be 'enforced'"),
+    ("gke-release-channel-and-observability", CLUSTER,
+     patch(GOOD_CLUSTER, "releaseChannel", DELETE), "releaseChannel.channel is not set (null)"),
+    ("gpu-pool-drivers", POOL,
+     patch(GOOD_POOL, "nodeConfig.guestAccelerators.0.gpuDriverInstallationConfig", DELETE),
+     "('nvidia-tesla-t4') gpuDriverVersion is not set (null)"),
+    ("workload-namespace-and-ksa", TFJOB,
+     tfjob(pod_spec(container(gpus=1), gpu_node=True) | {"serviceAccountName": None}),
+     "serviceAccountName is not set (null)"),
+]
+
+
+@pytest.mark.parametrize(("policy", "type_", "props", "expect"), ABSENT_CASES,
+                         ids=[c[0] for c in ABSENT_CASES])
+def test_messages_spell_absent_values_as_written_not_as_python(policy: str, type_: str,
+                                                               props: dict, expect: str) -> None:
+    messages = [v.message for v in run(policy, _resources([(type_, props)])).violations]
+    assert any(expect in m for m in messages), messages
+    assert not any("None" in m for m in messages), messages
+
+
+def test_shown_spells_values_as_yaml_and_json_do() -> None:
+    from policies.base import shown
+
+    assert [shown(None), shown(True), shown(False), shown(""), shown("a"), shown(3)] == [
+        "not set (null)", "true", "false", "''", "'a'", "3"]
+    assert shown({"b": [1, None], "a": True}) == '{"a": true, "b": [1, null]}'

@@ -172,3 +172,18 @@ def test_cli_bad_input_exits_2_with_message(tmp_path: Path) -> None:
     katib = runner.invoke(app, ["vertex", "tune", "--dry-run", "--space", "katib-study",
                                 "--stack-outputs", str(_outputs(tmp_path))])
     assert katib.exit_code == 2 and "objective.target" in katib.stderr
+
+
+def test_the_example_stack_outputs_are_the_vertex_stacks_own() -> None:
+    """stacks/examples/vertex-outputs.json is what `pulumi stack output --json -s vertex` gives,
+    as the offline preview computes it on apply; the README's dry runs read it."""
+    import json
+
+    from infra.preview import run_preview
+    from infra.stack_config import REPO_ROOT, read_stack_file, stack_path
+    from workloads.pipelines.submit import VERTEX_OUTPUTS
+
+    example = json.loads((REPO_ROOT / "stacks" / "examples" / "vertex-outputs.json").read_text())
+    applied = run_preview(read_stack_file(stack_path("vertex")), mode="apply")
+    assert example == applied.outputs
+    assert set(VERTEX_OUTPUTS) <= set(example)

@@ -183,4 +183,4 @@ def test_mlp_serve_without_a_model_exits_2(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(app, ["serve", "--model-dir", str(tmp_path), "--port", "0"])
     assert result.exit_code == 2
-    assert f"no SavedModel in '{tmp_path}'" in result.output
+    assert f"no SavedModel in {tmp_path}: expected saved_model.pb" in result.output

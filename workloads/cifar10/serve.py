@@ -38,6 +38,7 @@ from kserve import InferInput, InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from infra.verbosity import print_traceback_if_debug
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME
 from workloads.cifar10.guards import (
     DEFAULT_DRAIN_TIMEOUT_S,
@@ -50,6 +51,7 @@ from workloads.cifar10.guards import (
     log,
     log_refusal,
 )
+from workloads.cifar10.model_folder import default_model_dir, local_model_problem
 
 DEFAULT_MAX_BATCH = 128
 V2_DTYPES = {"FP32": np.float32, "FP64": np.float64, "FP16": np.float16, "UINT8": np.uint8,
@@ -497,7 +499,7 @@ def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.Ar
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                 description="Serve the CIFAR-10 SavedModel over KServe V1 and V2.")
     p.add_argument("--model-dir", "--model_dir", dest="model_dir",
-                   default=os.environ.get("AIP_STORAGE_URI", "/mnt/models"),
+                   default=default_model_dir(),
                    help="SavedModel folder or its parent with numbered versions (local or gs://)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 in containers)")
     p.add_argument("--port", type=int, default=int(os.environ.get("AIP_HTTP_PORT", "8080")),
@@ -538,17 +540,26 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     if args.max_batch < 1:
         parser.error(f"--max-batch {args.max_batch} is not allowed; use an integer ≥ 1")
     limits = limits_from(args, parser)
+    problem = local_model_problem(args.model_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         listener = bind(args.host, args.port)
     except OSError as err:
+        print_traceback_if_debug()
         print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror or err}; stop what "
               "holds it or choose another --port", file=sys.stderr)
         return 2
+    from infra.verbosity import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     model = Cifar10Model(args.model_dir, name=args.model_name, max_batch=args.max_batch)
     try:
         model.load()
     except FileNotFoundError as err:
         listener.close()
+        print_traceback_if_debug()
         print(f"error: {err}", file=sys.stderr)
         return 2
     server = PredictorServer(model, limits=limits, listener=listener)

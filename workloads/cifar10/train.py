@@ -331,6 +331,19 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except ClusterConfigError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 2
+    if cfg.data == "tfds":
+        from workloads.netcheck import tfds_offline_problem
+
+        # Before TensorFlow starts: offline, tfds retries its download for minutes.
+        problem = tfds_offline_problem(cfg.data_dir)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr, flush=True)
+            return 2
+    from infra.verbosity import import_tensorflow_quietly, quiet_libraries, verbose_enabled
+
+    if not verbose_enabled():
+        quiet_libraries()
+        import_tensorflow_quietly()
     if role.num_workers > 1 and STATUS_FD_ENV not in os.environ:
         command = [sys.executable, "-m", "workloads.cifar10.train", *args, "--run-id", cfg.run_id]
         return supervise(command, os.environ, role.peers, cfg.peer_timeout, cfg.run_id)
@@ -346,6 +359,9 @@ def _train_here(cfg: TrainConfig) -> int:
     try:
         train(cfg)
     except (DataError, ClusterConfigError, ResumeError, OutputError) as err:
+        from infra.verbosity import print_traceback_if_debug
+
+        print_traceback_if_debug()
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 2
     except Terminated:

@@ -33,7 +33,7 @@ def compile_cmd(
     target: Annotated[str, typer.Option(
         "--target", help="kubeflow | vertex | local")] = "kubeflow",
     out: Annotated[Path | None, typer.Option(
-        "--out", help="IR YAML to write (default: cifar10-pipeline-<target>.yaml)")] = None,
+        "--out", help="IR YAML to write (default: build/cifar10-pipeline-<target>.yaml)")] = None,
     registry: RegistryOpt = None,
     tag: TagOpt = None,
 ) -> None:
@@ -44,7 +44,7 @@ def compile_cmd(
         raise _fail(f"--target {target!r} is not allowed; use one of {', '.join(TARGETS)}")
     from workloads.pipelines.pipeline import compile_pipeline
 
-    path = out or Path(f"cifar10-pipeline-{target}.yaml")
+    path = out or Path("build") / f"cifar10-pipeline-{target}.yaml"
     try:
         compile_pipeline(target, path, registry, tag)  # type: ignore[arg-type]
     except SettingsError as err:
@@ -104,10 +104,13 @@ def run_cmd(
 
 
 def _run_local(out: Path, arguments: dict[str, str]) -> None:
+    from infra.verbosity import verbose_enabled
     from workloads.pipelines.submit import run_local
 
-    result = run_local(out, arguments)
+    result = run_local(out, arguments, quiet=not verbose_enabled())
     typer.echo(f"local run finished in {result.seconds:.1f} s; artifacts in {result.run_dir}")
+    typer.echo(f"tasks: {', '.join(result.tasks)}"
+               + (f" (their output: {result.log}; -v shows it here)" if result.log else ""))
     typer.echo(f"test accuracy {result.accuracy:.4f} (threshold {result.threshold:.4f})")
     if result.deployed:
         typer.echo(f"deploy gate passed; smoke check: {result.smoke_check}")
@@ -129,23 +132,45 @@ def _run_kubeflow(arguments: dict[str, str], host: str | None, registry: str | N
     from workloads.pipelines.pipeline import build_pipeline
     from workloads.pipelines.submit import (
         DEFAULT_KFP_HOST,
+        SubmitError,
         cast_arguments,
         check_cron,
+        check_kfp_host,
         schedule_kubeflow,
         submit_kubeflow,
     )
 
     if schedule:
         check_cron(schedule, fields=6)
+    url = host or DEFAULT_KFP_HOST
     args = cast_arguments(build_pipeline("kubeflow", registry, tag), arguments)
+    check_kfp_host(url)
     package = _compiled("kubeflow", registry, tag)
-    client = kfp.Client(host=host or DEFAULT_KFP_HOST)
-    if schedule:
-        recurring = schedule_kubeflow(package, args, client, schedule)
-        typer.echo(f"recurring run {recurring.recurring_run_id} created ({schedule})")
-    else:
-        run = submit_kubeflow(package, args, client)
-        typer.echo(f"run {run.run_id} submitted to {host or DEFAULT_KFP_HOST}")
+    try:
+        client = kfp.Client(host=url)
+        if schedule:
+            recurring = schedule_kubeflow(package, args, client, schedule)
+            typer.echo(f"recurring run {recurring.recurring_run_id} created ({schedule})")
+        else:
+            run = submit_kubeflow(package, args, client)
+            typer.echo(f"run {run.run_id} submitted to {url}")
+    except _kfp_api_errors() as err:
+        raise SubmitError(f"Kubeflow Pipelines at {url} refused the run: "
+                          f"{_first_line(err)}") from err
+
+
+def _kfp_api_errors() -> tuple[type[BaseException], ...]:
+    """What kfp.Client raises when the API is unreachable or answers with an error."""
+    from kfp_server_api.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    return ApiException, HTTPError, ConnectionError
+
+
+def _first_line(err: BaseException) -> str:
+    """An exception's message on one line (API errors carry headers and bodies after it)."""
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]
 
 
 def _run_vertex(arguments: dict[str, str], stack_outputs: Path, tag: str | None,

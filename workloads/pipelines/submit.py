@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,10 @@ class LocalRun:
     deployed: bool
     smoke_check: str | None
     seconds: float
+    tasks: tuple[str, ...] = ()
+    """The tasks that ran, in name order."""
+    log: Path | None = None
+    """With `quiet`, the file holding kfp.local's log and every task's output."""
 
 
 def cast_arguments(pipeline: Any, arguments: Mapping[str, str]) -> dict[str, Any]:
@@ -74,7 +79,7 @@ def parse_arguments(pairs: list[str]) -> dict[str, str]:
 
 
 def run_local(out_dir: Path, arguments: Mapping[str, str] | None = None,
-              settings: PipelineSettings | None = None) -> LocalRun:
+              settings: PipelineSettings | None = None, quiet: bool = False) -> LocalRun:
     """Run the `local` build with `kfp.local` in this Python environment; artifacts in `out_dir`.
 
     Every task runs as a subprocess of this interpreter (`SubprocessRunner(use_venv=False)`);
@@ -91,8 +96,16 @@ def run_local(out_dir: Path, arguments: Mapping[str, str] | None = None,
     root.mkdir(parents=True, exist_ok=False)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root),
                raise_on_error=True)
+    log = root / "run.log" if quiet else None
     started = time.perf_counter()
-    task = pipeline(**args)
+    with _output_to(log):
+        try:
+            task = pipeline(**args)
+        except RuntimeError as err:
+            if log is None:
+                raise
+            raise SubmitError(f"the local run failed: {str(err).splitlines()[0]}; every "
+                              f"task's output is in {log}") from err
     seconds = time.perf_counter() - started
     (run_dir,) = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PIPELINE_NAME)]
     tasks = {}
@@ -101,7 +114,22 @@ def run_local(out_dir: Path, arguments: Mapping[str, str] | None = None,
     threshold = float(args.get("accuracy_threshold", settings.local.accuracy_threshold))
     smoke = tasks.get("smoke-check", {}).get("Output")
     return LocalRun(run_dir=run_dir, accuracy=float(task.output), threshold=threshold,
-                    deployed=smoke is not None, smoke_check=smoke, seconds=seconds)
+                    deployed=smoke is not None, smoke_check=smoke, seconds=seconds,
+                    tasks=tuple(sorted(tasks, key=lambda name: (run_dir / name).stat().st_mtime)),
+                    log=log)
+
+
+@contextmanager
+def _output_to(log: Path | None) -> Iterator[None]:
+    """Send what kfp.local prints (its INFO log, every task's streamed output) to `log`.
+
+    kfp.local logs through the root logger to the stdout of the moment and prints each task's
+    output line by line: hundreds of lines per run. With a file, both go there instead."""
+    if log is None:
+        yield
+        return
+    with log.open("w") as out, redirect_stdout(out):
+        yield
 
 
 def read_stack_outputs(path: Path, required: tuple[str, ...] = VERTEX_OUTPUTS) -> dict[str, Any]:
@@ -137,6 +165,25 @@ def vertex_run_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
                        "endpoint_id": str(outputs[exports.ENDPOINT_ID]),
                        "serving_service_account": outputs[SERVING_ACCOUNT]},
     }
+
+
+PORT_FORWARD = "kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80"
+"""The command that makes the Pipelines API answer on DEFAULT_KFP_HOST."""
+
+
+def check_kfp_host(host: str, timeout: float | None = None) -> None:
+    """SubmitError naming the port-forward to run when nothing answers at `host`.
+
+    kfp.Client retries a refused connection for about a minute and ends in urllib3's
+    MaxRetryError; one short TCP connect says the same in a second."""
+    from workloads.netcheck import PROBE_TIMEOUT_S, unreachable, url_endpoint
+
+    name, port = url_endpoint(host)
+    reason = unreachable(name, port, PROBE_TIMEOUT_S if timeout is None else timeout)
+    if reason is not None:
+        raise SubmitError(f"no Kubeflow Pipelines API at {host} ({reason}); run `{PORT_FORWARD}` "
+                          "in another terminal (after gcloud container clusters get-credentials), "
+                          "or point --host at the API")
 
 
 def submit_kubeflow(package: Path, arguments: Mapping[str, Any], client: Any,
