@@ -187,3 +187,17 @@ def test_the_example_stack_outputs_are_the_vertex_stacks_own() -> None:
     applied = run_preview(read_stack_file(stack_path("vertex")), mode="apply")
     assert example == applied.outputs
     assert set(VERTEX_OUTPUTS) <= set(example)
+
+
+@pytest.mark.parametrize(("command", "spec"), [("custom-job", "job_spec"),
+                                               ("tune", "trial_job_spec")])
+def test_dry_runs_show_the_account_the_job_runs_as(tmp_path: Path, command: str,
+                                                   spec: str) -> None:
+    """A real submit passes the training account; the dry run's request says so too."""
+    outputs = json.loads(_outputs(tmp_path).read_text())
+    account = "mlp-vertex-training@mlp-vertex-000000.iam.gserviceaccount.com"
+    path = tmp_path / "with-account.json"
+    path.write_text(json.dumps({**outputs, "trainingServiceAccount": account}))
+    result = runner.invoke(app, ["vertex", command, "--dry-run", "--stack-outputs", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[spec]["service_account"] == account

@@ -72,7 +72,12 @@ def _finish(job: Any, dry_run: bool, service_account: str | None) -> None:
     from workloads.vertex.jobs import request
 
     if dry_run:
-        typer.echo(json.dumps(request(job), indent=2))
+        body = request(job)
+        # The SDK adds the account at submit time; show the request as it will be sent.
+        spec = body.get("trial_job_spec") or body.get("job_spec")
+        if service_account and spec is not None:
+            spec["service_account"] = service_account
+        typer.echo(json.dumps(body, indent=2))
         return
     job.submit(service_account=service_account)
     typer.echo(f"submitted {job.resource_name}")
