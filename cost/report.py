@@ -108,6 +108,9 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     plt.rcParams["svg.fonttype"] = "none"
+    # Element ids derive from this salt instead of a random one, so the same report is the
+    # same bytes on every run.
+    plt.rcParams["svg.hashsalt"] = "ml-platform"
     return plt
 
 
