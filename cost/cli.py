@@ -187,8 +187,7 @@ def per_model_cmd(
         PerModelError,
         load_results,
         load_throughput_data,
-        parse_positive,
-        parse_share,
+        parse_number,
         per_model,
         result_json,
         result_lines,
@@ -202,12 +201,12 @@ def per_model_cmd(
         result = per_model(
             prices, load_throughput_data(), load_results(), model=model, machine=machine,
             gpu=gpu_spec, serving_machine=serving_machine, epochs=epochs, trials=trials,
-            throughput=parse_positive(throughput, "--throughput"),
-            requests_per_s=parse_positive(requests_per_s, "--requests-per-s"),
-            utilisation=parse_positive(utilisation, "--utilisation"),
-            overhead_hours=parse_share(overhead_hours, "--overhead-hours"),
-            spot_rerun=parse_share(spot_rerun, "--spot-rerun"),
-            target_p99_ms=parse_positive(p99_ms, "--p99-ms"))
+            throughput=parse_number(throughput, "--throughput"),
+            requests_per_s=parse_number(requests_per_s, "--requests-per-s"),
+            utilisation=parse_number(utilisation, "--utilisation"),
+            overhead_hours=parse_number(overhead_hours, "--overhead-hours", zero=True),
+            spot_rerun=parse_number(spot_rerun, "--spot-rerun", zero=True),
+            target_p99_ms=parse_number(p99_ms, "--p99-ms"))
     except (PerModelError, QuoteError) as err:
         raise fail(str(err)) from None
     if as_json:

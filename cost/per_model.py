@@ -457,8 +457,10 @@ def per_model(prices: PriceCatalog, data: ThroughputData, results: dict[str, Any
                           prices.snapshot, options, stated)
 
 
-def parse_positive(text: str | None, option: str) -> Decimal | None:
-    """A command-line number > 0 (None passes through).
+def parse_number(text: str | None, option: str, *, zero: bool = False) -> Decimal | None:
+    """A command-line number greater than 0, or at least 0 with `zero` (None passes through).
+
+    Only plain decimal notation is taken: no `_` separators, `inf` or `nan`.
 
     Raises:
         PerModelError: naming the option, the value and what is allowed.
@@ -469,25 +471,10 @@ def parse_positive(text: str | None, option: str) -> Decimal | None:
         value = Decimal(text)
     except InvalidOperation:
         value = Decimal("NaN")
-    if not value.is_finite() or value <= 0 or not re.fullmatch(r"[0-9.eE+-]+", text):
-        raise PerModelError(f"{option}: '{text}' is not allowed; use a number greater than 0")
-    return value
-
-
-def parse_share(text: str | None, option: str) -> Decimal | None:
-    """A command-line number >= 0 (None passes through).
-
-    Raises:
-        PerModelError: naming the option, the value and what is allowed.
-    """
-    if text is None:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or value < 0:
-        raise PerModelError(f"{option}: '{text}' is not allowed; use a number >= 0")
+    low_ok = value >= 0 if zero and value.is_finite() else value.is_finite() and value > 0
+    if not low_ok or not re.fullmatch(r"[0-9.eE+-]+", text):
+        allowed = "a number >= 0" if zero else "a number greater than 0"
+        raise PerModelError(f"{option}: '{text}' is not allowed; use {allowed}")
     return value
 
 
