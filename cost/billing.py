@@ -129,22 +129,31 @@ def fetch_skus(client: Any, service_id: str, day: date, today: date,
         record: if given, each page is also written to `<record>/<service_id>/page-<n>.json` in
             the form `recorded_client` reads.
     """
+    from infra.progress import StepProgress
+
     request = {"parent": f"services/{service_id}", **time_range(day, today)}
     pager = client.list_skus(request=request)
     if record is None:
-        return list(pager)
+        with StepProgress(f"SKUs of {service_id}") as bar:
+            skus = []
+            for sku in pager:
+                skus.append(sku)
+                bar.advance()
+            return skus
     from google.cloud.billing_v1 import types
 
     folder = Path(record) / service_id
     folder.mkdir(parents=True, exist_ok=True)
     skus: list[Any] = []
     token = ""
-    for number, page in enumerate(pager.pages, 1):
-        entry = {"request": {"parent": request["parent"], "pageToken": token},
-                 "response": json.loads(types.ListSkusResponse.to_json(page))}
-        (folder / f"page-{number}.json").write_text(json.dumps(entry, indent=2) + "\n")
-        skus += list(page.skus)
-        token = page.next_page_token
+    with StepProgress(f"pages of {service_id}") as bar:
+        for number, page in enumerate(pager.pages, 1):
+            entry = {"request": {"parent": request["parent"], "pageToken": token},
+                     "response": json.loads(types.ListSkusResponse.to_json(page))}
+            (folder / f"page-{number}.json").write_text(json.dumps(entry, indent=2) + "\n")
+            skus += list(page.skus)
+            token = page.next_page_token
+            bar.advance(f"{len(skus)} SKUs")
     return skus
 
 

@@ -14,6 +14,7 @@ on stderr); 143 stopped by SIGTERM.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from infra.progress import StepProgress
 from workloads.cifar10 import CLASS_NAMES, NUM_CLASSES
 from workloads.cifar10.config import HYPERTUNE_METRICS, KATIB_METRICS, TrainConfig, join, parse_args
 from workloads.cifar10.distribute import ClusterConfigError, Role, role_from_env
@@ -79,6 +81,9 @@ class EpochReporter:
         self.started = time.perf_counter()
         self.writer = (tf.summary.create_file_writer(cfg.run_tensorboard_dir) if is_chief
                        else None)
+        # Epochs on a terminal's stderr only: stdout keeps the lines Katib parses.
+        self.bar = StepProgress("epochs", cfg.epochs).__enter__() if is_chief \
+            else StepProgress("epochs", cfg.epochs, stream=io.StringIO())
         self.hypertune = None
         if is_chief and any(environ.get(name) for name in HYPERTUNE_ENV):
             import hypertune
@@ -90,6 +95,9 @@ class EpochReporter:
 
         elapsed = time.perf_counter() - self.started
         print(katib_line(result.epoch, result.logs), f"elapsed_s={elapsed:.1f}", flush=True)
+        self.bar.advance(_bar_detail(result.logs), to=result.epoch)
+        if result.epoch >= self.cfg.epochs:
+            self.bar.__exit__(None, None, None)
         if self.writer is not None:
             with self.writer.as_default(step=result.epoch):
                 for name, value in result.logs.items():
@@ -100,6 +108,11 @@ class EpochReporter:
             self.hypertune.report_hyperparameter_tuning_metric(
                 hyperparameter_metric_tag=self.cfg.hypertune_metric,
                 metric_value=result.logs[reported], global_step=result.epoch)
+
+
+def _bar_detail(logs: Mapping[str, float]) -> str:
+    accuracy = logs.get("val_accuracy", logs.get("accuracy"))
+    return "" if accuracy is None else f"accuracy {float(accuracy):.4f}"
 
 
 def _optimizer(cfg: TrainConfig):

@@ -6,6 +6,9 @@ kfp, TensorFlow and google-cloud-aiplatform are imported inside the commands.
 from __future__ import annotations
 
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -107,7 +110,8 @@ def _run_local(out: Path, arguments: dict[str, str]) -> None:
     from infra.verbosity import verbose_enabled
     from workloads.pipelines.submit import run_local
 
-    result = run_local(out, arguments, quiet=not verbose_enabled())
+    with _watch_tasks(out):
+        result = run_local(out, arguments, quiet=not verbose_enabled())
     typer.echo(f"local run finished in {result.seconds:.1f} s; artifacts in {result.run_dir}")
     typer.echo(f"tasks: {', '.join(result.tasks)}"
                + (f" (their output: {result.log}; -v shows it here)" if result.log else ""))
@@ -116,6 +120,40 @@ def _run_local(out: Path, arguments: dict[str, str]) -> None:
         typer.echo(f"deploy gate passed; smoke check: {result.smoke_check}")
     else:
         typer.echo("deploy gate not passed: accuracy below threshold, nothing deployed")
+
+
+LOCAL_TASKS = 4
+"""prepare-data, train, evaluate and, past the gate, smoke-check."""
+
+
+@contextmanager
+def _watch_tasks(out: Path) -> Iterator[None]:
+    """Count the local run's finished tasks on a terminal (each writes executor_output.json)."""
+    from infra.progress import StepProgress
+
+    with StepProgress("pipeline tasks", LOCAL_TASKS) as bar:
+        if not bar.active:
+            yield
+            return
+        stop = threading.Event()
+        pattern = "run-*/*/*/executor_output.json"
+        earlier = set(out.glob(pattern))  # runs before this one, in the same folder
+
+        def watch() -> None:
+            seen = set(earlier)
+            while not stop.wait(0.5):
+                for done in out.glob(pattern):
+                    if done not in seen:
+                        seen.add(done)
+                        bar.advance(done.parent.name)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
 
 
 def _compiled(target: str, registry: str | None, tag: str | None) -> Path:
