@@ -228,16 +228,20 @@ class Workload:
     gpus: int
 
 
+def serving_workloads(cfg: PlatformConfig, preview: Preview) -> list[Workload]:
+    """The predictors the stack declares (its InferenceServices), with their pools."""
+    cpu_pools = [p.name for p in cfg.node_pools if _gpus_per_node(p) == 0]
+    pool = cfg.workloads.serving.gpu_pool or (cpu_pools[0] if cpu_pools else "")
+    return [_workload(f"InferenceService {r.inputs['metadata']['name']}", pool,
+                      r.inputs["spec"]["predictor"]["containers"][0])
+            for r in preview.resources
+            if r.type == "kubernetes:serving.kserve.io/v1beta1:InferenceService"]
+
+
 def workloads(cfg: PlatformConfig, stack: str, preview: Preview) -> list[Workload]:
     """The serving predictor (declared) and a launched training run's chief, with their pools."""
-    found = []
+    found = serving_workloads(cfg, preview)
     cpu_pools = [p.name for p in cfg.node_pools if _gpus_per_node(p) == 0]
-    for r in preview.resources:
-        if r.type == "kubernetes:serving.kserve.io/v1beta1:InferenceService":
-            predictor = r.inputs["spec"]["predictor"]
-            pool = cfg.workloads.serving.gpu_pool or (cpu_pools[0] if cpu_pools else "")
-            found.append(_workload(f"InferenceService {r.inputs['metadata']['name']}", pool,
-                                   predictor["containers"][0]))
     training = cfg.workloads.training
     if cfg.has_cluster and training.enabled:
         from infra.charts import CHARTS_DIR, render
@@ -315,8 +319,7 @@ def system_capacity(cfg: PlatformConfig, preview: Preview) -> list[Finding]:
     serving = cfg.workloads.serving
     extra = ""
     if serving.enabled and not serving.gpu_pool:
-        (predictor,) = [w for w in workloads(cfg, "", preview)
-                        if w.name.startswith("InferenceService")] or [None]
+        (predictor,) = serving_workloads(cfg, preview) or [None]
         if predictor is not None:
             cpu_m += int(predictor.cpu * 1000) * serving.min_replicas
             mem_mib += float(predictor.memory_gib) * 1024 * serving.min_replicas

@@ -31,3 +31,15 @@ def write_stack(tmp_path: Path, name: str, config: dict[str, Any]) -> Path:
     path = tmp_path / f"Pulumi.{name}.yaml"
     path.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
     return path
+
+
+def value_paths(value: Any, path: tuple = ()) -> list[tuple]:
+    """Every path (keys and list indexes) below `value`, for tests that mutate one value."""
+    out = [path] if path else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out += value_paths(child, (*path, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            out += value_paths(child, (*path, i))
+    return out

@@ -19,7 +19,7 @@ from infra.cli import app
 from infra.preview import UNKNOWN, load_preview
 from infra.preview_schema import check_preview
 from infra.stack_config import stack_names
-from tests.infra.conftest import preview_of
+from tests.infra.conftest import preview_of, value_paths
 
 runner = CliRunner()
 
@@ -158,15 +158,6 @@ def test_unknown_objects_are_not_priced_rather_than_crashing(tmp_path: Path) -> 
 
 # Property-based: mutate a shipped preview anywhere, with anything JSON can hold.
 
-def _paths(value: Any, path: tuple = ()) -> list[tuple]:
-    out = [path]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            out += _paths(child, (*path, key))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            out += _paths(child, (*path, i))
-    return out
 
 
 @cache
@@ -174,7 +165,7 @@ def _targets() -> tuple[list[tuple], list[tuple]]:
     """Every path of the shipped prod preview, and those where readers look hardest (node pools
     and Kubernetes objects); computed on first use, not at collection."""
     base = _shipped()
-    paths = [p for p in _paths(base) if p]
+    paths = [p for p in value_paths(base) if p]
     focus = [p for p in paths if len(p) > 2 and p[0] == "resources" and (
         base["resources"][p[1]]["type"] == "gcp:container/nodePool:NodePool"
         or "kind" in base["resources"][p[1]]["inputs"])]

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from infra.cli import app
 from infra.stack_config import read_stack_file, stack_path
+from tests.infra.conftest import value_paths
 
 runner = CliRunner()
 STACKS = ("dev", "prod")
@@ -23,18 +24,9 @@ TEXTS = {s: stack_path(s).read_text() for s in STACKS}
 HEADER = re.compile(r"^error: stack '[a-z0-9-]+' has (\d+) invalid settings:$")
 
 
-def _paths(value: Any, path: tuple = ()) -> list[tuple]:
-    out = [path] if path else []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            out += _paths(child, (*path, key))
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            out += _paths(child, (*path, i))
-    return out
 
 
-PATHS = {s: _paths(c) for s, c in CONFIGS.items()}
+PATHS = {s: value_paths(c) for s, c in CONFIGS.items()}
 
 
 def _deep(levels: int) -> Any:
