@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from infra.verbosity import print_traceback_if_debug
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME
+from workloads.cifar10.batching import Batcher, BatchSettings, add_arguments, settings_from
 from workloads.cifar10.guards import (
     DEFAULT_DRAIN_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
@@ -270,11 +271,14 @@ class Cifar10Model(Model):
     """Loads the SavedModel and answers V1 and V2 predict requests."""
 
     def __init__(self, model_dir: str, name: str = MODEL_NAME,
-                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
+                 max_batch: int = DEFAULT_MAX_BATCH, batching: BatchSettings | None = None
+                 ) -> None:
         super().__init__(name)
         self.model_dir = model_dir
         self.max_batch = max_batch
         self.classifier = None
+        settings = batching or BatchSettings()
+        self.batcher = Batcher(self._probabilities, settings) if settings.enabled else None
 
     def load(self) -> bool:
         from workloads.cifar10.export import LoadedClassifier
@@ -286,12 +290,18 @@ class Cifar10Model(Model):
     def _probabilities(self, images: np.ndarray) -> np.ndarray:
         return self.classifier(images).numpy()
 
+    async def _infer(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities for `images`, batched with concurrent requests (see `batching`)."""
+        if self.batcher is not None:
+            return await self.batcher.predict(images)
+        return await asyncio.get_running_loop().run_in_executor(None, self._probabilities,
+                                                                images)
+
     async def predict(self, payload: dict | InferRequest | bytes, headers: dict | None = None,
                       response_headers: dict | None = None) -> dict | InferResponse:
-        loop = asyncio.get_running_loop()
         if isinstance(payload, InferRequest):
             images = self._v2_images(payload)
-            probs = await loop.run_in_executor(None, self._probabilities, images)
+            probs = await self._infer(images)
             output = InferOutput("probabilities", list(probs.shape), "FP32")
             output.set_data_from_numpy(probs.astype(np.float32), binary_data=False)
             return InferResponse(payload.id or str(uuid.uuid4()), self.name, [output])
@@ -302,7 +312,7 @@ class Cifar10Model(Model):
             raise InvalidInput('request body has no "instances" field; send '
                                '{"instances": [image, ...]}')
         images = validate_images(payload["instances"], "instances", self.max_batch)
-        probs = await loop.run_in_executor(None, self._probabilities, images)
+        probs = await self._infer(images)
         body: dict[str, Any] = {"predictions": probs.tolist()}
         if payload.get("return_labels") is True:
             body["labels"] = [CLASS_NAMES[i] for i in probs.argmax(axis=1)]
@@ -343,6 +353,7 @@ class PredictorServer:
         from kserve import ModelServer
         from kserve.protocol.rest.server import RESTServer
 
+        from workloads.cifar10.fast_v1 import FastV1Predict
         from workloads.cifar10.guards import BodyLimit, guarded_protocol
 
         self.limits = limits or Limits(default_max_body_bytes(model.max_batch))
@@ -356,7 +367,7 @@ class PredictorServer:
                                 workers=1, grace_period=math.ceil(self.limits.drain_timeout_s))
         config = self._rest.config
         config.host = self.host
-        config.app = BodyLimit(_kserve_app(), self.limits.max_body_bytes)
+        config.app = BodyLimit(FastV1Predict(_kserve_app(), model), self.limits.max_body_bytes)
         config.http = guarded_protocol(self.limits)
         config.timeout_keep_alive = self.limits.idle_timeout_s
         self._thread: threading.Thread | None = None
@@ -512,6 +523,7 @@ def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.Ar
                         "images need as V1 JSON with the longest numbers, plus 25%%")
     for name, default, what in TIMEOUTS:
         p.add_argument(f"--{name}", type=float, default=default, metavar="SECONDS", help=what)
+    add_arguments(p)
     return p
 
 
@@ -540,6 +552,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     if args.max_batch < 1:
         parser.error(f"--max-batch {args.max_batch} is not allowed; use an integer ≥ 1")
     limits = limits_from(args, parser)
+    batching = settings_from(args, parser)
     problem = local_model_problem(args.model_dir)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -554,7 +567,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     from infra.verbosity import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    model = Cifar10Model(args.model_dir, name=args.model_name, max_batch=args.max_batch)
+    model = Cifar10Model(args.model_dir, name=args.model_name, max_batch=args.max_batch,
+                         batching=batching)
     try:
         model.load()
     except FileNotFoundError as err:
@@ -564,7 +578,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         return 2
     server = PredictorServer(model, limits=limits, listener=listener)
     print(f"serving {args.model_name} from {model.classifier.path} on {server.url} (body limit "
-          f"{limits.max_body_bytes} bytes)", flush=True)
+          f"{limits.max_body_bytes} bytes; batches of up to {batching.max_size} images, waiting "
+          f"at most {batching.max_wait_ms:g} ms)", flush=True)
     server.run()
     return 0
 
