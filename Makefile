@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 REPORTS ?= reports
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench bench-gpu
 
 setup: .venv/.synced
 
@@ -45,3 +45,18 @@ lint: setup
 bench: setup
 	$(UV) run --frozen python -m infra.bench
 	$(UV) run --frozen python -m workloads.cifar10.bench
+
+## bench-gpu: the GPU benchmark (one NVIDIA GPU, under 8 minutes), writing
+## workloads/cifar10/benchmarks/results-gpu.yaml. It runs in .venv-gpu: the locked environment
+## with tensorflow-cpu swapped for TensorFlow's CUDA build at the same version, as the trainer's
+## gpu image does. `--smoke` of the same entry point runs in the tests, on a CPU.
+TF_VERSION = $(shell .venv/bin/python -c "from importlib.metadata import version; print(version('tensorflow-cpu'))")
+
+bench-gpu: .venv-gpu/.synced
+	.venv-gpu/bin/python -m workloads.cifar10.bench_gpu
+
+.venv-gpu/.synced: pyproject.toml uv.lock Makefile | setup
+	UV_PROJECT_ENVIRONMENT=.venv-gpu $(UV) sync --frozen --no-dev --compile-bytecode
+	$(UV) pip uninstall --python .venv-gpu tensorflow-cpu
+	$(UV) pip install --python .venv-gpu "tensorflow[and-cuda]==$(TF_VERSION)"
+	@touch $@

@@ -223,6 +223,7 @@ def per_model_cmd(
 ) -> None:
     """Hours and USD per trained model, per tuning study and per million predictions."""
     from cost.per_model import (
+        GPU_RESULTS_FILE,
         PerModelError,
         load_results,
         load_throughput_data,
@@ -239,7 +240,8 @@ def per_model_cmd(
         gpu_spec = None if gpu in (None, "", "none") else parse_gpu(gpu)
         result = per_model(
             prices, load_throughput_data(), load_results(), model=model, machine=machine,
-            gpu=gpu_spec, serving_machine=serving_machine, epochs=epochs, trials=trials,
+            gpu=gpu_spec, serving_machine=serving_machine,
+            gpu_results=load_results(GPU_RESULTS_FILE), epochs=epochs, trials=trials,
             throughput=parse_number(throughput, "--throughput"),
             requests_per_s=parse_number(requests_per_s, "--requests-per-s"),
             utilisation=parse_number(utilisation, "--utilisation"),
