@@ -62,7 +62,7 @@ class Sizes:
 
 
 FULL = Sizes(1.0, BATCH_SIZES, 5, 20, 4.0, 8192, 3.0, (1, 16))
-SMOKE = Sizes(0.0625, (8, 16), 1, 2, 0.0, 64, 0.3, (1, 4))
+SMOKE = Sizes(0.0625, (8,), 1, 2, 0.0, 32, 0.3, (1, 4))
 
 
 def gpu_device() -> dict[str, object]:
