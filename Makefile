@@ -44,7 +44,9 @@ lint: setup
 
 bench: setup
 	$(UV) run --frozen python -m infra.bench
+	$(UV) run --frozen python -m infra.bench --table README.md
 	$(UV) run --frozen python -m workloads.cifar10.bench
+	$(UV) run --frozen python -m workloads.cifar10.bench_report --write workloads/README.md
 
 ## bench-gpu: the GPU benchmark (one NVIDIA GPU, under 8 minutes), writing
 ## workloads/cifar10/benchmarks/results-gpu.yaml. It runs in .venv-gpu: the locked environment

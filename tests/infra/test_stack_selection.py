@@ -118,3 +118,14 @@ def test_commands_that_need_no_pulumi_do_not_import_it(args: list[str], tmp_path
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "IMPORTED []" in done.stderr, done.stderr[-500:]
+
+
+def test_the_readme_toolchain_table_is_generated_from_its_results() -> None:
+    import yaml
+
+    from infra.bench import TABLE_END, TABLE_START, TOOLCHAIN, toolchain_table
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    start = readme.index("\n", readme.index(TABLE_START)) + 1
+    assert readme[start:readme.index(TABLE_END)] == toolchain_table(
+        yaml.safe_load(TOOLCHAIN.read_text())), "run: python -m infra.bench --table README.md"

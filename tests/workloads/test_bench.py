@@ -123,3 +123,16 @@ def test_the_gpu_benchmark_smoke_run_measures_every_cell(tmp_path) -> None:
         assert set(cell) == {"ours_kserve", "direct_serving_function"}
         assert all(row["errors"] == 0 and row["requests"] > 0 for row in cell.values())
     assert out != RESULTS_GPU
+
+
+def test_the_readme_benchmark_tables_are_generated_from_the_committed_results() -> None:
+    from workloads.cifar10 import bench_report
+
+    readme = (bench_report.BENCHMARKS.parents[1] / "README.md").read_text()
+    block = bench_report.render(bench_report._read(bench_report.BENCHMARKS / "results.yaml"),
+                                bench_report._read(bench_report.BENCHMARKS / "results-gpu.yaml"))
+    assert bench_report.replace_block(readme, block) == readme, (
+        "run: python -m workloads.cifar10.bench_report --write workloads/README.md")
+    results = bench_report._read(bench_report.BENCHMARKS / "results.yaml")
+    for goal in results["goals"].values():
+        assert ("**met**" if goal["met"] else "not met") in block
