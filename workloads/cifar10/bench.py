@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import io
 import json
+import math
 import os
 import socket
 import statistics
@@ -229,28 +230,36 @@ def bench_precision_accuracy(seeds: Sequence[int], epochs: int, train_size: int,
                         "mean": round(statistics.mean(accs), 4),
                         "stdev": round(statistics.stdev(accs), 4) if len(accs) > 1 else 0.0}
                for policy, accs in runs.items()}
-    difference = round(summary["mixed_bfloat16"]["mean"] - summary["float32"]["mean"], 4)
-    noise = round(2 * max(summary[p]["stdev"] for p in summary), 4)
+    difference = summary["mixed_bfloat16"]["mean"] - summary["float32"]["mean"]
+    # two standard errors of the difference of two means over the seeds
+    noise = 2 * math.sqrt(sum(summary[p]["stdev"] ** 2 / len(runs[p]) for p in summary))
     return {"task": f"synthetic, {train_size} training images (10 % held out), vgg width "
                     f"0.25, {epochs} epoch(s), seeds {', '.join(map(str, seeds))}",
-            **summary, "mean_difference": difference,
-            "noise": f"2 × the larger stdev between seeds: {noise}",
+            **summary, "mean_difference": round(difference, 4),
+            "noise": f"2 standard errors of the difference of the means: {noise:.4f}",
             "within_noise": bool(abs(difference) <= noise)}
 
 
+PRECISION_GOAL_SECTION = "end_to_end_width_0.25"
+"""The model the precision goal is judged on: the VGG at width 0.25, the benchmark's model. At
+width 0.0625 a step is too small to be bound by arithmetic, so its ratio is shown, not judged."""
+
+
 def precision_goal(training: dict[str, object]) -> dict[str, object]:
-    """The bfloat16 throughput goal, from the end-to-end sections that measured it."""
-    rows = {key: section for key, section in training.items()
-            if key.startswith("end_to_end_") and isinstance(section, dict)
-            and section.get("ours_policy") == "mixed_bfloat16"}
-    if not rows:
-        return {"goal": f"mixed bfloat16 ≥ {PRECISION_GOAL:g}× float32 images/s",
-                "met": None, "why": "this CPU has no native bfloat16: not measured"}
-    ratios = {key: section["precision_speedup_after_first_epoch"]
-              for key, section in rows.items()}
-    return {"goal": f"mixed bfloat16 ≥ {PRECISION_GOAL:g}× float32 images/s, same model and "
-                    "pipeline, after the first epoch",
-            "ratios": ratios, "met": bool(all(r >= PRECISION_GOAL for r in ratios.values()))}
+    """The bfloat16 throughput goal, judged on `PRECISION_GOAL_SECTION`."""
+    section = training.get(PRECISION_GOAL_SECTION)
+    goal = (f"mixed bfloat16 ≥ {PRECISION_GOAL:g}× float32 images/s, same model (VGG, width "
+            f"0.25) and pipeline, after the first epoch")
+    if not isinstance(section, dict) or section.get("ours_policy") != "mixed_bfloat16":
+        return {"goal": goal, "met": None,
+                "why": "this CPU has no native bfloat16: not measured"}
+    ratio = section["precision_speedup_after_first_epoch"]
+    others = {key: value["precision_speedup_after_first_epoch"]
+              for key, value in training.items()
+              if key.startswith("end_to_end_") and key != PRECISION_GOAL_SECTION
+              and isinstance(value, dict) and value.get("ours_policy") == "mixed_bfloat16"}
+    return {"goal": goal, "ratio": ratio, "other_widths": others,
+            "met": bool(ratio >= PRECISION_GOAL)}
 
 
 # --- serving -----------------------------------------------------------------------------------
@@ -650,9 +659,9 @@ def measure(section: str, workdir: Path, quick: bool) -> dict[str, object]:
                               epochs=2 if quick else 3, widths=(0.25, 0.0625),
                               workdir=workdir)
     if section == "precision":
-        return bench_precision_accuracy(seeds=(0, 1) if quick else (0, 1, 2),
-                                        epochs=1, train_size=256 if quick else 2048,
-                                        workdir=workdir)
+        return bench_precision_accuracy(seeds=(0, 1) if quick else (0, 1, 2, 3, 4),
+                                        epochs=1 if quick else 2,
+                                        train_size=256 if quick else 2048, workdir=workdir)
     if section == "serving":
         return bench_serving(width=0.25, seconds=0.3 if quick else 3.0,
                              repeats=1 if quick else 3, workdir=workdir,

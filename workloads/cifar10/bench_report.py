@@ -40,10 +40,10 @@ def goals_table(results: dict[str, Any]) -> list[str]:
     rows = ["| goal | measured | |", "|---|---|---|"]
     train = goals.get("training_mixed_bfloat16")
     if train:
-        ratios = ", ".join(f"{k.removeprefix('end_to_end_')} {v:g}×"
-                           for k, v in (train.get("ratios") or {}).items())
-        rows.append(f"| {train['goal']} | {ratios or train.get('why', '')} | "
-                    f"{_met(train['met'])} |")
+        others = "".join(f"; {k.removeprefix('end_to_end_').replace('_', ' ')}: {v:g}× (not "
+                         f"judged)" for k, v in (train.get("other_widths") or {}).items())
+        measured = f"{train['ratio']:g}×{others}" if "ratio" in train else train.get("why", "")
+        rows.append(f"| {train['goal']} | {measured} | {_met(train['met'])} |")
     accuracy = goals.get("accuracy_unchanged_by_bfloat16")
     if accuracy:
         noise = results["precision_accuracy"]["noise"].rsplit(": ", 1)[-1]
