@@ -19,7 +19,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from facts.images import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
-from workloads.cifar10.config import Architecture, Optimizer, build_parser
+from workloads.cifar10.config import (
+    DEFAULTS,
+    SYNTHETIC_SIZES,
+    Architecture,
+    Optimizer,
+    build_parser,
+)
 
 DEFAULTS_PATH = Path(__file__).parent / "defaults.yaml"
 Target = Literal["kubeflow", "vertex", "local"]
@@ -39,24 +45,25 @@ class _Model(BaseModel):
 class TrainSettings(_Model):
     """Trainer flags the pipeline exposes as parameters (see `workloads/cifar10/config.py`).
 
-    Types and choices come from the trainer's config; ranges are the trainer's own parser's,
+    Types, choices and defaults come from the trainer's config (`DEFAULTS`), so `defaults.yaml`
+    sets only what a pipeline run does differently; ranges are the trainer's own parser's,
     checked by `check_hyperparameters` when the file is loaded.
     """
 
     data: Literal["tfds", "synthetic"]
     """The prepare-data step's sources (the trainer then reads its TFRecords)."""
-    synthetic_train_size: int = 2048
-    synthetic_test_size: int = 512
-    model: Architecture
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    momentum: float
-    optimizer: Optimizer
-    num_layers: int
-    num_units: int
-    width: float
-    seed: int
+    synthetic_train_size: int = SYNTHETIC_SIZES[0]
+    synthetic_test_size: int = SYNTHETIC_SIZES[1]
+    model: Architecture = DEFAULTS.model
+    epochs: int = DEFAULTS.epochs
+    batch_size: int = DEFAULTS.batch_size
+    learning_rate: float = DEFAULTS.learning_rate
+    momentum: float = DEFAULTS.momentum
+    optimizer: Optimizer = DEFAULTS.optimizer
+    num_layers: int = DEFAULTS.num_layers
+    num_units: int = DEFAULTS.num_units
+    width: float = DEFAULTS.width
+    seed: int = DEFAULTS.seed
 
 
 def _trainer_refusal(parser: Any, name: str, value: Any) -> str | None:
