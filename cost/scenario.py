@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from cost.catalog import Pricing
+from facts.documents import StrictModel as _Strict
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 STUDY_SCENARIO = SCENARIOS_DIR / "study-2024.yaml"
@@ -36,8 +37,6 @@ class ScenarioError(ValueError):
     """A scenario or usage file that does not validate; the message names each bad field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 GPU_COUNT_RANGE = (1, 8)
@@ -224,7 +223,7 @@ class Scenario(_Strict):
     autoscaled: AutoscaledCluster
     vertex: Vertex
     study_source: StudySource | None = None
-    study: list[StudyFigure] = []
+    study: list[StudyFigure] = Field(default_factory=list)
 
     @field_validator("catalog")
     @classmethod

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -16,9 +15,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from facts.images import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
+from facts.documents import StrictModel as _Model
+from facts.images import (
+    PINNED_TAG_RULE,
+    PREDICTOR_IMAGE,
+    TAG,
+    TRAINER_IMAGE,
+    is_pinned_tag,
+    trainer_tag,
+)
 from workloads.cifar10.config import (
     DEFAULTS,
     SYNTHETIC_SIZES,
@@ -31,15 +38,12 @@ DEFAULTS_PATH = Path(__file__).parent / "defaults.yaml"
 Target = Literal["kubeflow", "vertex", "local"]
 TARGETS: tuple[Target, ...] = ("kubeflow", "vertex", "local")
 PIPELINE_NAME = "cifar10-pipeline"
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 class SettingsError(ValueError):
     """Invalid pipeline settings; the message names the field and the bad value."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TrainSettings(_Model):
@@ -164,7 +168,7 @@ class Images:
 
 class PipelineSettings(_Model):
     registry: str
-    image_tag: str = Field(pattern=_TAG.pattern)
+    image_tag: str = Field(pattern=TAG.pattern)
     accuracy_threshold: float = Field(ge=0, le=1)
     accelerator: str
     accelerator_count: int = Field(ge=1)
@@ -181,9 +185,8 @@ class PipelineSettings(_Model):
             SettingsError: for a tag Docker would refuse, or `latest` (a moving tag).
         """
         tag = tag or self.image_tag
-        if not _TAG.match(tag) or tag == "latest":
-            raise SettingsError(f"image tag {tag!r} is not allowed; use a pinned tag of letters, "
-                                "digits, '_', '.', '-' (not 'latest')")
+        if not is_pinned_tag(tag):
+            raise SettingsError(f"image tag {tag!r} is not allowed; use {PINNED_TAG_RULE}")
         base = (registry or self.registry).rstrip("/")
         if not base or "://" in base:
             raise SettingsError(f"registry {registry!r} is not allowed; use host/project/repo "

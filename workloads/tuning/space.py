@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
+
+from facts.documents import StrictModel as _Model
 
 SPACES_DIR = Path(__file__).parent / "spaces"
 Target = Literal["katib", "vertex"]
@@ -31,8 +33,6 @@ class NotExpressible(ValueError):
     """A valid search space that a given tuning service cannot run as written."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Objective(_Model):
