@@ -562,17 +562,17 @@ def _check_workloads(cfg: PlatformConfig, root: str) -> list[Problem]:
 
 def _check_search_space(cfg: PlatformConfig, at: str) -> list[Problem]:
     from workloads.tuning.space import (
-        SPACES_DIR,
         NotExpressible,
         SearchSpaceError,
         check_expressible,
         load_space,
+        space_names,
     )
 
     name = cfg.workloads.training.search_space
     if not cfg.kubeflow.katib:
         return [Problem(at, name, "tuning needs kubeflow.katib, which this stack switches off")]
-    known = sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
+    known = space_names()
     if name not in known:
         return [Problem(at, name, f"shipped search spaces: {', '.join(known)}")]
     try:

@@ -13,9 +13,10 @@ from typing import Annotated
 
 import typer
 
-from facts.cli import err_console
+from facts.cli import OneLineGroup, err_console, print_error
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(cls=OneLineGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
 
 
 @app.callback()
@@ -85,14 +86,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=args, prog_name="mlp")
     except KeyboardInterrupt:
-        err_console.print("interrupted", highlight=False)
+        err_console().print("interrupted", highlight=False)
         sys.exit(130)
     except Exception as err:
         if debug_enabled():
             raise
         first = (str(err).strip().splitlines() or [""])[0]
-        err_console.print(f"[bold red]error:[/] {type(err).__name__}: {first} ({DEBUG_HINT})",
-                          highlight=False, soft_wrap=True)
+        print_error(f"{type(err).__name__}: {first} ({DEBUG_HINT})")
         sys.exit(1)
     finally:
         reset()

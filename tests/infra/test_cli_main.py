@@ -17,15 +17,17 @@ def test_root_flags_move_before_the_subcommand(argv: list[str], hoisted: list[st
     assert hoist_global_flags(argv) == hoisted
 
 
-def _explode() -> None:
+def _explode(*_: object) -> None:
     raise RuntimeError("disk on fire\nsecond line")
 
 
 @pytest.fixture
 def exploding_stacks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import facts.stacks as stack_config
+    """`mlp stacks` fails inside the command, after the root options took effect (the stack
+    names themselves are read while the command is built, to offer them as choices)."""
+    import typer
 
-    monkeypatch.setattr(stack_config, "stack_names", _explode)
+    monkeypatch.setattr(typer, "echo", _explode)
     monkeypatch.delenv("MLP_DEBUG", raising=False)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from facts.cli import ArgumentParser
 from workloads.cifar10.distribute import ClusterConfigError, role_from_env
 
 Optimizer = Literal["sgd", "adam", "ftrl"]
@@ -224,7 +225,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.ArgumentParser:
     """The trainer's parser; `mlp train` forwards its arguments here unchanged."""
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=prog, allow_abbrev=False,
         description="Train CIFAR-10 (VGG-like or residual net), print Katib metric lines, report "
                     "to Vertex HyperTune, checkpoint for resume, export a SavedModel.",

@@ -37,6 +37,8 @@ from workloads.cifar10.config import (
 DEFAULTS_PATH = Path(__file__).parent / "defaults.yaml"
 Target = Literal["kubeflow", "vertex", "local"]
 TARGETS: tuple[Target, ...] = ("kubeflow", "vertex", "local")
+SubmitTarget = Literal["kubeflow", "vertex"]
+"""Where `mlp pipeline run --target` submits; `local` is `--local`."""
 PIPELINE_NAME = "cifar10-pipeline"
 
 

@@ -25,6 +25,11 @@ Target = Literal["katib", "vertex"]
 _PARAM_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
+def space_names() -> list[str]:
+    """The shipped search spaces, by name (`load_space` takes one or a path)."""
+    return sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
+
+
 class SearchSpaceError(ValueError):
     """A search-space file that is unreadable or invalid; the message names the field."""
 
