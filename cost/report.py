@@ -192,11 +192,14 @@ def chart_runs(data: dict[str, Any]) -> str:
     for model, title in data["models"].items():
         ax.plot(xs, [float(row[model]) for row in data["sweep_runs"]], label=title)
     top = ax.get_ylim()[1]
-    for be in data["break_even"]:
-        if be["runs"] is not None and float(be["runs"]) <= xs[-1]:
-            ax.axvline(float(be["runs"]), color="grey", linestyle=":", linewidth=1)
-            ax.annotate(f"{be['models'][0]} = {be['models'][1]}\n{be['first_run']:,} runs",
-                        (float(be["runs"]), top * 0.9), fontsize=8, ha="center")
+    shown = [be for be in data["break_even"]
+             if be["runs"] is not None and float(be["runs"]) <= xs[-1]]
+    for i, be in enumerate(sorted(shown, key=lambda b: float(b["runs"]))):
+        # Staggered, so crossings at nearby run counts keep readable labels.
+        ax.axvline(float(be["runs"]), color="grey", linestyle=":", linewidth=1)
+        ax.annotate(f"{be['models'][0]} = {be['models'][1]}\n{be['first_run']:,} runs",
+                    (float(be["runs"]), top * (0.93 - 0.09 * (i % 3))), fontsize=8,
+                    ha="center")
     for entry in data["per_runs"]:
         n = entry["runs"]
         for model in data["models"]:
