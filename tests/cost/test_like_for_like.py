@@ -272,3 +272,17 @@ def test_html_report_renders_its_charts_in_a_browser(report, tmp_path):
     differ, total = chart_pixels(out / "report.html", shot)
     assert shot.stat().st_size > 20_000
     assert differ / total > 0.02, f"charts change only {differ} of {total} pixels"
+
+
+def test_the_readme_quotes_the_like_for_like_figures(report):
+    """The README's like-for-like sentence states what `mlp cost compare` computes."""
+    from infra.stack_config import REPO_ROOT
+
+    _, screen = report
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    fv = re.search(r"Vertex AI pay-per-use is cheaper below ([\d,]+) runs", screen).group(1)
+    fa = re.search(r"Autoscaled GKE cluster is cheaper below ([\d,]+) runs", screen).group(1)
+    assert f"cheaper than the fixed cluster below {fv} runs a month and the autoscaled " \
+           f"cluster below {fa}" in readme
+    assert "fixed cluster's capacity of 1,436" in readme and "runs at most 1,436" in screen
+    assert "up to 13,000" in readme and "up to 13,000" in screen
