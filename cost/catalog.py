@@ -411,6 +411,9 @@ def load_catalog(snapshot: str | None = None, region: str | None = None) -> Pric
     default = load_catalog_file(PRICES_DIR / f"{date}.yaml")
     if region is None or region == default.region:
         return default
+    if not _REGIONAL.match(f"{date}.{region}"):
+        raise PriceNotFound(f"'{region}' is not a region name such as us-central1; regions "
+                            f"priced on {date}: {', '.join(regions(date))}")
     path = PRICES_DIR / f"{date}.{region}.yaml"
     if not path.exists():
         raise PriceNotFound(f"no price snapshot {date} for region '{region}'; regions priced "

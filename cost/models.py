@@ -350,3 +350,5 @@ def check_priceable(s: Scenario, prices: PriceCatalog, source: str) -> None:
             BILLS[name](s, prices, 1)
         except (PricingError, PriceNotFound) as err:
             raise ScenarioError(f"{source}: {name}: {err}") from None
+        except ScenarioError as err:  # sizing: the message names the scenario field
+            raise ScenarioError(f"{source}: {err}") from None

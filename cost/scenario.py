@@ -31,6 +31,9 @@ The one bound and default for every per-month hours field of scenario and usage 
 snapshot states the same figure as `hours_per_month` (a test keeps them equal).
 """
 
+REGION_NAME = re.compile(r"[a-z]+-[a-z]+[0-9]{1,2}")
+"""What a Google Cloud region name looks like (us-central1, europe-west4)."""
+
 NonNegDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 MonthHours = Annotated[Decimal, Field(ge=0, le=MONTH_HOURS, allow_inf_nan=False)]
 
@@ -195,6 +198,14 @@ class Kubeflow(_Strict):
     disk_gb: Annotated[int, Field(ge=0)] = 100
     disk_type: str = "pd-balanced"
 
+    @field_validator("installs")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise ValueError(f"'{twice[0]}' is named twice; its requests would count twice")
+        return value
+
 
 class Billing(_Strict):
     """How the sustained-use discount is computed.
@@ -302,6 +313,13 @@ class Scenario(_Strict):
     persistent: PersistentResource | None = None
     study_source: StudySource | None = None
     study: list[StudyFigure] = []
+
+    @field_validator("region")
+    @classmethod
+    def _region_name(cls, value: str | None) -> str | None:
+        if value is not None and not REGION_NAME.fullmatch(value):
+            raise ValueError(f"'{value}' is not a region name such as us-central1")
+        return value
 
     @field_validator("catalog")
     @classmethod

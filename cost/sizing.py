@@ -101,7 +101,7 @@ def _kubeflow(installs: tuple[str, ...], machine_type: str) -> KubeflowSize:
     try:
         shape = catalog().machine(machine_type)
     except UnknownMachineType as err:
-        raise ScenarioError(f"kubeflow.machine_type: {err}") from None
+        raise ScenarioError(f"kubeflow.machine_type: '{machine_type}': {err}") from None
     cpu = Decimal(sum(known[n].footprint.cpu_millicores for n in installs)) / 1000
     memory = Decimal(str(sum(known[n].footprint.memory_mib for n in installs))) / 1024
     unset = sum(len(w.containers_without_requests) for n in installs

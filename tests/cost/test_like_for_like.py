@@ -203,6 +203,15 @@ def test_quantities_shown_are_rounded(report):
      "  replicas: 1                        # as many",
      r"1300 runs do not fit the persistent resource .* allowed: at most 706"),
     ("requests_per_s: 200 ", "requests_per_s: -5 ", r"serving\.requests_per_s: .*greater than 0"),
+    ("requests_per_s: 200 ", "requests_per_s: .inf ", r"serving\.requests_per_s: .*finite"),
+    ("region: us-central1 ", "region: ../scenarios/study-2024 ",
+     r"region: '\.\./scenarios/study-2024' is not a region name"),
+    ("[cert-manager, pipelines-cluster-scoped,", "[cert-manager, cert-manager,",
+     r"kubeflow\.installs: 'cert-manager' is named twice"),
+    ("machine_type: n1-standard-4        # dev's", "machine_type: n1-standard-5        #",
+     r"kubeflow\.machine_type: .*n1-standard-5"),
+    ("machine_type: n1-standard-4        # GKE serving", "machine_type: e2-standard-4 #",
+     r"serving pool|e2-standard-4"),
 ])
 def test_impossible_like_for_like_scenarios_exit_2_in_one_line(tmp_path, old, new, message):
     text = LIKE_FOR_LIKE.read_text()
@@ -244,6 +253,8 @@ def test_a_gpu_the_region_does_not_offer_is_refused():
     (["--region", "asia-east1"], "--region: no price snapshot 2026-07-30 for region "
                                  "'asia-east1'; regions priced on 2026-07-30: us-central1, "
                                  "europe-west4"),
+    (["--region", "../../etc"], "--region: '../../etc' is not a region name such as "
+                                "us-central1"),
     (["--scenario", "nosuch"], "--scenario: 'nosuch' is neither a shipped scenario "
                                "(like-for-like, study-2024) nor a file"),
     (["--scenario", "study-2024", "--region", "europe-west4"],
