@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import yaml
 
+from facts.hardware import catalog
+from facts.preview import Preview
 from infra.config import NodePoolConfig, PlatformConfig
-from infra.hardware import catalog
 from infra.placeholders import find_placeholders
-from infra.preview import Preview
 
 TABLE = Path(__file__).parent / "data" / "preflight.yaml"
 

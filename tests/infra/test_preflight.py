@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from facts.stacks import stack_path
 from infra.preflight import allocatable, preflight
-from infra.stack_config import read_stack_file, stack_path
+from infra.stack_config import read_stack_file
+from mlp.cli import app
 from tests.infra.conftest import preview_of, write_stack
 
 runner = CliRunner()
