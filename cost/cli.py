@@ -21,7 +21,7 @@ def _catalog(date: str | None, where: str = "--catalog", region: str | None = No
     """The price snapshot of `date` (newest if None) in `region` (the date's default if None);
     exit 2 naming `where` if it cannot load."""
     from cost.catalog import CatalogError, PriceNotFound, load_catalog
-    from infra.cli import fail
+    from facts.cli import fail
 
     try:
         return load_catalog(date, region)
@@ -48,7 +48,7 @@ def compare(
     from cost.render import bills_table
     from cost.report import write_report
     from cost.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, scenario_path
-    from infra.cli import fail
+    from facts.cli import fail
 
     try:
         path = scenario_path(scenario) if scenario is not None else DEFAULT_SCENARIO
@@ -97,7 +97,8 @@ def stack(
     from cost.render import plan_json, plan_text, print_plan
     from cost.scenario import ScenarioError
     from cost.usage import load_usage
-    from infra.cli import fail, preview_from
+    from facts.cli import fail
+    from infra.cli import preview_from
 
     try:
         usage = load_usage(usage_file)
@@ -137,7 +138,7 @@ def machine(
 
     from cost.quote import QuoteError, quote, quote_json
     from cost.render import bills_table
-    from infra.cli import fail
+    from facts.cli import fail
 
     prices = _catalog(catalog)
     try:
@@ -199,7 +200,7 @@ def per_model_cmd(
         result_lines,
     )
     from cost.quote import QuoteError, parse_gpu
-    from infra.cli import fail
+    from facts.cli import fail
 
     prices = _catalog(catalog)
     try:
@@ -255,7 +256,7 @@ def refresh_prices(
     )
     from cost.catalog import PRICES_DIR, CatalogError, load_catalog_file
     from cost.refresh import RefreshError, base_snapshot, build_snapshot, write_snapshot
-    from infra.cli import fail
+    from facts.cli import fail
 
     today = date.today()
     try:

@@ -36,7 +36,7 @@ from cost.scenario import (
     fixed_max_runs,
     persistent_max_runs,
 )
-from infra.hardware import catalog
+from facts.hardware import catalog
 
 MODELS: dict[str, str] = {
     "fixed": "Fixed GKE cluster",

@@ -89,7 +89,7 @@ def serving_size(serving: Serving) -> ServingSize:
 
 @cache
 def _kubeflow(installs: tuple[str, ...], machine_type: str) -> KubeflowSize:
-    from infra.hardware import UnknownMachineType, catalog
+    from facts.hardware import UnknownMachineType, catalog
     from infra.ownership import load_catalogue
     from infra.preflight import allocatable
 

@@ -17,7 +17,7 @@ from cost.models import bills, check_priceable, models_of
 from cost.per_model import RESULTS_FILE
 from cost.scenario import LIKE_FOR_LIKE, ScenarioError, load_scenario
 from cost.sizing import kubeflow_size, serving_size
-from infra.cli import app
+from mlp.cli import app
 
 runner = CliRunner()
 S = load_scenario(LIKE_FOR_LIKE)
@@ -55,7 +55,7 @@ def test_every_option_trains_on_the_same_machine_and_gpu():
               (S.persistent.machine_type, S.persistent.gpu)}
     assert len(shapes) == 1
     machine, gpu = shapes.pop()
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     label = catalog().accelerators[gpu.type].display_name
     for name, bill in bills(S, PRICES, 100).items():
@@ -85,7 +85,7 @@ def test_a_higher_load_needs_more_serving_nodes():
 
 
 def test_kubeflow_gets_the_smallest_pool_that_holds_its_requests():
-    from infra.hardware import catalog
+    from facts.hardware import catalog
     from infra.ownership import load_catalogue
     from infra.preflight import allocatable
 
@@ -287,7 +287,7 @@ def test_html_report_renders_its_charts_in_a_browser(report, tmp_path):
 
 def test_the_readme_quotes_the_like_for_like_figures(report):
     """The README's like-for-like sentence states what `mlp cost compare` computes."""
-    from infra.stack_config import REPO_ROOT
+    from facts.stacks import REPO_ROOT
 
     _, screen = report
     readme = " ".join((REPO_ROOT / "README.md").read_text().split())
