@@ -93,7 +93,7 @@ def stack(
     """Price a stack's offline preview per resource and component (hourly and monthly)."""
     from rich.console import Console
 
-    from cost.plan import price_preview
+    from cost.plan import plan_region, price_preview
     from cost.render import plan_json, plan_text, print_plan
     from cost.scenario import ScenarioError
     from cost.usage import load_usage
@@ -104,8 +104,10 @@ def stack(
         usage = load_usage(usage_file)
     except ScenarioError as err:
         raise fail(str(err)) from None
-    prices = _catalog(catalog or usage.catalog)
     preview, _ = preview_from(stack_name, stack_file, preview_file)
+    region = plan_region(preview)  # priced where the stack runs
+    prices = _catalog(catalog or usage.catalog,
+                      "--catalog" if region is None else f"stack region {region}", region)
     try:
         plan = price_preview(preview, prices, usage)
     except ScenarioError as err:

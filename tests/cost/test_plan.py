@@ -219,3 +219,35 @@ def test_live_previews_price_every_pool_as_its_stack_file_declares(stack, at_max
     clusters = [r for r in plan.resources if r.type == "gcp:container/cluster:Cluster"]
     assert len(clusters) == (1 if cfg.has_cluster else 0)
     assert plan.monthly == sum((r.bill.monthly for r in plan.resources), Decimal(0))
+
+
+@pytest.mark.parametrize(("location", "region"), [
+    ("europe-west4-b", "europe-west4"), ("us-central1", "us-central1")])
+def test_a_plan_is_priced_in_its_stacks_region(tmp_path, location, region):
+    from cost.plan import plan_region
+
+    text = (FIXTURES / "preview-dev.json").read_text().replace('"us-central1-c"',
+                                                                f'"{location}"')
+    path = tmp_path / "preview.json"
+    path.write_text(text)
+    assert plan_region(load_preview(path)) == region
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["cost", "stack", "--preview", str(path), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["region"] == region
+    pool = next(r for r in data["resources"] if r["name"] == "mlp-system-pool")
+    machine = load_catalog("2026-07-30", region).machine("n1-standard-4")
+    assert pool["components"][0]["unit_price"] == str(machine.usd)
+
+
+def test_a_stack_in_a_region_without_prices_exits_2_naming_it(tmp_path):
+    text = (FIXTURES / "preview-dev.json").read_text().replace('"us-central1-c"',
+                                                                '"us-east1-c"')
+    path = tmp_path / "preview.json"
+    path.write_text(text)
+    result = runner.invoke(app, ["cost", "stack", "--preview", str(path)])
+    assert result.exit_code == 2, result.output
+    assert ("stack region us-east1: no price snapshot 2026-07-30 for region 'us-east1'; "
+            "regions priced on 2026-07-30: us-central1, europe-west4") in \
+        " ".join(result.output.split())
