@@ -56,6 +56,22 @@ def test_roles_follow_the_declared_resource_types(stack):
     assert ("roles/aiplatform.admin" in roles) == (stack == "vertex")
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod", "vertex"])
+def test_every_declared_type_has_its_roles_in_the_table(stack):
+    assert not [f.what for f in report(stack).findings if f.need.startswith("unknown")]
+
+
+def test_a_type_the_table_does_not_know_is_a_warning_that_names_it(monkeypatch):
+    from infra import preflight as module
+
+    known = module.table()
+    roles = {k: v for k, v in known["deploy_roles"].items() if k != "gcp:storage/bucket:Bucket"}
+    monkeypatch.setattr(module, "table", lambda: {**known, "deploy_roles": roles})
+    unknown = [f for f in report("dev").findings if f.need.startswith("unknown")]
+    assert [(f.status, f.what) for f in unknown] == [
+        ("warn", "roles for gcp:storage/bucket:Bucket")]
+
+
 def test_allocatable_follows_gkes_reservation_bands():
     cpu, mem = allocatable(4, 15)
     # 6 % of the first core, 1 % of the second, 0.5 % of the next two.
