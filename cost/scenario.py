@@ -116,7 +116,7 @@ class AutoscaledCluster(_Strict):
     """
 
     cluster: ClusterFee
-    always_on_pools: list[NodePool] = []
+    always_on_pools: list[NodePool] = Field(default_factory=list)
     training_pool: GpuPool
     nodes_per_run: Annotated[int, Field(ge=1)] = 1
     scale_up_overhead_hours: NonNegDecimal = Decimal(0)
