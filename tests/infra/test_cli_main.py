@@ -12,6 +12,11 @@ from mlp.cli import hoist_global_flags, main
     (["-v", "preview", "dev"], ["-v", "preview", "dev"]),
     (["preview", "dev", "--verbose", "--", "--debug"],
      ["--verbose", "preview", "dev", "--", "--debug"]),
+    # A root flag's spelling as the value of a sub-command's option stays that value.
+    (["cost", "per-model", "--model", "-v", "--debug"],
+     ["--debug", "cost", "per-model", "--model", "-v"]),
+    (["cost", "per-model", "--model=-v", "-v"], ["-v", "cost", "per-model", "--model=-v"]),
+    (["preview", "dev", "--json", "--verbose"], ["preview", "dev", "--json", "--verbose"]),
 ])
 def test_root_flags_move_before_the_subcommand(argv: list[str], hoisted: list[str]) -> None:
     assert hoist_global_flags(argv) == hoisted
