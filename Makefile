@@ -52,16 +52,14 @@ bench: setup
 	$(UV) run --frozen python -m workloads.cifar10.bench_report --write workloads/README.md
 
 ## bench-gpu: the GPU benchmark (one NVIDIA GPU, under 8 minutes), writing
-## workloads/cifar10/benchmarks/results-gpu.yaml. It runs in .venv-gpu: the locked environment
-## with tensorflow-cpu swapped for TensorFlow's CUDA build at the same version, as the trainer's
-## gpu image does. `--smoke` of the same entry point runs in the tests, on a CPU.
-TF_VERSION = $(shell .venv/bin/python -c "from importlib.metadata import version; print(version('tensorflow-cpu'))")
-
+## workloads/cifar10/benchmarks/results-gpu.yaml. It runs in .venv-gpu, the locked `bench-gpu`
+## group: the trainer's CUDA build and the predictor's server. `--smoke` of the same entry point
+## runs in the tests, on a CPU.
 bench-gpu: .venv-gpu/.synced
 	.venv-gpu/bin/python -m workloads.cifar10.bench_gpu
 
-.venv-gpu/.synced: pyproject.toml uv.lock Makefile | setup
-	UV_PROJECT_ENVIRONMENT=.venv-gpu $(UV) sync --frozen --no-dev --compile-bytecode
-	$(UV) pip uninstall --python .venv-gpu tensorflow-cpu
-	$(UV) pip install --python .venv-gpu "tensorflow[and-cuda]==$(TF_VERSION)"
+.venv-gpu/.synced: pyproject.toml uv.lock Makefile
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	UV_PROJECT_ENVIRONMENT=.venv-gpu $(UV) sync --frozen --no-default-groups --group bench-gpu \
+	  --compile-bytecode
 	@touch $@
