@@ -20,7 +20,7 @@ setup: .venv/.synced
 ## output goes to $(REPORTS)/logs/, the terminal gets one line per step and a summary table, and
 ## $(REPORTS)/index.html links every file the steps wrote. Each step covers every stack in one
 ## process ({stack} in a path becomes each stack's name). PIPELINE=0 leaves the pipeline out.
-DEMO = $(UV) run --frozen python -m infra.demo --reports $(REPORTS)
+DEMO = $(UV) run --frozen python -m mlp.demo --reports $(REPORTS)
 PIPELINE ?= 1
 
 demo: setup
@@ -28,6 +28,8 @@ demo: setup
 	@$(DEMO) step "preview" -- preview --all --quiet --json '$(REPORTS)/preview-{stack}.json'
 	@$(DEMO) step "preflight" -- preflight --all --json '$(REPORTS)/preflight-{stack}.json'
 	@$(DEMO) step "cost compare" -- cost compare --out $(REPORTS)/cost
+	@$(DEMO) step "cost compare study-2024" -- cost compare --scenario study-2024 \
+	  --out $(REPORTS)/cost-study
 	@$(DEMO) step "cost stack" -- cost stack --all --preview '$(REPORTS)/preview-{stack}.json' \
 	  --json '$(REPORTS)/cost/plan-{stack}.json' --text '$(REPORTS)/cost/plan-{stack}.txt'
 	@$(DEMO) step "policy check" -- policy check --all \
@@ -46,19 +48,18 @@ bench: setup
 	$(UV) run --frozen python -m infra.bench
 	$(UV) run --frozen python -m infra.bench --table README.md
 	$(UV) run --frozen python -m workloads.cifar10.bench
+	$(UV) run --frozen python -m workloads.image_sizes
 	$(UV) run --frozen python -m workloads.cifar10.bench_report --write workloads/README.md
 
 ## bench-gpu: the GPU benchmark (one NVIDIA GPU, under 8 minutes), writing
-## workloads/cifar10/benchmarks/results-gpu.yaml. It runs in .venv-gpu: the locked environment
-## with tensorflow-cpu swapped for TensorFlow's CUDA build at the same version, as the trainer's
-## gpu image does. `--smoke` of the same entry point runs in the tests, on a CPU.
-TF_VERSION = $(shell .venv/bin/python -c "from importlib.metadata import version; print(version('tensorflow-cpu'))")
-
+## workloads/cifar10/benchmarks/results-gpu.yaml. It runs in .venv-gpu, the locked `bench-gpu`
+## group: the trainer's CUDA build and the predictor's server. `--smoke` of the same entry point
+## runs in the tests, on a CPU.
 bench-gpu: .venv-gpu/.synced
 	.venv-gpu/bin/python -m workloads.cifar10.bench_gpu
 
-.venv-gpu/.synced: pyproject.toml uv.lock Makefile | setup
-	UV_PROJECT_ENVIRONMENT=.venv-gpu $(UV) sync --frozen --no-dev --compile-bytecode
-	$(UV) pip uninstall --python .venv-gpu tensorflow-cpu
-	$(UV) pip install --python .venv-gpu "tensorflow[and-cuda]==$(TF_VERSION)"
+.venv-gpu/.synced: pyproject.toml uv.lock Makefile
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	UV_PROJECT_ENVIRONMENT=.venv-gpu $(UV) sync --frozen --no-default-groups --group bench-gpu \
+	  --compile-bytecode
 	@touch $@

@@ -167,7 +167,7 @@ def _dec(raw: Any, where: str) -> Decimal:
 
 def gpu_peaks() -> dict[str, GpuPeak]:
     """Peak TFLOPS of every GPU of the hardware catalog that has them, with their sources."""
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     return {name: GpuPeak(name, {p: _dec(v, f"hardware.yaml accelerators.{name}.peak_tflops"
                                             f".{p}")

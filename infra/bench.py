@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
+
+from facts.machine import machine_info
 
 RESULTS = Path(__file__).parent / "benchmarks" / "preview.json"
 TOOLCHAIN = Path(__file__).parent / "benchmarks" / "toolchain.yaml"
@@ -31,22 +31,6 @@ RUNS = 5
 TOOLCHAIN_RUNS = 3
 GOALS_S = {"preview_all": 10.0, "demo_without_pipeline": 40.0}
 """Wall-time goals, seconds, on 2 cores."""
-
-
-def machine_info(packages: Sequence[str] = ("pulumi", "pulumi-gcp")) -> dict[str, object]:
-    """What a benchmark ran on: CPU model, cores, Python, OS and the versions of `packages`
-    (keys spelled with `_` for `-`); other benchmarks pass the packages they measure."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "os": platform.platform(),
-            **{name.replace("-", "_"): version(name) for name in packages}}
 
 
 def _time(fn, runs: int = RUNS) -> list[float]:
@@ -68,7 +52,7 @@ def toolchain(runs: int = TOOLCHAIN_RUNS) -> dict[str, object]:
     import tempfile
 
     repo = Path(__file__).resolve().parents[1]
-    mlp = [sys.executable, "-m", "infra.cli"]
+    mlp = [sys.executable, "-m", "mlp"]
     with tempfile.TemporaryDirectory(prefix="toolchain-bench-") as tmp:
         commands = {
             "preview_all": [*mlp, "preview", "--all", "--quiet"],
@@ -152,13 +136,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "--toolchain-only" in args:
         write_toolchain(toolchain())
         return
+    from facts.stacks import stack_names, stack_path
     from infra.preview import run_preview
-    from infra.stack_config import read_stack_file, stack_names, stack_path
+    from infra.stack_config import read_stack_file
 
     results: dict[str, object] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                   "machine": machine_info(), "runs": RUNS, "stacks": {}}
     for stack in stack_names():
-        command = [sys.executable, "-m", "infra.cli", "preview", stack, "--quiet"]
+        command = [sys.executable, "-m", "mlp", "preview", stack, "--quiet"]
         cli = _time(lambda c=command: subprocess.run(c, check=True, capture_output=True))
         stack_file = read_stack_file(stack_path(stack))
         run_preview(stack_file)  # warm the imports once

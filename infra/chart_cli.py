@@ -7,22 +7,25 @@ from typing import Annotated
 
 import typer
 
+from facts.cli import choice, stack_choice
+from infra.charts import chart_names
+
 app = typer.Typer(no_args_is_help=True, help="Render, validate and lint the charts in charts/.")
 
 LAUNCHED_CHART = "cifar10-training"
 """The one chart launched per run with `helm install` rather than owned by a stack."""
 
-ChartName = Annotated[str, typer.Argument(help="A chart of charts/, e.g. cifar10-serving.")]
+ChartName = Annotated[choice(chart_names()), typer.Argument(  # type: ignore[valid-type]
+    help="A chart of charts/.")]
 
 
 def _chart_dir(name: str) -> Path:
+    from facts.cli import fail
     from infra.charts import CHARTS_DIR
-    from infra.cli import fail
 
     path = CHARTS_DIR / name
     if not (path / "Chart.yaml").is_file():
-        known = sorted(p.name for p in CHARTS_DIR.iterdir() if (p / "Chart.yaml").is_file())
-        raise fail(f"chart '{name}' is not in {CHARTS_DIR}; charts: {', '.join(known)}")
+        raise fail(f"chart '{name}' is not in {CHARTS_DIR}; charts: {', '.join(chart_names())}")
     return path
 
 
@@ -37,10 +40,10 @@ def render(
     """Print the chart's objects, each checked against its Kubernetes or CRD schema."""
     import yaml
 
+    from facts.cli import fail
+    from facts.documents import DocumentError, load_yaml
     from infra.charts import ChartError
     from infra.charts import render as render_chart
-    from infra.cli import fail
-    from infra.documents import DocumentError, load_yaml
     from infra.k8s_validate import validate_object
 
     chart = _chart_dir(name)
@@ -67,8 +70,8 @@ def render(
 @app.command()
 def lint(name: ChartName) -> None:
     """Run Helm's linter in strict mode; exit 1 on any warning or error."""
+    from facts.cli import fail
     from infra.charts import lint as lint_chart
-    from infra.cli import fail
 
     findings = lint_chart(_chart_dir(name))
     if findings:
@@ -79,7 +82,7 @@ def lint(name: ChartName) -> None:
 @app.command()
 def values(
     name: ChartName,
-    stack: Annotated[str | None, typer.Argument(
+    stack: Annotated[stack_choice() | None, typer.Argument(  # type: ignore[valid-type]
         help="Stack name: stacks/Pulumi.<stack>.yaml.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
         "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",
@@ -96,9 +99,10 @@ def values(
     """
     import yaml
 
+    from facts.cli import fail
     from infra.charts import ChartError
     from infra.charts import render as render_chart
-    from infra.cli import fail, resolve_stack_file
+    from infra.cli import resolve_stack_file
     from infra.config import ConfigError
 
     if name != LAUNCHED_CHART:

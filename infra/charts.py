@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from infra.stack_config import REPO_ROOT
+from facts.stacks import REPO_ROOT
 
 CHARTS_DIR = REPO_ROOT / "charts"
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
@@ -24,6 +24,11 @@ CHART_TYPE = "kubernetes:helm.sh/v4:Chart"
 class ChartError(ValueError):
     """A chart that cannot be rendered with the given values; the message is Helm's own, on one
     line."""
+
+
+def chart_names() -> list[str]:
+    """The charts of `charts/`, by folder name."""
+    return sorted(p.name for p in CHARTS_DIR.iterdir() if (p / "Chart.yaml").is_file())
 
 
 def one_line(text: str) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from infra.stack_selection import AllOpt, StacksArg
+from facts.stack_selection import AllOpt, StacksArg
 
 STATUS_STYLE = {"ok": "green", "todo": "yellow", "warn": "yellow", "fail": "bold red"}
 
@@ -27,8 +27,9 @@ def preflight(
     """Quotas at the stack's maximum size, placeholders, APIs, the deploying identity's roles
     and whether each workload fits its pool. Exit 1 when something is certain to fail, 0 with
     warnings otherwise, 2 on bad input. Several stacks (or --all) run in one process."""
-    from infra.cli import STACK_SOURCES, fail, resolve_stack_file
-    from infra.stack_selection import check_templates, chosen_stacks, for_each_stack
+    from facts.cli import fail
+    from facts.stack_selection import check_templates, chosen_stacks, for_each_stack
+    from infra.cli import STACK_SOURCES, resolve_stack_file
 
     names = chosen_stacks(stacks, all_stacks)
     if (not names) == (stack_file is None):
@@ -47,10 +48,11 @@ def preflight(
 
 def _preflight_one(resolved, json_path: Path | None, several: bool) -> None:
     """`mlp preflight` for one read stack file."""
-    from infra.cli import _run_preview, fail
+    from facts.cli import fail
+    from facts.stack_selection import stack_file_path
+    from infra.cli import _run_preview
     from infra.config import ConfigError
     from infra.preflight import preflight as run
-    from infra.stack_selection import stack_file_path
 
     try:
         cfg = resolved.platform()

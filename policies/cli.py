@@ -12,7 +12,10 @@ from typing import Annotated
 
 import typer
 
-from infra.stack_selection import AllOpt, StacksArg
+from facts.cli import choice
+from facts.stack_selection import AllOpt
+from facts.stacks import stack_names
+from policies import CONFIG_DIR
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="CrossGuard policy pack: offline checks and the policy table.")
@@ -29,6 +32,9 @@ ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="Policy-pack config JSON (default: policies/config/<stack>.json).",
     dir_okay=False)]
 
+CheckedStack = choice(sorted({*stack_names(), *(p.stem for p in CONFIG_DIR.glob("*.json"))}))
+"""Stacks `check` knows: a shipped stack file or a shipped policy config names each."""
+
 SOURCES = ("give a stack name or --stack-file PATH to preview and check (or several stack "
            "names, or --all), or --preview FILE with the stack name whose policy config applies "
            "(or --config FILE)")
@@ -37,7 +43,7 @@ SOURCES = ("give a stack name or --stack-file PATH to preview and check (or seve
 
 def _artifact(path: Path) -> str:
     """A stack file as SARIF names it: relative to the repository root when inside it."""
-    from infra.stack_config import REPO_ROOT
+    from facts.stacks import REPO_ROOT
 
     full = path.resolve()
     return full.relative_to(REPO_ROOT).as_posix() if full.is_relative_to(REPO_ROOT) else str(path)
@@ -46,7 +52,7 @@ def _artifact(path: Path) -> str:
 def _config(stack: str | None, config_file: Path | None, shipped_only: bool = True):
     """The caller's choice of policy config: `--config FILE`, else the named stack's (see
     `config_for_stack`)."""
-    from infra.cli import fail
+    from facts.cli import fail
     from policies.runner import PolicyConfigError, config_for_stack, load_config
 
     try:
@@ -59,7 +65,10 @@ def _config(stack: str | None, config_file: Path | None, shipped_only: bool = Tr
 
 @app.command()
 def check(
-    stacks: StacksArg = None,
+    stacks: Annotated[list[CheckedStack] | None, typer.Argument(  # type: ignore[valid-type]
+        metavar="[STACK]...", help="Stack names: stacks/Pulumi.<stack>.yaml, or "
+        "policies/config/<stack>.json (several run in one process; file options then take "
+        "{stack}).", show_default=False)] = None,
     all_stacks: AllOpt = False,
     stack_file: Annotated[Path | None, typer.Option(
         "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",
@@ -77,10 +86,11 @@ def check(
     caller's choice (the stack named here, or `--config`), never something a preview file says
     about itself: a saved preview is data to check, not a source of its own enforcement levels.
     """
-    from infra.cli import fail
-    from infra.stack_selection import check_templates, chosen_stacks, for_each_stack
+    from facts.cli import fail
+    from facts.stack_selection import check_templates, chosen_stacks, for_each_stack
 
-    names = chosen_stacks(stacks, all_stacks)
+    # With --preview a name only chooses the policy config: it needs no stack file.
+    names = chosen_stacks(stacks, all_stacks, need_file=preview_file is None)
     if preview_file is not None and (stack_file is not None
                                      or (not names and config_file is None)):
         raise fail(SOURCES)
@@ -104,8 +114,8 @@ def _check_one(stack: str | None, stack_file: Path | None, preview_file: Path | 
     """`mlp policy check` for one stack, one stack file or one saved preview."""
     from rich.console import Console
 
+    from facts.stack_selection import stack_file_path
     from infra.cli import preview_from
-    from infra.stack_selection import stack_file_path
     from policies.pack import all_policies
     from policies.render import render_report, to_sarif, write_json
     from policies.runner import evaluate
@@ -149,7 +159,7 @@ def table(
         dir_okay=False)] = None,
 ) -> None:
     """Print the policy table (id, name, severity, enforcement per stack, anchor)."""
-    from infra.cli import fail
+    from facts.cli import fail
     from policies.pack import all_policies
     from policies.render import policy_table, replace_table
 
@@ -163,3 +173,20 @@ def table(
         raise fail(f"{write}: {err}") from None
     write.write_text(updated)
     typer.echo(f"policy table written to {write}")
+
+
+@app.command()
+def bundle(
+    out: Annotated[Path, typer.Argument(
+        help="A new or empty folder for the pack: publish it with `pulumi policy publish`.",
+        file_okay=False)],
+) -> None:
+    """Write the policy pack as one self-contained folder, for `pulumi policy publish`."""
+    from facts.cli import fail
+    from policies.bundle import BundleError, write_bundle
+
+    try:
+        entries = write_bundle(out)
+    except (BundleError, OSError) as err:
+        raise fail(str(err)) from None
+    typer.echo(f"policy pack written to {out}: {', '.join(p.name for p in entries)}")

@@ -29,10 +29,10 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError  # what args.not_applicable() raises
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
+from policies import CONFIG_DIR
 from policies.base import MlpPolicy, MlpResourcePolicy, MlpStackPolicy
 from policies.pack import all_policies
 
-CONFIG_DIR = Path(__file__).parent / "config"
 LEVELS = {level.value: level for level in EnforcementLevel}
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 JSON_TYPES: dict[str, tuple[type, ...]] = {"integer": (int,), "number": (int, float),
@@ -145,7 +145,7 @@ def config_for_stack(stack: str, shipped_only: bool = False) -> PackConfig:
         PolicyConfigError: for an invalid stack name, an unknown one (with `shipped_only`), or
             an invalid config file.
     """
-    from infra.stack_config import StackNameError, check_stack_name, stack_names
+    from facts.stacks import StackNameError, check_stack_name, stack_names
 
     try:
         check_stack_name(stack)

@@ -19,7 +19,7 @@ from cost.per_model import (
     usd_per_million,
 )
 from cost.scenario import Gpu
-from infra.cli import app
+from mlp.cli import app
 
 runner = CliRunner()
 T4 = Gpu(type="nvidia-tesla-t4", count=1)
@@ -198,7 +198,7 @@ def test_cpu_without_measurement_needs_a_throughput() -> None:
 
 
 def test_flops_data_match_the_keras_models() -> None:
-    from cost.flops import forward_flops
+    from facts.flops import forward_flops
     from workloads.cifar10.model import build_model
 
     for spec in load_throughput_data().models.values():

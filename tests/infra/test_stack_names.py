@@ -11,16 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from infra.cli import app
-from infra.stack_config import (
-    STACK_NAME_MAX,
-    StackFile,
-    StackNameError,
-    check_stack_name,
-    read_stack_file,
-    stack_names,
-    stack_path,
-)
+from facts.stacks import STACK_NAME_MAX, StackNameError, check_stack_name, stack_names, stack_path
+from infra.stack_config import StackFile, read_stack_file
+from mlp.cli import app
 from tests.infra.conftest import write_stack
 
 runner = CliRunner()
@@ -71,7 +64,7 @@ def test_stack_argument_is_checked_before_it_becomes_a_path() -> None:
         stack_path("../stacks/Pulumi.dev")
     result = runner.invoke(app, ["preview", "../stacks/dev"])
     assert result.exit_code == 2
-    assert "stack name '../stacks/dev' is not valid" in result.stderr
+    assert "'../stacks/dev' is not one of 'dev', 'prod', 'vertex'" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 

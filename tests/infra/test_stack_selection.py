@@ -11,16 +11,16 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from infra.cli import app
-from infra.stack_config import REPO_ROOT, stack_names
-from infra.stack_selection import for_each_stack, stack_file_path
+from facts.stack_selection import for_each_stack, stack_file_path
+from facts.stacks import REPO_ROOT, stack_names
+from mlp.cli import app
 
 runner = CliRunner()
 
 
 def test_preview_all_writes_each_stack_what_a_single_preview_writes(tmp_path: Path) -> None:
     """One process previews every stack; each file is byte-identical to its own run's."""
-    done = subprocess.run([sys.executable, "-m", "infra.cli", "preview", "--all", "--quiet",
+    done = subprocess.run([sys.executable, "-m", "mlp", "preview", "--all", "--quiet",
                            "--json", str(tmp_path / "all-{stack}.json")], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -111,7 +111,7 @@ def test_commands_that_need_no_pulumi_do_not_import_it(args: list[str], tmp_path
     probe = ("import sys, atexit\n"
              "atexit.register(lambda: print('IMPORTED', sorted({m.split('.')[0] for m in "
              "sys.modules if m.startswith('pulumi')}), file=sys.stderr))\n"
-             "from infra.cli import main\n"
+             "from mlp.cli import main\n"
              f"sys.argv = ['mlp', *{argv!r}]\n"
              "main()\n")
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True,

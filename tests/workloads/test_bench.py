@@ -11,7 +11,7 @@ pytest.importorskip("tensorflow")
 
 
 def test_machine_info_extends_infras_with_the_workloads_packages() -> None:
-    from infra.bench import machine_info as base_info
+    from facts.machine import machine_info as base_info
     from workloads.cifar10.bench import machine_info
 
     info = machine_info()
@@ -77,7 +77,7 @@ def test_mfu_is_training_flops_over_the_peak_of_the_precision() -> None:
 
 
 def test_cuda_device_names_find_their_gpu_in_the_hardware_catalog() -> None:
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     assert catalog().accelerator_named("Tesla T4").name == "nvidia-tesla-t4"
     assert catalog().accelerator_named("NVIDIA L4").name == "nvidia-l4"

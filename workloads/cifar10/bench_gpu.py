@@ -4,7 +4,7 @@ Per model (the study's VGG and the residual net, full width), per mode (float32,
 mixed float16 compiled with XLA) and per batch size (128, 512): training images/s of our input
 pipeline (cached, augmented, prefetched) into a training step (SGD with momentum; a loss-scale
 optimizer under mixed float16, as the trainer does). With the model's FLOPs per image
-(`cost.flops`, 3 × forward for a training step) and the GPU's peak from the hardware catalog
+(`facts.flops`, 3 × forward for a training step) and the GPU's peak from the hardware catalog
 (`infra/data/hardware.yaml`) each row carries its model FLOPs utilisation (MFU). Then the
 predictor's serving throughput on the GPU against the direct serving-function server.
 
@@ -69,7 +69,7 @@ def gpu_device() -> dict[str, object]:
     """The GPU TensorFlow sees (name, count, catalog key and peak TFLOPS), or CPU-only."""
     import tensorflow as tf
 
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
@@ -162,7 +162,7 @@ def mfu(images_per_s: float, forward_flops: int, peak_tflops: dict[str, str] | N
 def bench_training(sizes: Sizes, device: dict[str, object],
                    budget_s: float = BUDGET_S) -> dict[str, object]:
     """Every model × mode × batch size, each with its MFU; cells past the budget are skipped."""
-    from cost.flops import forward_flops
+    from facts.flops import forward_flops
     from workloads.cifar10.config import build_parser
     from workloads.cifar10.model import build_model
 
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"results file (default {RESULTS_GPU.name} beside the CPU "
                              "results, for a GPU run)")
     args = parser.parse_args(argv)
-    from infra.verbosity import import_tensorflow_quietly
+    from workloads.quiet_tf import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     with tempfile.TemporaryDirectory(prefix="cifar10-bench-gpu-") as tmp:

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from infra.progress import StepProgress
+from facts.cli import print_error
+from facts.progress import StepProgress
 from workloads.cifar10 import CLASS_NAMES, NUM_CLASSES
 from workloads.cifar10.config import HYPERTUNE_METRICS, KATIB_METRICS, TrainConfig, join, parse_args
 from workloads.cifar10.distribute import ClusterConfigError, Role, role_from_env
@@ -357,7 +358,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         cfg = parse_args(args, prog=prog)
         role = role_from_env(os.environ)
     except ClusterConfigError as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
+        print_error(str(err))
         return 2
     if cfg.data == "tfds":
         from workloads.netcheck import tfds_offline_problem
@@ -365,9 +366,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         # Before TensorFlow starts: offline, tfds retries its download for minutes.
         problem = tfds_offline_problem(cfg.data_dir)
         if problem:
-            print(f"error: {problem}", file=sys.stderr, flush=True)
+            print_error(problem)
             return 2
-    from infra.verbosity import import_tensorflow_quietly, quiet_libraries, verbose_enabled
+    from facts.verbosity import quiet_libraries, verbose_enabled
+    from workloads.quiet_tf import import_tensorflow_quietly
 
     if not verbose_enabled():
         quiet_libraries()
@@ -387,14 +389,14 @@ def _train_here(cfg: TrainConfig) -> int:
     try:
         train(cfg)
     except (DataError, ClusterConfigError, ResumeError, OutputError) as err:
-        from infra.verbosity import print_traceback_if_debug
+        from facts.verbosity import print_traceback_if_debug
 
         print_traceback_if_debug()
-        print(f"error: {err}", file=sys.stderr, flush=True)
+        print_error(str(err))
         return 2
     except Terminated:
-        print(f"error: run {cfg.run_id}: stopped by SIGTERM; the last finished epoch's backup "
-              f"is kept, so the same --run-id {cfg.run_id} resumes", file=sys.stderr, flush=True)
+        print_error(f"run {cfg.run_id}: stopped by SIGTERM; the last finished epoch's backup "
+              f"is kept, so the same --run-id {cfg.run_id} resumes")
         return TERMINATED_EXIT
     finally:
         signal.signal(signal.SIGTERM, previous)

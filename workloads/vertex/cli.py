@@ -14,6 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
+from facts.cli import completion
+from workloads.tuning.space import space_names
+
 app = typer.Typer(no_args_is_help=True, help="Vertex AI jobs for the CIFAR-10 trainer: custom "
                   "training (one or many workers) and hyperparameter tuning.")
 
@@ -36,8 +39,8 @@ ArgOpt = Annotated[list[str] | None, typer.Option(
 
 def _where(stack_outputs: Path | None, project: str | None, region: str | None,
            bucket: str | None, image: str | None, tag: str | None, gpu: bool) -> dict[str, Any]:
-    from infra import exports
-    from infra.cli import fail
+    from facts import exports
+    from facts.cli import fail
     from workloads.pipelines.settings import SettingsError, load_settings
     from workloads.pipelines.submit import SubmitError, read_stack_outputs
 
@@ -104,7 +107,7 @@ def custom_job_cmd(
     arg: ArgOpt = None, dry_run: DryRunOpt = False,
 ) -> None:
     """A CustomJob running the trainer on one or several machines."""
-    from infra.cli import fail
+    from facts.cli import fail
     from workloads.vertex.jobs import JobError, Machine, custom_job
 
     where = _where(stack_outputs, project, region, staging_bucket, image, tag,
@@ -125,14 +128,15 @@ def custom_job_cmd(
 @app.command("tune")
 def tune_cmd(
     space: Annotated[str, typer.Option(
-        "--space", help="search-space name in workloads/tuning/spaces or a YAML path")
-    ] = "vertex-study",
+        "--space", help=f"a search space of workloads/tuning/spaces ({', '.join(space_names())}) "
+                        "or a YAML path", metavar="NAME|PATH",
+        autocompletion=completion(space_names))] = "vertex-study",
     stack_outputs: OutputsOpt = None, project: ProjectOpt = None, region: RegionOpt = None,
     staging_bucket: BucketOpt = None, image: ImageOpt = None, tag: TagOpt = None,
     arg: ArgOpt = None, dry_run: DryRunOpt = False,
 ) -> None:
     """A HyperparameterTuningJob from a search-space file (default: the study's Vertex search)."""
-    from infra.cli import fail
+    from facts.cli import fail
     from workloads.tuning.space import NotExpressible, SearchSpaceError, load_space
     from workloads.vertex.jobs import JobError, tuning_job
 

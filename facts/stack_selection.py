@@ -16,26 +16,30 @@ from typing import Annotated
 
 import typer
 
+from facts.cli import stack_choice
+
 STACK_FIELD = "{stack}"
 """The placeholder a file option writes for each stack's name."""
 
-StacksArg = Annotated[list[str] | None, typer.Argument(
+StacksArg = Annotated[list[stack_choice()] | None, typer.Argument(  # type: ignore[valid-type]
     metavar="[STACK]...", help="Stack names: stacks/Pulumi.<stack>.yaml (several run in one "
                                "process; file options then take {stack}).", show_default=False)]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every shipped stack.")]
 
 
-def chosen_stacks(stacks: Sequence[str] | None, all_stacks: bool) -> list[str]:
+def chosen_stacks(stacks: Sequence[str] | None, all_stacks: bool,
+                  need_file: bool = True) -> list[str]:
     """The stacks named on the command line in order (repeats dropped), or every shipped stack
-    with `--all`; each checked to have a shipped file. Exit 2 naming the bad one."""
-    from infra.cli import fail
-    from infra.stack_config import StackFileError, stack_names, stack_path
+    with `--all`; with `need_file`, each checked to have a shipped file. Exit 2 naming the bad
+    one."""
+    from facts.cli import fail
+    from facts.stacks import StackFileError, stack_names, stack_path
 
     if all_stacks and stacks:
         raise fail(f"give stack names or --all, not both (got --all and "
                    f"{' '.join(stacks)})")
     names = stack_names() if all_stacks else list(dict.fromkeys(stacks or []))
-    for name in names:
+    for name in names if need_file else ():
         try:
             stack_path(name)
         except StackFileError as err:
@@ -50,8 +54,8 @@ def stack_file_path(template: Path | None, stack: str, several: bool, option: st
     With several stacks an output path without the placeholder would be written by each of
     them in turn: exit 2 naming the option. An input path without it is shared by every stack.
     """
-    from infra.cli import fail
-    from infra.stack_config import check_stack_name
+    from facts.cli import fail
+    from facts.stacks import check_stack_name
 
     if template is None:
         return None
@@ -77,13 +81,13 @@ def check_templates(several: bool, **outputs: Path | None) -> None:
 def for_each_stack(names: Sequence[str], run: Callable[[str], None]) -> None:
     """Run `run(stack)` for every stack, each under a `== <stack>` line when there are
     several; exit with the highest code any of them exited with."""
-    from infra.cli import err_console
+    from facts.cli import err_console
 
     codes = []
     for name in names:
         if len(names) > 1:
             typer.echo(f"== {name}")
-            err_console.file.flush()
+            err_console().file.flush()
         try:
             run(name)
             codes.append(0)

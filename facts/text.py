@@ -1,0 +1,35 @@
+"""How values are read from the wire and written in one-line messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SHOWN_CHARS = 80
+"""Longest rendering of a bad value in a message; longer ones are cut and their length given."""
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` for a message: one line, at most about `SHOWN_CHARS` characters."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else \
+        f"{len(value)} items" if isinstance(value, dict | list | tuple) else f"{len(text)} chars"
+    return f"{text[:SHOWN_CHARS - 20]}... ({size})"
+
+
+def number(value: Any) -> float | None:
+    """A wire number (int, float, or numeric string) as float; anything else → None.
+
+    Preview inputs and policy properties carry numbers as floats, sometimes as strings; a
+    boolean is not a number even though Python counts it as one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
