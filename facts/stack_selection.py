@@ -12,18 +12,39 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-
-from facts.cli import stack_choice
 
 STACK_FIELD = "{stack}"
 """The placeholder a file option writes for each stack's name."""
 
-StacksArg = Annotated[list[stack_choice()] | None, typer.Argument(  # type: ignore[valid-type]
-    metavar="[STACK]...", help="Stack names: stacks/Pulumi.<stack>.yaml (several run in one "
-                               "process; file options then take {stack}).", show_default=False)]
+def stacks_argument(allowed: Callable[[], Sequence[str]] | None = None,
+                    what: str = "stacks/Pulumi.<stack>.yaml") -> Any:
+    """A variadic stack-name argument: `--help` lists the names, shell completion offers them,
+    and any other value is a one-line usage error naming the choices (typer's own choices do
+    not take several values)."""
+    from facts.cli import completion
+    from facts.stacks import stack_names
+
+    names = allowed or stack_names
+
+    def check(values: list[str] | None) -> list[str] | None:
+        known = list(names())
+        for value in values or ():
+            if value not in known:
+                raise typer.BadParameter(f"{value!r} is not one of "
+                                         f"{', '.join(repr(k) for k in known)}.")
+        return values
+
+    return Annotated[list[str] | None, typer.Argument(
+        metavar="[STACK]...", show_default=False, callback=check,
+        autocompletion=completion(names),
+        help=f"Stack names ({what}): {', '.join(names())}. Several run in one process; file "
+             "options then take {stack}.")]
+
+
+StacksArg = stacks_argument()
 AllOpt = Annotated[bool, typer.Option("--all", help="Every shipped stack.")]
 
 

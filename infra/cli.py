@@ -131,9 +131,9 @@ def preview(
 def _preview_one(resolved: Any, json_path: Path | None, quiet: bool, against: Path | None,
                  diff_json: Path | None, diff_md: Path | None, several: bool) -> None:
     """`mlp preview` for one read stack file."""
+    from facts.stack_selection import stack_file_path
     from infra.placeholders import find_placeholders
     from infra.render import render_counts, render_outputs, render_tree
-    from facts.stack_selection import stack_file_path
 
     result = _run_preview(resolved)
     if against is not None:

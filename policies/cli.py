@@ -12,8 +12,7 @@ from typing import Annotated
 
 import typer
 
-from facts.cli import choice
-from facts.stack_selection import AllOpt
+from facts.stack_selection import AllOpt, stacks_argument
 from facts.stacks import stack_names
 from policies import CONFIG_DIR
 
@@ -32,8 +31,13 @@ ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="Policy-pack config JSON (default: policies/config/<stack>.json).",
     dir_okay=False)]
 
-CheckedStack = choice(sorted({*stack_names(), *(p.stem for p in CONFIG_DIR.glob("*.json"))}))
-"""Stacks `check` knows: a shipped stack file or a shipped policy config names each."""
+def checked_stacks() -> list[str]:
+    """Stacks `check` knows: a shipped stack file or a shipped policy config names each."""
+    return sorted({*stack_names(), *(p.stem for p in CONFIG_DIR.glob("*.json"))})
+
+
+CheckedStacks = stacks_argument(checked_stacks,
+                                "stacks/Pulumi.<stack>.yaml, or policies/config/<stack>.json")
 
 SOURCES = ("give a stack name or --stack-file PATH to preview and check (or several stack "
            "names, or --all), or --preview FILE with the stack name whose policy config applies "
@@ -65,10 +69,7 @@ def _config(stack: str | None, config_file: Path | None, shipped_only: bool = Tr
 
 @app.command()
 def check(
-    stacks: Annotated[list[CheckedStack] | None, typer.Argument(  # type: ignore[valid-type]
-        metavar="[STACK]...", help="Stack names: stacks/Pulumi.<stack>.yaml, or "
-        "policies/config/<stack>.json (several run in one process; file options then take "
-        "{stack}).", show_default=False)] = None,
+    stacks: CheckedStacks = None,
     all_stacks: AllOpt = False,
     stack_file: Annotated[Path | None, typer.Option(
         "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",

@@ -38,7 +38,7 @@ def test_preview_all_writes_each_stack_what_a_single_preview_writes(tmp_path: Pa
     (["preview", "dev", "prod", "--json", "out.json"],
      "--json out.json: with several stacks the path needs {stack}"),
     (["preview", "--all", "dev"], "give stack names or --all, not both"),
-    (["preview", "dev", "nosuchstack"], "stack 'nosuchstack' has no file"),
+    (["preview", "dev", "nosuchstack"], "'nosuchstack' is not one of 'dev', 'prod', 'vertex'"),
     (["preview", "dev", "../prod"], "'../prod'"),
     (["preview", "dev", "prod", "--against", "old.json"], "--against compares one stack"),
     (["policy", "check", "--all", "--json", "-"], "several stacks cannot share stdout"),
