@@ -30,6 +30,15 @@ RUN_ID = "test-run"
 """The run id `tiny_args` passes, so a second start of the same arguments resumes."""
 
 
+@pytest.fixture(autouse=True)
+def _float32_after_each_test() -> Iterator[None]:
+    """A training run sets Keras's process-wide precision policy (`--precision auto` picks
+    mixed bfloat16 on some CPUs); the next test in this worker starts from float32 again."""
+    yield
+    if "keras" in sys.modules:
+        sys.modules["keras"].mixed_precision.set_global_policy("float32")
+
+
 def tiny_args(root: Path, *extra: str) -> list[str]:
     """TINY_ARGS plus base output folders under `root` and run id `RUN_ID` (`extra` may pass
     another `--run-id`: the last one wins)."""

@@ -421,7 +421,7 @@ def _server_command(name: str, workdir: Path, batching: Sequence[str] = ()) -> l
 
 
 class _Server:
-    """A server process on a free port for the time of a `with` block."""
+    """A server process on a free port, started at once; `ready()` waits until it answers."""
 
     def __init__(self, command: list[str]) -> None:
         self.port = _free_port()
@@ -430,21 +430,36 @@ class _Server:
                                      env=_server_env(), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
 
-    def __enter__(self) -> _Server:
-        try:
-            _wait_ready(self.url, self.proc)
-        except BaseException:
-            self.__exit__()
-            raise
+    def ready(self) -> _Server:
+        _wait_ready(self.url, self.proc)
         return self
 
+    def __enter__(self) -> _Server:
+        try:
+            return self.ready()
+        except BaseException:
+            self.stop()
+            raise
+
     def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
         self.proc.terminate()
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def _start_all(stack: contextlib.ExitStack, commands: dict) -> dict:
+    """Every server of `commands` started together (their start-ups overlap), stopped when
+    `stack` closes, and ready."""
+    servers = {key: _Server(command) for key, command in commands.items()}
+    for server in servers.values():
+        stack.callback(server.stop)
+    return {key: server.ready() for key, server in servers.items()}
 
 
 def model_call_rates(width: float, workdir: Path, sizes: Sequence[int],
@@ -497,8 +512,7 @@ def bench_serving(width: float, seconds: float, workdir: Path, repeats: int = 3,
     _export(width, workdir)
     matrix: dict[str, dict[str, dict[str, object]]] = {}
     with contextlib.ExitStack() as stack:
-        running = {name: stack.enter_context(_Server(_server_command(name, workdir)))
-                   for name in servers}
+        running = _start_all(stack, {name: _server_command(name, workdir) for name in servers})
         for n in images_per_request:
             row = matrix.setdefault(f"{n}_image{'s' if n > 1 else ''}_per_request", {})
             for c in concurrency:
@@ -563,10 +577,10 @@ def bench_batch_settings(width: float, seconds: float, workdir: Path, sizes: Seq
                  if (DEFAULT_MAX_SIZE, wait) not in settings]
     runs: dict[tuple[int, float], list[dict[str, object]]] = {key: [] for key in settings}
     with contextlib.ExitStack() as stack:
-        servers = {(size, wait): stack.enter_context(_Server(_server_command(
+        servers = _start_all(stack, {(size, wait): _server_command(
             "ours_kserve", workdir, ["--batch-max-size", str(size),
-                                     "--batch-max-wait-ms", f"{wait:g}"])))
-            for size, wait in settings}
+                                     "--batch-max-wait-ms", f"{wait:g}"])
+            for size, wait in settings})
         for _ in range(repeats):
             for key, server in servers.items():
                 runs[key].append(_load(server.url, seconds, clients, 1))
