@@ -22,3 +22,7 @@ def bucket(role: str) -> str:
 def workload_service_account(workload: str) -> str:
     """Output name of a workload's service account email, e.g. ``trainingServiceAccount``."""
     return f"{workload}ServiceAccount"
+ALERT_EMAILS = "alertEmails"
+"""E-mail addresses the stack's monitoring alerts go to (Vertex AI Model Monitoring too)."""
+NOTIFICATION_CHANNELS = "notificationChannels"
+"""Resource names of the stack's Cloud Monitoring notification channels."""

@@ -40,11 +40,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from infra.verbosity import print_traceback_if_debug
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME
+from workloads.cifar10.features import FeatureLog
 from workloads.cifar10.guards import (
     DEFAULT_DRAIN_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_REQUEST_TIMEOUT_S,
+    REQUEST_ID_HEADER,
     BodyTooLarge,
     Limits,
     Refused,
@@ -275,6 +277,8 @@ class Cifar10Model(Model):
         self.model_dir = model_dir
         self.max_batch = max_batch
         self.classifier = None
+        self.feature_log: FeatureLog | None = None
+        """Where the monitored features of sampled requests go (`features.FeatureLog`)."""
 
     def load(self) -> bool:
         from workloads.cifar10.export import LoadedClassifier
@@ -286,12 +290,18 @@ class Cifar10Model(Model):
     def _probabilities(self, images: np.ndarray) -> np.ndarray:
         return self.classifier(images).numpy()
 
+    def _observe(self, images: np.ndarray, probs: np.ndarray, headers: dict | None) -> None:
+        """Hand the batch to the feature log, which samples and writes it off this path."""
+        if self.feature_log is not None:
+            self.feature_log.observe(images, probs, (headers or {}).get(REQUEST_ID_HEADER))
+
     async def predict(self, payload: dict | InferRequest | bytes, headers: dict | None = None,
                       response_headers: dict | None = None) -> dict | InferResponse:
         loop = asyncio.get_running_loop()
         if isinstance(payload, InferRequest):
             images = self._v2_images(payload)
             probs = await loop.run_in_executor(None, self._probabilities, images)
+            self._observe(images, probs, headers)
             output = InferOutput("probabilities", list(probs.shape), "FP32")
             output.set_data_from_numpy(probs.astype(np.float32), binary_data=False)
             return InferResponse(payload.id or str(uuid.uuid4()), self.name, [output])
@@ -303,6 +313,7 @@ class Cifar10Model(Model):
                                '{"instances": [image, ...]}')
         images = validate_images(payload["instances"], "instances", self.max_batch)
         probs = await loop.run_in_executor(None, self._probabilities, images)
+        self._observe(images, probs, headers)
         body: dict[str, Any] = {"predictions": probs.tolist()}
         if payload.get("return_labels") is True:
             body["labels"] = [CLASS_NAMES[i] for i in probs.argmax(axis=1)]
@@ -344,6 +355,7 @@ class PredictorServer:
         from kserve.protocol.rest.server import RESTServer
 
         from workloads.cifar10.guards import BodyLimit, guarded_protocol
+        from workloads.cifar10.http_metrics import RequestMetrics
 
         self.limits = limits or Limits(default_max_body_bytes(model.max_batch))
         self._socket = listener or bind(host, port)
@@ -356,7 +368,7 @@ class PredictorServer:
                                 workers=1, grace_period=math.ceil(self.limits.drain_timeout_s))
         config = self._rest.config
         config.host = self.host
-        config.app = BodyLimit(_kserve_app(), self.limits.max_body_bytes)
+        config.app = RequestMetrics(BodyLimit(_kserve_app(), self.limits.max_body_bytes))
         config.http = guarded_protocol(self.limits)
         config.timeout_keep_alive = self.limits.idle_timeout_s
         self._thread: threading.Thread | None = None
@@ -481,6 +493,8 @@ def _answer_refusals(app: Any) -> None:
 
 
 MAX_BODY_ENV = "PREDICTOR_MAX_BODY_BYTES"
+FEATURE_LOG_ENV = "PREDICTOR_FEATURE_LOG"
+FEATURE_RATE_ENV = "PREDICTOR_FEATURE_SAMPLE_RATE"
 TIMEOUTS = (
     ("header-timeout", DEFAULT_HEADER_TIMEOUT_S,
      "request line and headers must arrive within this, else 408"),
@@ -512,6 +526,14 @@ def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.Ar
                         "images need as V1 JSON with the longest numbers, plus 25%%")
     for name, default, what in TIMEOUTS:
         p.add_argument(f"--{name}", type=float, default=default, metavar="SECONDS", help=what)
+    p.add_argument("--feature-log", default=os.environ.get(FEATURE_LOG_ENV) or None,
+                   metavar="FOLDER",
+                   help=f"write the monitored features of sampled requests under this folder "
+                        f"(local or gs://; ${FEATURE_LOG_ENV}); default: not logged")
+    p.add_argument("--feature-sample-rate", type=float,
+                   default=os.environ.get(FEATURE_RATE_ENV) or "1.0", metavar="RATE",
+                   help=f"share of requests whose features are logged, (0, 1] "
+                        f"(${FEATURE_RATE_ENV})")
     return p
 
 
@@ -540,6 +562,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     if args.max_batch < 1:
         parser.error(f"--max-batch {args.max_batch} is not allowed; use an integer ≥ 1")
     limits = limits_from(args, parser)
+    rate = args.feature_sample_rate
+    if not (math.isfinite(rate) and 0 < rate <= 1):
+        parser.error(f"--feature-sample-rate {rate} is not allowed; use a number in (0, 1]")
     problem = local_model_problem(args.model_dir)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -562,11 +587,24 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         print_traceback_if_debug()
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.feature_log:
+        model.feature_log = FeatureLog(args.feature_log, model_version(model.classifier.path),
+                                       sample_rate=rate)
     server = PredictorServer(model, limits=limits, listener=listener)
     print(f"serving {args.model_name} from {model.classifier.path} on {server.url} (body limit "
           f"{limits.max_body_bytes} bytes)", flush=True)
-    server.run()
+    try:
+        server.run()
+    finally:
+        if model.feature_log is not None:
+            model.feature_log.close()
     return 0
+
+
+def model_version(path: str) -> str:
+    """The served version: the numbered folder the SavedModel is in (`.../cifar10/3` → `3`),
+    else the folder's name."""
+    return path.rstrip("/").rsplit("/", 1)[-1] or "unknown"
 
 
 if __name__ == "__main__":

@@ -209,10 +209,11 @@ def schedule_kubeflow(package: Path, arguments: Mapping[str, Any], client: Any, 
 
 
 def vertex_job(package: Path, config: Mapping[str, Any], arguments: Mapping[str, Any],
-               job_factory: Callable[..., Any], labels: Mapping[str, str] | None = None) -> Any:
+               job_factory: Callable[..., Any], labels: Mapping[str, str] | None = None,
+               display_name: str = PIPELINE_NAME) -> Any:
     """An `aiplatform.PipelineJob` for the compiled Vertex package (not yet submitted)."""
     return job_factory(
-        display_name=PIPELINE_NAME, template_path=str(package),
+        display_name=display_name, template_path=str(package),
         pipeline_root=config["pipeline_root"],
         parameter_values={**config["parameters"], **arguments},
         project=config["project"], location=config["location"], enable_caching=False,
