@@ -244,6 +244,14 @@ def _register_subcommands() -> None:
 
     app.add_typer(vertex_app, name="vertex")
 
+    from workloads.monitoring.cli import app as monitor_app
+
+    app.add_typer(monitor_app, name="monitor")
+
+    from workloads.predict_cli import app as predict_app
+
+    app.add_typer(predict_app, name="predict")
+
 
 _register_subcommands()
 
