@@ -236,6 +236,51 @@ class VertexConfig(_Model):
     """Vertex AI display names are 1-128 characters."""
 
 
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
+
+
+class NotificationChannel(_Model):
+    """Where alerts go: a Cloud Monitoring notification channel of type e-mail."""
+
+    type: Literal["email"] = "email"
+    address: str = Field(max_length=254)
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError("must be an e-mail address such as ml-oncall@example.com")
+        return value
+
+
+class ServingSlo(_Model):
+    """Service-level objectives of the CIFAR-10 predictor; the serving alerts fire beyond them."""
+
+    latency_p99_ms: float = Field(default=500.0, gt=0, le=60_000)
+    """99th percentile of request latency, over 5 minutes."""
+    error_rate: float = Field(default=0.01, gt=0, lt=1)
+    """Share of predict requests answered with a 5xx (Vertex AI: counted errors), over 5 min."""
+
+
+class MonitoringConfig(_Model):
+    """Dashboards, alert policies and the predictor's feature log (model monitoring).
+
+    With `enabled`, the stack declares its notification channels, a dashboard, log-based metrics
+    and alert policies (serving error rate and latency against `serving_slo`, GPUs idle for
+    `gpu_idle_hours`, drift, failed runs), and the predictor logs the monitored features of
+    sampled requests to `gs://<models bucket>/cifar10/monitoring/features`."""
+
+    enabled: bool = False
+    notification_channels: tuple[NotificationChannel, ...] = ()
+    serving_slo: ServingSlo = ServingSlo()
+    gpu_idle_hours: int = Field(default=6, ge=1, le=24)
+    """A GPU at 0 % utilisation this long alerts: a node that costs money and does nothing."""
+    feature_sample_rate: float | None = Field(default=None, gt=0, le=1)
+    """Share of requests whose features the predictor logs; None: the monitoring defaults
+    (`workloads/monitoring/defaults.yaml`)."""
+
+
 _BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
 
 
@@ -338,6 +383,7 @@ class PlatformConfig(_Model):
     vertex: VertexConfig = VertexConfig()
     storage: StorageConfig = StorageConfig()
     budget: BudgetConfig | None = None
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @field_validator("project")
     @classmethod
@@ -436,6 +482,9 @@ def _check_hardware(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list
     if cfg.region not in hw.regions:
         return [Problem(REGION_KEY, cfg.region,
                         f"supported regions: {', '.join(sorted(hw.regions))}")]
+    problems += _check_monitoring(cfg, root)
+    if problems:
+        return problems
     if not cfg.has_cluster:
         return [Problem(f"{root}.{key}", list(value),
                         f"flavor '{cfg.flavor}' creates no GKE cluster; remove {key} or use "
@@ -477,6 +526,21 @@ def _check_hardware(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list
         problems.append(Problem(f"{root}.node_pools", names,
                                 "add an untainted CPU pool so system pods have somewhere to run"))
     return problems
+
+
+def _check_monitoring(cfg: PlatformConfig, root: str) -> list[Problem]:
+    """Alert policies need somewhere to send alerts: a stack that monitors names a channel."""
+    m = cfg.monitoring
+    if m.enabled and not m.notification_channels:
+        return [Problem(f"{root}.monitoring.notification_channels", [],
+                        "alert policies need at least one notification channel; add one such "
+                        "as {type: email, address: ml-oncall@example.com}, or set "
+                        "monitoring.enabled: false")]
+    addresses = [c.address.lower() for c in m.notification_channels]
+    return [Problem(f"{root}.monitoring.notification_channels[{i}].address", c.address,
+                    "each address may appear once")
+            for i, c in enumerate(m.notification_channels)
+            if addresses.count(c.address.lower()) > 1][:1]
 
 
 def _check_network(net: NetworkConfig, root: str) -> list[Problem]:

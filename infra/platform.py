@@ -21,10 +21,12 @@ from infra.components.cluster import Cluster, ClusterArgs, MaintenanceArgs
 from infra.components.identity import Identity, IdentityArgs
 from infra.components.kms import SecretsKey, SecretsKeyArgs
 from infra.components.kubeflow import Kubeflow, KubeflowArgs
+from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.node_pool import AcceleratorArgs, NodePool, NodePoolArgs
 from infra.components.storage import BUCKET_ROLES, Storage, StorageArgs
 from infra.components.vertex import VertexAi, VertexArgs
+from infra.components.vertex import endpoint_id as vertex_endpoint_id
 from infra.config import PlatformConfig
 
 COMMON_SERVICES = ("iam.googleapis.com", "artifactregistry.googleapis.com",
@@ -36,7 +38,8 @@ GKE_SERVICES = ("compute.googleapis.com", "container.googleapis.com",
                 "binaryauthorization.googleapis.com")
 """The cluster enforces the project's Binary Authorization policy, which needs its API."""
 KMS_SERVICES = ("cloudkms.googleapis.com",)
-VERTEX_SERVICES = ("aiplatform.googleapis.com",)
+VERTEX_SERVICES = ("aiplatform.googleapis.com", "bigquery.googleapis.com")
+"""BigQuery holds the batch predictions (the predictions dataset)."""
 BUDGET_SERVICES = ("billingbudgets.googleapis.com",)
 
 NAME = names.PREFIX
@@ -91,10 +94,14 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         vertex = VertexAi(f"{NAME}-vertex", VertexArgs(
             project=cfg.project, region=cfg.region, stack=stack,
             endpoint_display_name=cfg.vertex.endpoint_display_name,
-            tensorboard_display_name=cfg.vertex.tensorboard_display_name, labels=labels),
+            tensorboard_display_name=cfg.vertex.tensorboard_display_name, labels=labels,
+            pipelines_account=identity.workload_sas["pipelines"].email),
             opts=after_apis)
         outputs |= {exports.ENDPOINT_ID: vertex.endpoint.name,
-                    exports.TENSORBOARD: vertex.tensorboard.id}
+                    exports.TENSORBOARD: vertex.tensorboard.id,
+                    exports.PREDICTIONS_DATASET: vertex.predictions.dataset_id}
+    if cfg.monitoring.enabled:
+        outputs |= _monitoring(cfg, stack, labels, storage, identity, after_apis)
     if cfg.budget:
         b = cfg.budget
         Budget(f"{NAME}-budget", BudgetArgs(
@@ -102,6 +109,25 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
             amount_usd=b.amount_usd, thresholds=b.thresholds,
             quota_project=b.quota_project or cfg.project), opts=after_apis)
     return outputs
+
+
+def _monitoring(cfg: PlatformConfig, stack: str, labels: dict[str, str], storage: Storage,
+                identity: Identity, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    """Channels, dashboard and alert policies (`monitoring.enabled`)."""
+    m = cfg.monitoring
+    monitoring = Monitoring(f"{NAME}-monitoring", MonitoringArgs(
+        project=cfg.project, stack=stack,
+        emails=tuple((c.address, c.display_name) for c in m.notification_channels),
+        labels=labels, cluster_name=names.cluster_name(stack) if cfg.has_cluster else None,
+        gpu=cfg.has_cluster and any(p.is_gpu for p in cfg.node_pools),
+        serving_gke=cfg.has_cluster and cfg.workloads.serving.enabled
+        and cfg.workloads.serving.runtime == "custom",
+        endpoint_id=vertex_endpoint_id(cfg.project, stack) if cfg.has_vertex else None,
+        latency_p99_ms=m.serving_slo.latency_p99_ms, error_rate=m.serving_slo.error_rate,
+        gpu_idle_hours=m.gpu_idle_hours, models_bucket=storage.buckets["models"].name,
+        serving_account=identity.workload_sas["serving"].email), opts=opts)
+    return {exports.ALERT_EMAILS: [c.address for c in m.notification_channels],
+            exports.NOTIFICATION_CHANNELS: [c.name for c in monitoring.channels]}
 
 
 def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
@@ -128,7 +154,8 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
                                     c.maintenance_window.duration_hours,
                                     c.maintenance_window.days),
         node_service_account=identity.node_sa.email, labels=labels,
-        secrets_key=secrets_key.key.id if secrets_key else None),
+        secrets_key=secrets_key.key.id if secrets_key else None,
+        dcgm=any(p.is_gpu for p in cfg.node_pools)),
         # GKE checks at creation that its service agent may use the key.
         opts=pulumi.ResourceOptions(depends_on=[*apis.resources, network.nat,
                                                 *([secrets_key.grant] if secrets_key else [])]))

@@ -110,6 +110,15 @@ def serving_values(cfg: PlatformConfig, release: ServingRelease,
         "maxReplicas": release.max_replicas,
         "gpu": _gpu(cfg, release.gpu_pool),
     }
+    if cfg.monitoring.enabled and release.runtime == "custom":
+        from workloads.cifar10.features import FEATURE_LOG_FOLDER
+        from workloads.monitoring.settings import load_settings
+
+        rate = cfg.monitoring.feature_sample_rate or load_settings().sample_rate
+        values["monitoring"] = {
+            "featureLog": pulumi.Output.concat("gs://", buckets["models"], "/",
+                                               FEATURE_LOG_FOLDER),
+            "sampleRate": rate, "podMonitoring": True}
     return _merge(values, release.values)
 
 

@@ -1,4 +1,5 @@
-"""Vertex AI resources for the managed flavour: a TensorBoard and an Endpoint.
+"""Vertex AI resources for the managed flavour: a TensorBoard, an Endpoint and the BigQuery
+dataset batch predictions are loaded into.
 
 Jobs (custom training, hyperparameter tuning, pipelines), model upload and deployment to the
 endpoint are API calls made by the workloads, not declarable resources; this component creates
@@ -29,6 +30,13 @@ class VertexArgs:
     endpoint_display_name: str
     tensorboard_display_name: str
     labels: dict[str, str]
+    pipelines_account: pulumi.Input[str] | None = None
+    """Writes batch predictions into the predictions dataset (BigQuery load jobs)."""
+
+
+def predictions_dataset_id(stack: str) -> str:
+    """The BigQuery dataset batch predictions are loaded into: letters, digits, underscores."""
+    return f"mlp_{stack.replace('-', '_')}_predictions"
 
 
 def endpoint_id(project: str, stack: str) -> str:
@@ -46,6 +54,7 @@ class VertexAi(pulumi.ComponentResource):
 
     endpoint: gcp.vertex.AiEndpoint
     tensorboard: gcp.vertex.AiTensorboard
+    predictions: gcp.bigquery.Dataset
 
     def __init__(self, name: str, args: VertexArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -71,7 +80,29 @@ class VertexAi(pulumi.ComponentResource):
             labels=args.labels,
             opts=child,
         )
+        # Batch predictions land here, one table per run (`mlp predict batch --target vertex`).
+        self.predictions = gcp.bigquery.Dataset(
+            f"{name}-predictions",
+            project=args.project,
+            dataset_id=predictions_dataset_id(args.stack),
+            location=args.region,
+            friendly_name="CIFAR-10 batch predictions",
+            description="Batch prediction results: one table per run",
+            labels=args.labels,
+            opts=child,
+        )
+        if args.pipelines_account is not None:
+            gcp.bigquery.DatasetIamMember(
+                f"{name}-predictions-writer",
+                project=args.project,
+                dataset_id=self.predictions.dataset_id,
+                role="roles/bigquery.dataEditor",
+                member=pulumi.Output.from_input(args.pipelines_account).apply(
+                    lambda e: f"serviceAccount:{e}"),
+                opts=child,
+            )
         self.register_outputs({
             "endpoint": self.endpoint.name,
             "tensorboard": self.tensorboard.id,
+            "predictions": self.predictions.dataset_id,
         })

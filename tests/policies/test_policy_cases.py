@@ -247,6 +247,19 @@ CASES: list[tuple[str, list, list, str]] = [
      [(ISVC, patch(isvc(), "spec.predictor.maxReplicas", DELETE)),
       (ISVC, patch(isvc(), "spec.predictor.maxReplicas", 40))], "maxReplicas"),
 ]
+ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
+ENDPOINT = "gcp:vertex/aiEndpoint:AiEndpoint"
+CHANNELS = ["projects/p/notificationChannels/1"]
+SERVING_ALERT = {"combiner": "OR", "notificationChannels": CHANNELS, "conditions": [{
+    "displayName": "errors", "conditionPrometheusQueryLanguage": {
+        "query": 'sum(rate(cifar10_http_requests_total{code=~"5.."}[5m])) > 0.01'}}]}
+VERTEX_ALERT = {"combiner": "OR", "notificationChannels": CHANNELS, "conditions": [{
+    "displayName": "latency", "conditionThreshold": {
+        "filter": 'metric.type="aiplatform.googleapis.com/prediction/online/'
+                  'prediction_latencies"'}}]}
+DRIFT_ALERT = {"combiner": "OR", "notificationChannels": CHANNELS, "conditions": [{
+    "displayName": "drift", "conditionThreshold": {
+        "filter": 'metric.type="logging.googleapis.com/user/drift"'}}]}
 STACK_CASES: list[tuple[str, list, list, str]] = [
     ("serving-disruption-budget",
      [[(DEPLOY, deployment()), ("kubernetes:policy/v1:PodDisruptionBudget", {
@@ -273,6 +286,15 @@ STACK_CASES: list[tuple[str, list, list, str]] = [
       [("gcp:billing/budget:Budget", BUDGET),
        (POOL, patch(GOOD_POOL, "autoscaling.totalMaxNodeCount", 3))]],
      "maximum size costs"),
+    ("serving-alert",
+     [[(ISVC, isvc()), (ALERT, SERVING_ALERT)],
+      [(ENDPOINT, {"name": "123", "region": "us-central1"}), (ALERT, VERTEX_ALERT)],
+      [(BUCKET, GOOD_BUCKET)]],
+     [[(ISVC, isvc())],
+      [(ISVC, isvc()), (ALERT, patch(SERVING_ALERT, "notificationChannels", []))],
+      [(ISVC, isvc()), (ALERT, DRIFT_ALERT)],
+      [(ENDPOINT, {"name": "123", "region": "us-central1"}), (ALERT, DRIFT_ALERT)]],
+     "no alert policy on serving"),
 ]
 
 

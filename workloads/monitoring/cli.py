@@ -21,6 +21,8 @@ from typing import Annotated, Any
 
 import typer
 
+from workloads.cifar10.features import FEATURE_LOG_FOLDER
+
 app = typer.Typer(no_args_is_help=True, help="Model monitoring: drift of the served features "
                   "against the training reference, reports, schedules, Vertex AI Model "
                   "Monitoring.")
@@ -35,9 +37,6 @@ OutputsOpt = Annotated[Path | None, typer.Option(
 DRIFT_EXIT = 1
 """`mlp monitor check`'s exit code when the window drifted (as `mlp policy check` for a
 violation)."""
-MONITORING_FOLDER = "cifar10/monitoring/features"
-"""Where in the models bucket the predictor logs its features (the stacks pass
-`gs://<models>/cifar10/monitoring/features`)."""
 
 
 def _fail(message: str) -> typer.Exit:
@@ -133,7 +132,7 @@ def _locations(outputs: dict[str, Any], reference: str | None, features: str | N
 
     models = outputs.get(exports.bucket("models"))
     reference = reference or (f"gs://{models}/cifar10/{model_version}" if models else None)
-    features = features or (f"gs://{models}/{MONITORING_FOLDER}" if models else None)
+    features = features or (f"gs://{models}/{FEATURE_LOG_FOLDER}" if models else None)
     if not reference or not features:
         raise _fail("give --reference and --features, or --stack-outputs FILE with the stack's "
                     "modelsBucket")
@@ -161,7 +160,7 @@ def run_cmd(
         "--reference", help="reference features (default: gs://<models>/cifar10/<version>)")
     ] = None,
     features: Annotated[str | None, typer.Option(
-        "--features", help=f"logged features (default: gs://<models>/{MONITORING_FOLDER})")
+        "--features", help=f"logged features (default: gs://<models>/{FEATURE_LOG_FOLDER})")
     ] = None,
     model_version: Annotated[int, typer.Option(
         "--model-version", help="served version whose reference is used", min=1)] = 1,
@@ -232,7 +231,7 @@ def vertex_cmd(
         "--reference", help="reference features JSONL (default: gs://<models>/cifar10/1/"
                             "reference_features.jsonl)")] = None,
     features: Annotated[str | None, typer.Option(
-        "--features", help=f"logged features (default: gs://<models>/{MONITORING_FOLDER})")
+        "--features", help=f"logged features (default: gs://<models>/{FEATURE_LOG_FOLDER})")
     ] = None,
     window_hours: WindowOpt = None,
     threshold: ThresholdOpt = None,

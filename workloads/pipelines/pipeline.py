@@ -121,7 +121,7 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
     if target == "vertex":
         @dsl.pipeline(name=PIPELINE_NAME, description=__doc__.splitlines()[0])
         def cifar10_vertex(project: str, region: str, endpoint_id: str,
-                           serving_service_account: str = "",
+                           serving_service_account: str = "", feature_log: str = "",
                            data_source: str = hp.data,
                            train_size: int = hp.synthetic_train_size,
                            test_size: int = hp.synthetic_test_size,
@@ -135,7 +135,7 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
                            traffic_percent: int = serving.traffic_percent) -> float:
             p = dict(locals())
             vertex = {k: p.pop(k) for k in ("project", "region", "endpoint_id",
-                                             "traffic_percent")}
+                                             "traffic_percent", "feature_log")}
             vertex["service_account"] = p.pop("serving_service_account")
             return body(p, vertex)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import exports
+from workloads.cifar10.features import FEATURE_LOG_FOLDER
 from workloads.pipelines.settings import PIPELINE_NAME, PipelineSettings, load_settings
 
 STAGING_BUCKET = exports.bucket("vertex-staging")
@@ -155,6 +156,8 @@ def vertex_run_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
     account (the stack lets the pipelines account act as it).
     """
     project, region = outputs[exports.PROJECT], outputs[exports.REGION]
+    models = outputs.get(exports.bucket("models"))
+    feature_log = f"gs://{models}/{FEATURE_LOG_FOLDER}" if models else ""
     return {
         "project": project,
         "location": region,
@@ -163,7 +166,8 @@ def vertex_run_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
         "registry": outputs[exports.REGISTRY_URL],
         "parameters": {"project": project, "region": region,
                        "endpoint_id": str(outputs[exports.ENDPOINT_ID]),
-                       "serving_service_account": outputs[SERVING_ACCOUNT]},
+                       "serving_service_account": outputs[SERVING_ACCOUNT],
+                       "feature_log": feature_log},
     }
 
 
