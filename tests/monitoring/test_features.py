@@ -47,9 +47,9 @@ def test_features_of_a_known_image() -> None:
 def test_features_stay_in_their_ranges(images: np.ndarray, top: int) -> None:
     out = compute(images, _probs(3, top))
     for channel in "rgb":
-        assert np.all((0 <= out[f"mean_{channel}"]) & (out[f"mean_{channel}"] <= 255))
-        assert np.all((0 <= out[f"std_{channel}"]) & (out[f"std_{channel}"] <= 127.5 + 1e-3))
-    assert np.all((0 <= out["contrast"]) & (out["contrast"] <= 0.5 + 1e-6))
+        assert np.all((out[f"mean_{channel}"] >= 0) & (out[f"mean_{channel}"] <= 255))
+        assert np.all((out[f"std_{channel}"] >= 0) & (out[f"std_{channel}"] <= 127.5 + 1e-3))
+    assert np.all((out["contrast"] >= 0) & (out["contrast"] <= 0.5 + 1e-6))
     assert set(out["predicted_class"]) == {CLASS_NAMES[top]}
 
 

@@ -188,6 +188,8 @@ def run_cmd(
         run_monitoring_local,
         run_monitoring_vertex,
     )
+    from workloads.pipelines.settings import SettingsError
+    from workloads.pipelines.submit import SubmitError
 
     if local == (target is not None):
         raise _fail("give exactly one of --local or --target kubeflow|vertex")
@@ -215,7 +217,7 @@ def run_cmd(
         else:
             cron = settings.schedule.vertex if schedule == "default" else schedule
             typer.echo(run_monitoring_vertex(arguments, outputs, tag, cron))
-    except RunError as err:
+    except (SubmitError, SettingsError) as err:
         raise _fail(str(err)) from None
 
 
