@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 
 pytest.importorskip("tensorflow")
 
-from infra.cli import app  # noqa: E402
-from infra.stack_config import REPO_ROOT  # noqa: E402
-from tests.workloads.conftest import TrainedRun  # noqa: E402
-from workloads.cifar10 import CLASS_NAMES  # noqa: E402
-from workloads.cifar10.batch import BatchError, predict_batch  # noqa: E402
-from workloads.cifar10.features import FEATURE_NAMES  # noqa: E402
+from infra.cli import app
+from infra.stack_config import REPO_ROOT
+from tests.workloads.conftest import TrainedRun
+from workloads.cifar10 import CLASS_NAMES
+from workloads.cifar10.batch import BatchError, predict_batch
+from workloads.cifar10.features import FEATURE_NAMES
 
 runner = CliRunner()
 OUTPUTS = REPO_ROOT / "stacks" / "examples" / "vertex-outputs.json"

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from tests.workloads.conftest import TrainedRun  # noqa: E402
-from workloads.cifar10.features import FEATURE_NAMES, FeatureLog  # noqa: E402
+from tests.workloads.conftest import TrainedRun
+from workloads.cifar10.features import FEATURE_NAMES, FeatureLog
 
 
 def _model(trained: TrainedRun, log: FeatureLog | None):
