@@ -67,6 +67,6 @@ def test_the_drift_report_shows_its_charts(reference: Path, tmp_path: Path) -> N
     html = page.read_text()
     assert html.count("<svg") == 9 and "drift</span>" in html
     differ, total = chart_pixels(page, tmp_path / "drift-report.png")
-    # Nine charts in three rows fill the upper part of a 1280×2400 page: about 8 % of its
-    # pixels change when they are hidden; a report whose charts collapse changes none.
-    assert differ / total > 0.05, (differ, total)
+    # Nine charts in three rows fill the upper part of a 1280×2400 page: 4-8 % of its pixels
+    # change when they are hidden (sparser histograms, fewer); collapsed charts change none.
+    assert differ / total > 0.02, (differ, total)
