@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
@@ -274,6 +274,54 @@ def bench_serving(width: float, requests: int, concurrency: int, images_per_requ
     return result
 
 
+def bench_feature_log(width: float, workdir: Path, requests: int = 400, rounds: int = 3,
+                      concurrency: int = 4) -> dict[str, object]:
+    """The predictor with and without its feature log (every request logged), alternating
+    `rounds` times so both variants see the same machine; medians per variant, and the spread
+    of the rounds as the noise any difference is read against."""
+    _export(width, workdir)
+    runs: dict[str, list[dict[str, object]]] = {"without_feature_log": [],
+                                                 "with_feature_log": []}
+    logged = 0
+    for round_ in range(rounds):
+        for name in runs:
+            log = workdir / f"feature-log-{round_}"
+            extra = ["--feature-log", str(log), "--feature-sample-rate", "1"] \
+                if name == "with_feature_log" else []
+            port = _free_port()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "workloads.cifar10.serve", "--model-dir",
+                 str(workdir / "model"), "--host", "127.0.0.1", "--port", str(port), *extra],
+                cwd=REPO, env=_server_env(), stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            url = f"http://127.0.0.1:{port}/v1/models/cifar10:predict"
+            try:
+                _wait_ready(url, proc)
+                _load(url, 20, 1, 1)
+                runs[name].append(_load(url, requests, concurrency, 1))
+            finally:
+                proc.terminate()  # SIGTERM: the server drains and the log writes what it holds
+                proc.wait(timeout=60)
+            logged += sum(len(f.read_text().splitlines()) for f in log.rglob("*.jsonl"))
+    result: dict[str, object] = {
+        "model": f"vgg (num_layers 3, num_units 1024, width {width}), untrained weights",
+        "client": f"{concurrency} keep-alive httpx clients, 1 image per V1 request, "
+                  f"{requests} requests per round after 20 warm-up requests, {rounds} rounds "
+                  "alternating the two servers",
+        "records_logged": logged}
+    for name, rounds_of in runs.items():
+        result[name] = {key: statistics.median(float(r[key]) for r in rounds_of)
+                        for key in ("requests_per_s", "p50_ms", "p99_ms")}
+        result[name]["p50_ms_rounds"] = [r["p50_ms"] for r in rounds_of]
+    off, on = result["without_feature_log"], result["with_feature_log"]
+    noise = max(max(v["p50_ms_rounds"]) - min(v["p50_ms_rounds"]) for v in (off, on))
+    difference = on["p50_ms"] - off["p50_ms"]
+    result["p50_difference_ms"] = round(difference, 2)
+    result["p50_spread_between_rounds_ms"] = round(noise, 2)
+    result["difference_within_noise"] = abs(difference) <= noise
+    return result
+
+
 def _rss_mb(pid: int, field: str) -> float:
     """`VmRSS` (now) or `VmHWM` (peak since the last reset) of a process, in MiB."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -348,9 +396,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workloads.cifar10.bench")
     parser.add_argument("--quick", action="store_true", help="tiny sizes; do not write results")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", choices=["body-limit"],
+    parser.add_argument("--only", choices=["body-limit", "feature-log"],
                         help="measure only this and replace its section of the results file")
     args = parser.parse_args(argv)
+    if args.only == "feature-log":
+        return _update_section(args.out, "serving_feature_log", lambda workdir: (
+            bench_feature_log(width=0.25, workdir=workdir, requests=40 if args.quick else 400,
+                              rounds=1 if args.quick else 3)), write=not args.quick)
     if args.only:
         return _update_body_limit(args.out)
     quick = args.quick
@@ -364,6 +416,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "serving": bench_serving(width=0.25, requests=40 if quick else 400, concurrency=4,
                                      images_per_request=1, workdir=workdir),
             "predictor_memory_at_body_limit": bench_body_limit(width=0.25, workdir=workdir),
+            "serving_feature_log": bench_feature_log(width=0.25, workdir=workdir,
+                                                     requests=40 if quick else 400,
+                                                     rounds=1 if quick else 3),
         }
     text = yaml.safe_dump(results, sort_keys=False)
     print(text)
@@ -382,6 +437,20 @@ def _update_body_limit(out: Path) -> int:
     text = yaml.safe_dump(results, sort_keys=False)
     print(yaml.safe_dump(section, sort_keys=False))
     _write(out, text)
+    return 0
+
+
+def _update_section(out: Path, key: str, measure: Callable[[Path], dict[str, object]],
+                    write: bool = True) -> int:
+    """Measure one section alone, with its own date, keeping the other results."""
+    results = yaml.safe_load(out.read_text()) if out.exists() else {}
+    with tempfile.TemporaryDirectory(prefix="cifar10-bench-") as tmp:
+        section = measure(Path(tmp))
+    section["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    results[key] = section
+    print(yaml.safe_dump(section, sort_keys=False))
+    if write:
+        _write(out, yaml.safe_dump(results, sort_keys=False))
     return 0
 
 
