@@ -18,15 +18,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from infra.documents import MAX_DEPTH, too_deep
-from infra.hardware import AttachmentError, HardwareCatalog, UnknownMachineType, catalog
+from facts.documents import MAX_DEPTH, too_deep
+from facts.hardware import AttachmentError, HardwareCatalog, UnknownMachineType, catalog
+from facts.text import shown
 
 PROJECT_NAME = "ml-platform"
 PLATFORM_KEY = f"{PROJECT_NAME}:platform"
 PROJECT_KEY = "gcp:project"
 REGION_KEY = "gcp:region"
-
-GPU_TAINT_KEY = "nvidia.com/gpu"
 
 # Limits Google Cloud enforces, checked here so that a stack breaking one fails before any
 # resource is declared instead of half-way through `pulumi up`.
@@ -408,20 +407,6 @@ class PlatformConfig(_Model):
 
     def pool_zones(self, pool: NodePoolConfig) -> tuple[str, ...]:
         return pool.zones or self.zones
-
-
-SHOWN_CHARS = 80
-"""Longest rendering of a bad value in a message; longer ones are cut and their length given."""
-
-
-def shown(value: Any) -> str:
-    """`repr(value)` for a message: one line, at most about `SHOWN_CHARS` characters."""
-    text = repr(value)
-    if len(text) <= SHOWN_CHARS:
-        return text
-    size = f"{len(value)} characters" if isinstance(value, str) else \
-        f"{len(value)} items" if isinstance(value, dict | list | tuple) else f"{len(text)} chars"
-    return f"{text[:SHOWN_CHARS - 20]}... ({size})"
 
 
 @dataclass(frozen=True)

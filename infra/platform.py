@@ -13,7 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import exports, names
+from facts import exports
+from infra import names
 from infra.components.apis import Apis, ApisArgs
 from infra.components.budget import Budget, BudgetArgs
 from infra.components.cifar10 import Cifar10, Cifar10Args

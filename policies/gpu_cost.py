@@ -2,7 +2,7 @@
 spot for training, cost labels, a billing budget, and run limits on jobs, trials and servers.
 
 The allow-lists' defaults are the machine families and GPUs of the hardware catalog
-(`infra/data/hardware.yaml`), read at import, so a GPU added there is allowed by default.
+(`facts/data/hardware.yaml`), read at import, so a GPU added there is allowed by default.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
-from infra.hardware import catalog
-from infra.node_pools import pool_node_range
+from facts.hardware import catalog
+from facts.node_pools import pool_node_range
 from policies.base import (
     ADVISORY,
     MlpResourcePolicy,
@@ -146,7 +146,7 @@ def _budget_at_max(resources: Sequence[PolicyResource],
     from cost.money import usd
     from cost.plan import price_preview
     from cost.usage import PlanUsage
-    from infra.preview import Preview, PreviewResource
+    from facts.preview import Preview, PreviewResource
 
     budgets = [r for r in resources if r.resource_type == BUDGET]
     if not budgets:

@@ -23,7 +23,7 @@ app = typer.Typer(no_args_is_help=True, help="Predictions for many images at onc
 
 
 def _fail(message: str) -> typer.Exit:
-    from infra.cli import fail
+    from facts.cli import fail
 
     return fail(message)
 
@@ -70,8 +70,9 @@ def batch_cmd(
 
 
 def _local(model_dir: str, source: str, output: str, batch_size: int) -> None:
-    from infra.verbosity import import_tensorflow_quietly, quiet_libraries, verbose_enabled
+    from facts.verbosity import quiet_libraries, verbose_enabled
     from workloads.cifar10.batch import BatchError, predict_batch
+    from workloads.quiet_tf import import_tensorflow_quietly
 
     if not verbose_enabled():
         quiet_libraries()
@@ -121,7 +122,7 @@ def _kubeflow(model_dir: str, source: str, output: str, batch_size: int,
 def vertex_requests(outputs: dict[str, Any], model_dir: str, output: str, batch_size: int,
                     tag: str | None, machine_type: str) -> dict[str, Any]:
     """The batch job and BigQuery load requests a Vertex run sends, from the stack outputs."""
-    from infra import exports
+    from facts import exports
     from workloads.pipelines.batch import BATCH_PIPELINE
     from workloads.pipelines.settings import load_settings
     from workloads.vertex.batch import (
@@ -150,7 +151,7 @@ def vertex_requests(outputs: dict[str, Any], model_dir: str, output: str, batch_
 def _vertex(model_dir: str, source: str, output: str, batch_size: int,
             stack_outputs: Path | None, tag: str | None, machine_type: str,
             dry_run: bool) -> None:
-    from infra import exports
+    from facts import exports
     from workloads.pipelines.settings import SettingsError
     from workloads.pipelines.submit import SubmitError, read_stack_outputs
     from workloads.vertex.batch import BatchJobError, run_vertex_batch

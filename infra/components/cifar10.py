@@ -20,14 +20,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from facts.identities import WORKLOADS
+from facts.images import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
+from facts.monitoring import FEATURE_LOG_FOLDER
 from infra import names
 from infra.charts import chart_path
 from infra.components._opts import child_opts
-from infra.components.identity import WORKLOADS
 from infra.components.kubeflow import Kubeflow
 from infra.components.storage import BUCKET_ROLES
 from infra.config import NodePoolConfig, PlatformConfig, ServingRelease, TrainingRelease
-from workloads.cifar10 import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
 
 RELEASE = "cifar10"
 
@@ -111,14 +112,11 @@ def serving_values(cfg: PlatformConfig, release: ServingRelease,
         "gpu": _gpu(cfg, release.gpu_pool),
     }
     if cfg.monitoring.enabled and release.runtime == "custom":
-        from workloads.cifar10.features import FEATURE_LOG_FOLDER
-        from workloads.monitoring.settings import load_settings
-
-        rate = cfg.monitoring.feature_sample_rate or load_settings().sample_rate
         values["monitoring"] = {
             "featureLog": pulumi.Output.concat("gs://", buckets["models"], "/",
                                                FEATURE_LOG_FOLDER),
-            "sampleRate": rate, "podMonitoring": True}
+            # None: the predictor's own default (workloads/monitoring/defaults.yaml).
+            "sampleRate": cfg.monitoring.feature_sample_rate, "podMonitoring": True}
     return _merge(values, release.values)
 
 

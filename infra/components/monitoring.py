@@ -31,8 +31,8 @@ import pulumi
 import pulumi_gcp as gcp
 import yaml
 
+from facts.monitoring import DRIFT_LOG_EVENT, FEATURE_LOG_FOLDER
 from infra.components._opts import child_opts
-from workloads.cifar10.features import FEATURE_LOG_FOLDER
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "monitoring.yaml"
 SERVING_NAMESPACE = "ml-serving"
@@ -84,10 +84,8 @@ def metric_names(stack: str) -> dict[str, str]:
 
 def drift_filter(cluster_name: str | None) -> str:
     """Log entries of the monitoring step's drift check (see `workloads.monitoring.report`)."""
-    from workloads.monitoring.report import LOG_EVENT
-
     scope = f' AND resource.labels.cluster_name="{cluster_name}"' if cluster_name else ""
-    return f'jsonPayload.event="{LOG_EVENT}"{scope}'
+    return f'jsonPayload.event="{DRIFT_LOG_EVENT}"{scope}'
 
 
 def failed_runs_filter(project: str, cluster_name: str | None) -> str:

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from cost.catalog import load_catalog
 from cost.report import bills_text, results
 from cost.scenario import STUDY_SCENARIO, ScenarioError, load_scenario
-from infra.cli import app
+from mlp.cli import app
 
 from .golden import check_golden
 
@@ -253,7 +253,7 @@ def test_crossovers_print_on_screen(tmp_path):
 
 def test_the_readme_quotes_the_computed_figures(tmp_path):
     """The README's cost paragraph states what `mlp cost compare` computes, not typed-in prose."""
-    from infra.stack_config import REPO_ROOT
+    from facts.stacks import REPO_ROOT
 
     result = runner.invoke(app, ["cost", "compare", "--out", str(tmp_path / "r")])
     screen = " ".join(result.output.split())

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from infra.cli import app
 from infra.components.monitoring import (
     MonitoringArgs,
     alert_conditions,
@@ -21,6 +20,7 @@ from infra.components.monitoring import (
 from infra.config import ConfigError
 from infra.preview import run_preview
 from infra.stack_config import read_stack_file
+from mlp.cli import app
 from tests.infra.conftest import preview_of, write_stack
 
 ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.stack_config import REPO_ROOT
+from facts.stacks import REPO_ROOT
 from tests.pipelines.test_submit import RecordingPipelineJob, fake_kfp_client
 from workloads.monitoring.pipeline_runs import (
     RunError,
@@ -127,7 +127,7 @@ def test_retraining_on_vertex_submits_a_labelled_pipeline_job() -> None:
 def test_a_local_run_cannot_be_scheduled(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from infra.cli import app
+    from mlp.cli import app
 
     result = CliRunner().invoke(app, ["monitor", "run", "--local", "--reference", "r",
                                       "--features", "f", "--schedule", "0 * * * *",

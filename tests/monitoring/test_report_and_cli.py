@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from mlp.cli import app
 from tests.monitoring.conftest import write_reference, write_window
 
 runner = CliRunner()

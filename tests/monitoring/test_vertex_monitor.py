@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
-from infra.stack_config import REPO_ROOT
+from facts.stacks import REPO_ROOT
+from mlp.cli import app
 from workloads.cifar10.features import FEATURE_NAMES
 from workloads.monitoring.settings import load_settings
 from workloads.monitoring.vertex_monitor import MonitorError, create_monitor, monitor_requests

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.preview import UNKNOWN, run_preview
-from infra.stack_config import read_stack_file, stack_names, stack_path
+from facts.preview import UNKNOWN
+from facts.stacks import stack_names, stack_path
+from infra.preview import run_preview
+from infra.stack_config import read_stack_file
 from policies.runner import config_for_stack, evaluate
 
 INSECURE = Path(__file__).parent / "insecure_program.py"

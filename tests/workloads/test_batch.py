@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 pytest.importorskip("tensorflow")
 
-from infra.cli import app
-from infra.stack_config import REPO_ROOT
+from facts.stacks import REPO_ROOT
+from mlp.cli import app
 from tests.workloads.conftest import TrainedRun
 from workloads.cifar10 import CLASS_NAMES
 from workloads.cifar10.batch import BatchError, predict_batch

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("tensorflow")
 
-from infra.cli import app
+from mlp.cli import app
 from tests.workloads.conftest import REPO, TrainedRun, python_env
 from workloads.cifar10.features import REFERENCE_FILE
 

@@ -162,7 +162,7 @@ def predict_batch(model_dir: str, source: str, output: str, batch_size: int = DE
     """
     import io
 
-    from infra.progress import StepProgress
+    from facts.progress import StepProgress
     from workloads.cifar10.features import write_text
     from workloads.cifar10.serve import Cifar10Model, validate_images
 

@@ -230,9 +230,6 @@ def write_text(path: str, text: str) -> None:
     os.replace(temporary, path)
 
 
-FEATURE_LOG_FOLDER = "cifar10/monitoring/features"
-"""Where in a stack's models bucket the predictor writes its feature log
-(`gs://<models bucket>/cifar10/monitoring/features`); model monitoring reads it there."""
 REFERENCE_FILE = "reference_features.jsonl"
 """Beside `metrics.json` in a training export: the features of its training and validation
 data, one record per image with a `split` key."""

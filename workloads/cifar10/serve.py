@@ -38,7 +38,7 @@ from kserve import InferInput, InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from infra.verbosity import print_traceback_if_debug
+from facts.verbosity import print_traceback_if_debug
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME
 from workloads.cifar10.features import FeatureLog
 from workloads.cifar10.guards import (
@@ -531,10 +531,17 @@ def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.Ar
                    help=f"write the monitored features of sampled requests under this folder "
                         f"(local or gs://; ${FEATURE_LOG_ENV}); default: not logged")
     p.add_argument("--feature-sample-rate", type=float,
-                   default=os.environ.get(FEATURE_RATE_ENV) or "1.0", metavar="RATE",
+                   default=os.environ.get(FEATURE_RATE_ENV) or _default_sample_rate(),
+                   metavar="RATE",
                    help=f"share of requests whose features are logged, (0, 1] "
-                        f"(${FEATURE_RATE_ENV})")
+                        f"(${FEATURE_RATE_ENV}; default: workloads/monitoring/defaults.yaml)")
     return p
+
+
+def _default_sample_rate() -> float:
+    from workloads.monitoring.settings import load_settings
+
+    return load_settings().sample_rate
 
 
 def limits_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Limits:
@@ -576,7 +583,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror or err}; stop what "
               "holds it or choose another --port", file=sys.stderr)
         return 2
-    from infra.verbosity import import_tensorflow_quietly
+    from workloads.quiet_tf import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     model = Cifar10Model(args.model_dir, name=args.model_name, max_batch=args.max_batch)

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from workloads.cifar10.features import FEATURE_LOG_FOLDER
+from facts.monitoring import FEATURE_LOG_FOLDER
 
 app = typer.Typer(no_args_is_help=True, help="Model monitoring: drift of the served features "
                   "against the training reference, reports, schedules, Vertex AI Model "
@@ -40,7 +40,7 @@ violation)."""
 
 
 def _fail(message: str) -> typer.Exit:
-    from infra.cli import fail
+    from facts.cli import fail
 
     return fail(message)
 
@@ -128,7 +128,7 @@ def check_cmd(
 
 def _locations(outputs: dict[str, Any], reference: str | None, features: str | None,
                model_version: int) -> tuple[str, str]:
-    from infra import exports
+    from facts import exports
 
     models = outputs.get(exports.bucket("models"))
     reference = reference or (f"gs://{models}/cifar10/{model_version}" if models else None)
@@ -245,7 +245,7 @@ def vertex_cmd(
 ) -> None:
     """Vertex AI Model Monitoring (v2) for the endpoint's model: a ModelMonitor and its
     schedule, on the features the predictor logs."""
-    from infra import exports
+    from facts import exports
     from workloads.monitoring.vertex_monitor import (
         MonitorError,
         create_monitor,

@@ -45,7 +45,7 @@ def run_monitoring_local(out_dir: Path, arguments: dict[str, Any]) -> LocalMonit
     """Run the `local` build with `kfp.local`; the check's artifacts land under `out_dir`."""
     from kfp import local
 
-    from infra.verbosity import verbose_enabled
+    from facts.verbosity import verbose_enabled
     from workloads.pipelines.monitoring import MONITORING_PIPELINE, build_monitoring_pipeline
     from workloads.pipelines.submit import _output_to, cast_arguments
 
@@ -111,7 +111,7 @@ def run_monitoring_kubeflow(arguments: dict[str, Any], host: str | None, registr
 
 def vertex_parameters(outputs: dict[str, Any]) -> dict[str, Any]:
     """The Vertex build's stack parameters (where a retraining run goes) from stack outputs."""
-    from infra import exports
+    from facts import exports
     from workloads.pipelines.submit import (
         PIPELINES_ACCOUNT,
         SERVING_ACCOUNT,

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from infra.documents import DocumentError, load_json
+from facts.documents import DocumentError, load_json
 from workloads.cifar10 import CLASS_NAMES
 from workloads.cifar10.features import FEATURES, TIMESTAMP
 

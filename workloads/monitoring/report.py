@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from facts.monitoring import DRIFT_LOG_EVENT
 from workloads.cifar10 import CLASS_NAMES
 from workloads.cifar10.features import BY_NAME, FEATURES
 from workloads.monitoring.drift import DriftResult
@@ -24,8 +25,6 @@ from workloads.monitoring.records import Records
 from workloads.monitoring.settings import MonitoringSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
-LOG_EVENT = "cifar10-drift"
-"""`jsonPayload.event` of the drift log record; the stack's log-based metrics filter on it."""
 BINS = 30
 
 
@@ -119,7 +118,7 @@ def log_record(result: DriftResult, model_version: str | None = None) -> str:
         "severity": "WARNING" if result.drifted else "INFO",
         "message": f"cifar10 drift check: {result.verdict} "
                    f"({', '.join(result.drifted_features) or 'no feature over its threshold'})",
-        "event": LOG_EVENT, "drift": result.drifted, "verdict": result.verdict,
+        "event": DRIFT_LOG_EVENT, "drift": result.drifted, "verdict": result.verdict,
         "score": round(result.score, 6), "drifted_features": result.drifted_features,
         "window_count": result.window_count, "model_version": model_version,
     }, sort_keys=True)

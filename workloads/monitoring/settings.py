@@ -85,7 +85,7 @@ def _validated(raw: Any, where: str) -> MonitoringSettings:
 @cache
 def load_settings(path: Path = DEFAULTS_PATH) -> MonitoringSettings:
     """Read and validate `defaults.yaml` (or another file of the same shape), strictly."""
-    from infra.documents import DocumentError, load_yaml
+    from facts.documents import DocumentError, load_yaml
 
     try:
         raw = load_yaml(path.read_text(encoding="utf-8"), str(path))

@@ -26,7 +26,7 @@ ParamOpt = Annotated[list[str] | None, typer.Option(
 
 
 def _fail(message: str) -> typer.Exit:
-    from infra.cli import fail
+    from facts.cli import fail
 
     return fail(message)
 
@@ -107,7 +107,7 @@ def run_cmd(
 
 
 def _run_local(out: Path, arguments: dict[str, str]) -> None:
-    from infra.verbosity import verbose_enabled
+    from facts.verbosity import verbose_enabled
     from workloads.pipelines.submit import run_local
 
     with _watch_tasks(out):
@@ -129,7 +129,7 @@ LOCAL_TASKS = 4
 @contextmanager
 def _watch_tasks(out: Path) -> Iterator[None]:
     """Count the local run's finished tasks on a terminal (each writes executor_output.json)."""
-    from infra.progress import StepProgress
+    from facts.progress import StepProgress
 
     with StepProgress("pipeline tasks", LOCAL_TASKS) as bar:
         if not bar.active:

@@ -65,7 +65,7 @@ def retrain_vertex(project: str, region: str, staging_bucket: str, pipelines_acc
     """Submit the training pipeline to Vertex AI Pipelines."""
     from google.cloud import aiplatform
 
-    from infra import exports
+    from facts import exports
     from workloads.monitoring.retrain import retrain_vertex as launch
     from workloads.pipelines.submit import PIPELINES_ACCOUNT, SERVING_ACCOUNT, STAGING_BUCKET
 

@@ -39,7 +39,7 @@ def gpu_request(settings: PipelineSettings, target: Target) -> tuple[str, int] |
     The GPU comes from the hardware catalog by its GKE name; Vertex AI gets the catalog's Vertex
     name for it (e.g. `NVIDIA_TESLA_T4`); `local` asks for none.
     """
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     accelerators = catalog().accelerators
     if settings.accelerator not in accelerators:
@@ -65,7 +65,7 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
     """
     from kfp import dsl, kubernetes
 
-    from infra.config import GPU_TAINT_KEY
+    from facts.hardware import GPU_TAINT_KEY
     from workloads.pipelines.components import make_components
 
     if target not in TARGETS:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import exports
-from workloads.cifar10.features import FEATURE_LOG_FOLDER
+from facts import exports
+from facts.monitoring import FEATURE_LOG_FOLDER
 from workloads.pipelines.settings import PIPELINE_NAME, PipelineSettings, load_settings
 
 STAGING_BUCKET = exports.bucket("vertex-staging")

@@ -7,7 +7,7 @@
   machine.
 
 Building a job makes no network call: `request(job)` returns the request body the job would send.
-Machines and GPUs are checked against the hardware catalog (`infra/hardware.py`), and GPUs are
+Machines and GPUs are checked against the hardware catalog (`facts/hardware.py`), and GPUs are
 given to Vertex AI under the catalog's Vertex name, before anything is built.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from infra.hardware import AttachmentError, UnknownMachineType, catalog
+from facts.hardware import AttachmentError, UnknownMachineType, catalog
 from workloads.tuning.space import SearchSpace, vertex_spec
 
 TRAINER_COMMAND = ["python", "-m", "workloads.cifar10.train"]
