@@ -278,6 +278,9 @@ class MonitoringConfig(_Model):
     feature_sample_rate: float | None = Field(default=None, gt=0, le=1)
     """Share of requests whose features the predictor logs; None: the monitoring defaults
     (`workloads/monitoring/defaults.yaml`)."""
+    retrain_on_drift: bool = False
+    """Whether the monitoring pipeline may launch the training pipeline when it finds drift
+    (exported as `retrainOnDrift`; `mlp monitor run --stack-outputs` follows it)."""
 
 
 _BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")

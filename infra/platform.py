@@ -128,7 +128,8 @@ def _monitoring(cfg: PlatformConfig, stack: str, labels: dict[str, str], storage
         gpu_idle_hours=m.gpu_idle_hours, models_bucket=storage.buckets["models"].name,
         serving_account=identity.workload_sas["serving"].email), opts=opts)
     return {exports.ALERT_EMAILS: [c.address for c in m.notification_channels],
-            exports.NOTIFICATION_CHANNELS: [c.name for c in monitoring.channels]}
+            exports.NOTIFICATION_CHANNELS: [c.name for c in monitoring.channels],
+            exports.RETRAIN_ON_DRIFT: m.retrain_on_drift}
 
 
 def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,

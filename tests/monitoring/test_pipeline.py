@@ -136,3 +136,29 @@ def test_a_local_run_cannot_be_scheduled(tmp_path: Path) -> None:
     both = CliRunner().invoke(app, ["monitor", "run", "--target", "kubeflow"])
     assert both.exit_code == 2 and "--reference and --features" in both.stderr
 
+
+
+def test_the_stack_decides_whether_drift_retrains(tmp_path: Path) -> None:
+    """`mlp monitor run --stack-outputs` follows the stack's retrainOnDrift; --retrain or
+    --no-retrain overrides it."""
+    from unittest.mock import patch
+
+    from typer.testing import CliRunner
+
+    from mlp.cli import app
+
+    sent = []
+
+    def record(arguments, outputs, tag, schedule):
+        sent.append(arguments.get("retrain"))
+        return "ok"
+
+    for allowed, flags, expect in ((True, [], True), (False, [], False),
+                                   (True, ["--no-retrain"], False)):
+        path = tmp_path / f"outputs-{allowed}-{len(flags)}.json"
+        path.write_text(json.dumps({**OUTPUTS, "retrainOnDrift": allowed}))
+        with patch("workloads.monitoring.pipeline_runs.run_monitoring_vertex", record):
+            result = CliRunner().invoke(app, ["monitor", "run", "--target", "vertex",
+                                              "--stack-outputs", str(path), *flags])
+        assert result.exit_code == 0, result.output
+        assert sent[-1] is expect

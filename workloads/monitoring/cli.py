@@ -169,8 +169,9 @@ def run_cmd(
     end: Annotated[str | None, typer.Option(
         "--end", help="end of the window, RFC 3339 (default: when the check runs)")] = None,
     retrain: Annotated[bool | None, typer.Option(
-        "--retrain/--no-retrain", help="launch the training pipeline on drift (default: "
-                                       "defaults.yaml)")] = None,
+        "--retrain/--no-retrain", help="launch the training pipeline on drift (default: the "
+                                       "stack's retrainOnDrift output, else defaults.yaml)")
+    ] = None,
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help="create a recurring run (cron; kubeflow 6 fields, vertex 5; "
                            "'default' takes defaults.yaml's)")] = None,
@@ -203,6 +204,10 @@ def run_cmd(
     if end is not None:
         parse_end(end)
         arguments["end_time"] = end
+    from facts import exports
+
+    if retrain is None and exports.RETRAIN_ON_DRIFT in outputs:
+        retrain = outputs[exports.RETRAIN_ON_DRIFT] is True  # the stack allows it, or not
     if retrain is not None:
         arguments["retrain"] = retrain
     try:
