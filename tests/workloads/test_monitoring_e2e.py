@@ -53,6 +53,21 @@ def _stream(url: str, images: np.ndarray, tag: str) -> tuple[datetime, datetime]
     return started, datetime.now(UTC)
 
 
+def _wait_ready(url: str, timeout: float = 60) -> None:
+    """The server prints its address before uvicorn listens: poll its health route."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/v1/models/cifar10", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not answer within {timeout} s"
+        time.sleep(0.2)
+
+
 def _hours(start: datetime, end: datetime) -> str:
     return f"{(end - start).total_seconds() / 3600 + 1e-6:.8f}"
 
@@ -82,6 +97,7 @@ def test_drift_on_the_shifted_stream_and_none_on_the_unshifted(trained: TrainedR
             assert seen[-1], "".join(seen)  # the server exited before it served
         found = re.search(r"on (http://127\.0\.0\.1:\d+)", seen[-1])
         assert found, seen[-1]
+        _wait_ready(found[1])
         images = synthetic_arrays(2 * IMAGES_PER_STREAM, seed=99)[0]
         calm = _stream(found[1], images[:IMAGES_PER_STREAM], "calm")
         time.sleep(0.05)
