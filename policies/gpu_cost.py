@@ -15,6 +15,7 @@ from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from facts.hardware import catalog
 from facts.node_pools import pool_node_range
+from facts.text import number
 from policies.base import (
     ADVISORY,
     MlpResourcePolicy,
@@ -24,7 +25,6 @@ from policies.base import (
     is_map,
     items,
     make_rule,
-    number,
     truthy,
 )
 from policies.pods import KSERVE_COMPONENTS, WORKLOAD_TYPES, kind_of

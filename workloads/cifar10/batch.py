@@ -1,7 +1,9 @@
-"""Batch prediction: stream images through the predictor's code in batches, write JSONL.
+"""Batch prediction: stream images through the predictor's model code in batches, write JSONL.
 
-The same checks (`serve.validate_images`) and the same loaded model (`serve.Cifar10Model`) as
-the online predictor, without HTTP. Each output line is one image:
+The same model folder rule (`model_folder.resolve_model_dir`) and loaded model
+(`export.LoadedClassifier`) as the online predictor, without HTTP or KServe (the pipeline step
+runs in the trainer image). Every batch is uint8 [n, 32, 32, 3] by construction: images of
+another size are refused as they are read. Each output line is one image:
 
     {"id": "test_00042", "label": "cat", "probabilities": [p0, ..., p9], "mean_r": ..., ...}
 
@@ -163,17 +165,17 @@ def predict_batch(model_dir: str, source: str, output: str, batch_size: int = DE
     import io
 
     from facts.progress import StepProgress
+    from workloads.cifar10.export import LoadedClassifier
     from workloads.cifar10.features import write_text
-    from workloads.cifar10.serve import Cifar10Model, validate_images
+    from workloads.cifar10.model_folder import resolve_model_dir
 
     if not 1 <= batch_size <= 4096:
         raise BatchError(f"--batch-size {batch_size} is not allowed; use 1 to 4096")
     if not output.endswith(".jsonl"):
         raise BatchError(f"--output {output!r} must name a .jsonl file")
     total = count_source(source)
-    model = Cifar10Model(model_dir, max_batch=batch_size)
     try:
-        model.load()
+        classifier = LoadedClassifier(resolve_model_dir(model_dir))
     except FileNotFoundError as err:
         raise BatchError(str(err)) from None
     out = io.StringIO()
@@ -184,8 +186,7 @@ def predict_batch(model_dir: str, source: str, output: str, batch_size: int = DE
                                                                         stream=io.StringIO())
     with bar:
         for ids, images in batches(source, batch_size):
-            checked = validate_images(images, "images", batch_size)
-            probabilities = model._probabilities(checked)
+            probabilities = classifier(images).numpy()
             out.write(output_lines(ids, images, probabilities))
             count += len(ids)
             seconds = time.perf_counter() - started

@@ -230,6 +230,10 @@ def write_text(path: str, text: str) -> None:
     os.replace(temporary, path)
 
 
+FEATURE_LOG_ENV = "PREDICTOR_FEATURE_LOG"
+"""The predictor's `--feature-log` from the environment (the serving chart, Vertex AI)."""
+FEATURE_RATE_ENV = "PREDICTOR_FEATURE_SAMPLE_RATE"
+"""The predictor's `--feature-sample-rate` from the environment."""
 REFERENCE_FILE = "reference_features.jsonl"
 """Beside `metrics.json` in a training export: the features of its training and validation
 data, one record per image with a `split` key."""

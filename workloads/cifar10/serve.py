@@ -38,9 +38,10 @@ from kserve import InferInput, InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from facts.cli import ArgumentParser, print_error
 from facts.verbosity import print_traceback_if_debug
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME
-from workloads.cifar10.features import FeatureLog
+from workloads.cifar10.features import FEATURE_LOG_ENV, FEATURE_RATE_ENV, FeatureLog
 from workloads.cifar10.guards import (
     DEFAULT_DRAIN_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
@@ -53,7 +54,11 @@ from workloads.cifar10.guards import (
     log,
     log_refusal,
 )
-from workloads.cifar10.model_folder import default_model_dir, local_model_problem
+from workloads.cifar10.model_folder import (
+    default_model_dir,
+    local_model_problem,
+    resolve_model_dir,
+)
 
 DEFAULT_MAX_BATCH = 128
 V2_DTYPES = {"FP32": np.float32, "FP64": np.float64, "FP16": np.float16, "UINT8": np.uint8,
@@ -84,23 +89,6 @@ def default_max_body_bytes(max_batch: int) -> int:
     image = json.dumps(np.full(IMAGE_SHAPE, LONGEST_PIXEL).tolist())
     most_verbose = max_batch * (len(image) + len(", "))
     return math.ceil(most_verbose * BODY_HEADROOM) + BODY_ENVELOPE_BYTES
-
-
-def resolve_model_dir(path: str) -> str:
-    """The SavedModel folder: `path` itself, or its highest numbered version subfolder."""
-    import tensorflow as tf
-
-    base = path.rstrip("/")
-    if tf.io.gfile.exists(f"{base}/saved_model.pb"):
-        return base
-    versions = sorted((int(name.strip("/")) for name in
-                       (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])
-                       if name.strip("/").isdigit()), reverse=True)
-    for version in versions:
-        if tf.io.gfile.exists(f"{base}/{version}/saved_model.pb"):
-            return f"{base}/{version}"
-    raise FileNotFoundError(f"no SavedModel in {path!r}: expected saved_model.pb there or in a "
-                            f"numbered version folder such as {base}/1")
 
 
 def validate_images(array_like: Any, field: str, max_batch: int) -> np.ndarray:
@@ -493,8 +481,6 @@ def _answer_refusals(app: Any) -> None:
 
 
 MAX_BODY_ENV = "PREDICTOR_MAX_BODY_BYTES"
-FEATURE_LOG_ENV = "PREDICTOR_FEATURE_LOG"
-FEATURE_RATE_ENV = "PREDICTOR_FEATURE_SAMPLE_RATE"
 TIMEOUTS = (
     ("header-timeout", DEFAULT_HEADER_TIMEOUT_S,
      "request line and headers must arrive within this, else 408"),
@@ -509,9 +495,9 @@ TIMEOUTS = (
 
 def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.ArgumentParser:
     """Arguments of the predictor; defaults follow Vertex AI (`AIP_*`) and KServe conventions."""
-    p = argparse.ArgumentParser(prog=prog, allow_abbrev=False,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                description="Serve the CIFAR-10 SavedModel over KServe V1 and V2.")
+    p = ArgumentParser(prog=prog, allow_abbrev=False,
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Serve the CIFAR-10 SavedModel over KServe V1 and V2.")
     p.add_argument("--model-dir", "--model_dir", dest="model_dir",
                    default=default_model_dir(),
                    help="SavedModel folder or its parent with numbered versions (local or gs://)")
@@ -574,14 +560,14 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         parser.error(f"--feature-sample-rate {rate} is not allowed; use a number in (0, 1]")
     problem = local_model_problem(args.model_dir)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
+        print_error(problem)
         return 2
     try:
         listener = bind(args.host, args.port)
     except OSError as err:
         print_traceback_if_debug()
-        print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror or err}; stop what "
-              "holds it or choose another --port", file=sys.stderr)
+        print_error(f"cannot listen on {args.host}:{args.port}: {err.strerror or err}; stop "
+                    "what holds it or choose another --port")
         return 2
     from workloads.quiet_tf import import_tensorflow_quietly
 
@@ -592,7 +578,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except FileNotFoundError as err:
         listener.close()
         print_traceback_if_debug()
-        print(f"error: {err}", file=sys.stderr)
+        print_error(str(err))
         return 2
     if args.feature_log:
         model.feature_log = FeatureLog(args.feature_log, model_version(model.classifier.path),

@@ -8,8 +8,8 @@ Monitoring.
 - `vertex` builds the Vertex AI Model Monitoring (v2) monitor and its schedule; `--dry-run`
   prints both requests and sends nothing.
 
-Settings default to `workloads/monitoring/defaults.yaml`. kfp, scipy, matplotlib and
-google-cloud-aiplatform are imported inside the commands.
+Settings default to `workloads/monitoring/defaults.yaml`. kfp, scipy and google-cloud-aiplatform
+are imported inside the commands.
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def deploy_vertex(model: Input[Model], project: str, region: str, endpoint_id: s
 
     environment = {}
     if feature_log:
-        from workloads.cifar10.serve import FEATURE_LOG_ENV, FEATURE_RATE_ENV
+        from workloads.cifar10.features import FEATURE_LOG_ENV, FEATURE_RATE_ENV
         from workloads.monitoring.settings import load_settings
 
         environment = {FEATURE_LOG_ENV: feature_log,

@@ -14,6 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
+from facts.cli import completion
+from workloads.tuning.space import space_names
+
 app = typer.Typer(no_args_is_help=True, help="Vertex AI jobs for the CIFAR-10 trainer: custom "
                   "training (one or many workers) and hyperparameter tuning.")
 
@@ -125,8 +128,9 @@ def custom_job_cmd(
 @app.command("tune")
 def tune_cmd(
     space: Annotated[str, typer.Option(
-        "--space", help="search-space name in workloads/tuning/spaces or a YAML path")
-    ] = "vertex-study",
+        "--space", help=f"a search space of workloads/tuning/spaces ({', '.join(space_names())}) "
+                        "or a YAML path", metavar="NAME|PATH",
+        autocompletion=completion(space_names))] = "vertex-study",
     stack_outputs: OutputsOpt = None, project: ProjectOpt = None, region: RegionOpt = None,
     staging_bucket: BucketOpt = None, image: ImageOpt = None, tag: TagOpt = None,
     arg: ArgOpt = None, dry_run: DryRunOpt = False,

@@ -38,7 +38,6 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- with .Values.output.tensorboardDir }}
 - --tensorboard-dir={{ . }}
 {{- end }}
-- --seed={{ .Values.seed }}
 {{- end -}}
 
 {{/* A replica's pod template. Arguments: dict "root" $ "extraArgs" list. */}}
