@@ -19,6 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
+from workloads.pipelines.settings import Target
+
 app = typer.Typer(no_args_is_help=True, help="Predictions for many images at once.")
 
 
@@ -38,7 +40,8 @@ def batch_cmd(
     output: Annotated[str, typer.Option(
         "--output", help="local/kubeflow: the .jsonl to write; vertex: a gs:// folder for "
                          "instances, job output and predictions.jsonl")],
-    target: Annotated[str, typer.Option("--target", help="local | kubeflow | vertex")] = "local",
+    target: Annotated[Target, typer.Option("--target", help="where the images are scored")
+                      ] = "local",
     batch_size: Annotated[int, typer.Option("--batch-size", help="images per batch")] = 128,
     stack_outputs: Annotated[Path | None, typer.Option(
         "--stack-outputs", help="vertex: `pulumi stack output --json -s vertex` in a file")
@@ -56,8 +59,6 @@ def batch_cmd(
 ) -> None:
     """Score every image of --input with the model; predictions as JSONL (and BigQuery on
     Vertex AI)."""
-    if target not in ("local", "kubeflow", "vertex"):
-        raise _fail(f"--target {target!r} is not allowed; use local, kubeflow or vertex")
     if dry_run and target != "vertex":
         raise _fail("--dry-run applies to --target vertex")
     if target == "local":

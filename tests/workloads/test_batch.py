@@ -106,7 +106,7 @@ def test_the_command_prints_the_throughput(trained: TrainedRun, tmp_path: Path) 
             (["--input", "synthetic:5", "--output", str(tmp_path / "p.csv")],
              "must name a .jsonl file"),
             ([*good, "--batch-size", "0"], "--batch-size 0 is not allowed"),
-            ([*good, "--target", "gke"], "--target 'gke' is not allowed"),
+            ([*good, "--target", "gke"], "'gke' is not one of 'kubeflow', 'vertex', 'local'"),
             ([*good, "--dry-run"], "--dry-run applies to --target vertex")):
         bad = runner.invoke(app, ["predict", "batch", *model, *argv])
         assert bad.exit_code == 2, (argv, bad.output)

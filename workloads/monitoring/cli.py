@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from facts.monitoring import FEATURE_LOG_FOLDER
+from workloads.pipelines.settings import SubmitTarget
 
 app = typer.Typer(no_args_is_help=True, help="Model monitoring: drift of the served features "
                   "against the training reference, reports, schedules, Vertex AI Model "
@@ -154,8 +155,8 @@ def _outputs(path: Path | None, required: tuple[str, ...] = ()) -> dict[str, Any
 def run_cmd(
     local: Annotated[bool, typer.Option(
         "--local", help="run the monitoring pipeline here with kfp.local")] = False,
-    target: Annotated[str | None, typer.Option(
-        "--target", help="kubeflow | vertex: submit there instead")] = None,
+    target: Annotated[SubmitTarget | None, typer.Option(
+        "--target", help="submit there instead of --local")] = None,
     reference: Annotated[str | None, typer.Option(
         "--reference", help="reference features (default: gs://<models>/cifar10/<version>)")
     ] = None,
@@ -194,8 +195,6 @@ def run_cmd(
 
     if local == (target is not None):
         raise _fail("give exactly one of --local or --target kubeflow|vertex")
-    if target not in (None, "kubeflow", "vertex"):
-        raise _fail(f"--target {target!r} is not allowed; use kubeflow or vertex (or --local)")
     settings = _settings(window_hours)
     outputs = _outputs(stack_outputs)
     where = _locations(outputs, reference, features, model_version)
