@@ -38,6 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from infra.kueue import KUEUE_NAMESPACE
+from infra.kueue import chart_values as kueue_chart_values
 from infra.stack_config import REPO_ROOT
 from infra.versions import Pin, pins
 
@@ -87,6 +89,11 @@ class ChartSource:
     path: str
     namespace: str
     values: dict[str, Any]
+    tag_prefix: str = ""
+    """What the repository's release tags put before the chart version (Kueue: ``v``)."""
+
+    def tag(self, version: str) -> str:
+        return self.tag_prefix + version
 
 
 CHART_SOURCES: dict[str, ChartSource] = {
@@ -99,6 +106,8 @@ CHART_SOURCES: dict[str, ChartSource] = {
     "kserve_runtime_configs": ChartSource(
         "kserve/kserve", "charts/kserve-runtime-configs", "kserve",
         {"kserve": {"servingruntime": {"enabled": True}}}),
+    "kueue": ChartSource("kubernetes-sigs/kueue", "charts/kueue", KUEUE_NAMESPACE,
+                         kueue_chart_values(), tag_prefix="v"),
 }
 """The values are those `infra.components.kubeflow` installs each chart with; the preview check
 refuses a chart whose values differ from the ones its catalogue entry was rendered with."""
@@ -678,7 +687,7 @@ def _helm_install(name: str, pin: Pin, mirrors: Path, tags: dict[str, str]
     from infra.charts import ChartError, render_templates
 
     source = CHART_SOURCES[pin.key]
-    tag = tags.get(pin.key, pin.version)
+    tag = tags.get(pin.key, source.tag(pin.version))
     tree = GitTree(mirror_dir(mirrors, source.repo), source.repo, tag)
     with tempfile.TemporaryDirectory() as tmp:
         chart_dir = tree.extract(source.path, Path(tmp))
@@ -727,11 +736,11 @@ def build_catalogue(mirrors: Path, tags: dict[str, str] | None = None) -> Catalo
             source = CHART_SOURCES[key]
             try:
                 built, tag = _helm_install(name, pin, mirrors, tags)
-                note = None if tag == pin.version else (
+                note = None if tag == source.tag(pin.version) else (
                     f"rendered from {source.repo} at {tag}: the mirror has no tag "
                     f"{pin.version}; regenerate once it does")
             except MissingTagError:
-                built, tag = [], tags.get(key, pin.version)
+                built, tag = [], tags.get(key, source.tag(pin.version))
                 note = (f"not rendered offline: the {source.repo} mirror has no tag {tag}; "
                         "no objects, no footprint until it is regenerated from one that has")
             raw[name] = (pin, built, {

@@ -22,10 +22,17 @@ from infra.components.identity import Identity, IdentityArgs
 from infra.components.kms import SecretsKey, SecretsKeyArgs
 from infra.components.kubeflow import Kubeflow, KubeflowArgs
 from infra.components.network import Network, NetworkArgs
-from infra.components.node_pool import AcceleratorArgs, NodePool, NodePoolArgs
+from infra.components.node_pool import (
+    AcceleratorArgs,
+    FlexStartArgs,
+    NodePool,
+    NodePoolArgs,
+)
 from infra.components.storage import BUCKET_ROLES, Storage, StorageArgs
 from infra.components.vertex import VertexAi, VertexArgs
-from infra.config import PlatformConfig
+from infra.capacity import capacity
+from infra.config import NodePoolConfig, PlatformConfig
+from infra.kueue import queue_specs
 
 COMMON_SERVICES = ("iam.googleapis.com", "artifactregistry.googleapis.com",
                    "storage.googleapis.com", "logging.googleapis.com",
@@ -104,6 +111,28 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
     return outputs
 
 
+def _accelerator_args(pool: NodePoolConfig) -> AcceleratorArgs | None:
+    acc = pool.accelerator
+    if acc is None:
+        return None
+    sharing = acc.sharing
+    return AcceleratorArgs(
+        acc.type, acc.count, acc.driver_version,
+        sharing_strategy=capacity().sharing.strategies[sharing.strategy].api if sharing else None,
+        max_clients_per_gpu=sharing.max_clients_per_gpu if sharing else 1)
+
+
+def _flex_start_args(pool: NodePoolConfig) -> FlexStartArgs | None:
+    if not pool.flex_start:
+        return None
+    queued = capacity().queued
+    return FlexStartArgs(
+        queued=pool.queued,
+        max_run_seconds=pool.max_run_hours * 3600 if pool.max_run_hours else None,
+        reservation_affinity=queued.reservation_affinity,
+        location_policy=queued.location_policy)
+
+
 def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
          storage: Storage, identity: Identity) -> dict[str, Any]:
     """The GKE half: network, cluster, node pools and, on top, Kubeflow."""
@@ -145,7 +174,8 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
             labels={**pool.labels, "node-pool": pool.name},
             resource_labels={**labels, "node-pool": pool.name},
             taints=tuple((t.key, t.value, t.effect) for t in pool.taints),
-            accelerator=AcceleratorArgs(acc.type, acc.count, acc.driver_version) if acc else None,
+            accelerator=_accelerator_args(pool),
+            flex_start=_flex_start_args(pool),
         )))
 
     outputs: dict[str, Any] = {
@@ -164,7 +194,8 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
             kserve_runtimes=cfg.workloads.serving.enabled
             and cfg.workloads.serving.runtime == "tensorflow",
             workload_service_accounts={w: sa.email for w, sa in identity.workload_sas.items()},
-            pipeline_root=storage.buckets["pipeline-root"].name.apply(lambda b: f"gs://{b}/")),
+            pipeline_root=storage.buckets["pipeline-root"].name.apply(lambda b: f"gs://{b}/"),
+            kueue=kf.kueue, queues=tuple(queue_specs(cfg))),
             # Upstream controllers need nodes to run on before their installs count as ready.
             opts=pulumi.ResourceOptions(depends_on=pools))
         outputs[exports.KUBEFLOW_VERSIONS] = kubeflow.versions
