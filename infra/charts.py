@@ -102,8 +102,8 @@ def schema_errors(chart: Path | str, message: str) -> list[str]:
 
     Helm reports each failed rule in its validator's terms (`at '/image/tag': 'not' failed`);
     these say which key a values file must change and how (`image.tag must not be `latest``).
-    A parent's summary ("validation failed", "'allOf' failed") is dropped when its own fields are listed; the
-    phrases are sorted, because Helm's order varies from run to run."""
+    A parent's summary ("validation failed", "'allOf' failed") is dropped when its own fields
+    are listed; the phrases are sorted, because Helm's order varies from run to run."""
     try:
         schema = json.loads((Path(chart) / "values.schema.json").read_text())
     except (OSError, ValueError):

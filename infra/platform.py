@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import exports, names
+from infra.capacity import capacity
 from infra.components.apis import Apis, ApisArgs
 from infra.components.budget import Budget, BudgetArgs
 from infra.components.cifar10 import Cifar10, Cifar10Args
@@ -30,7 +31,6 @@ from infra.components.node_pool import (
 )
 from infra.components.storage import BUCKET_ROLES, Storage, StorageArgs
 from infra.components.vertex import VertexAi, VertexArgs
-from infra.capacity import capacity
 from infra.config import NodePoolConfig, PlatformConfig
 from infra.kueue import queue_specs
 
@@ -164,7 +164,6 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
 
     pools = []
     for pool in cfg.node_pools:
-        acc = pool.accelerator
         pools.append(NodePool(f"{NAME}-{pool.name}", NodePoolArgs(
             pool_name=pool.name, project=cfg.project, cluster=cluster.name,
             location=cfg.location, node_locations=cfg.pool_zones(pool),
