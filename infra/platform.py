@@ -30,8 +30,9 @@ from infra.components.node_pool import (
     NodePoolArgs,
 )
 from infra.components.storage import BUCKET_ROLES, Storage, StorageArgs
-from infra.components.vertex import VertexAi, VertexArgs
+from infra.components.vertex import PersistentResourceArgs, VertexAi, VertexArgs
 from infra.config import NodePoolConfig, PlatformConfig
+from infra.hardware import catalog
 from infra.kueue import queue_specs
 
 COMMON_SERVICES = ("iam.googleapis.com", "artifactregistry.googleapis.com",
@@ -98,10 +99,13 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         vertex = VertexAi(f"{NAME}-vertex", VertexArgs(
             project=cfg.project, region=cfg.region, stack=stack,
             endpoint_display_name=cfg.vertex.endpoint_display_name,
-            tensorboard_display_name=cfg.vertex.tensorboard_display_name, labels=labels),
+            tensorboard_display_name=cfg.vertex.tensorboard_display_name, labels=labels,
+            persistent_resource=_persistent_resource_args(cfg)),
             opts=after_apis)
         outputs |= {exports.ENDPOINT_ID: vertex.endpoint.name,
                     exports.TENSORBOARD: vertex.tensorboard.id}
+        if vertex.persistent_resource is not None:
+            outputs[exports.PERSISTENT_RESOURCE] = vertex.persistent_resource.name
     if cfg.budget:
         b = cfg.budget
         Budget(f"{NAME}-budget", BudgetArgs(
@@ -109,6 +113,16 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
             amount_usd=b.amount_usd, thresholds=b.thresholds,
             quota_project=b.quota_project or cfg.project), opts=after_apis)
     return outputs
+
+
+def _persistent_resource_args(cfg: PlatformConfig) -> PersistentResourceArgs | None:
+    res = cfg.vertex.persistent_resource
+    if res is None:
+        return None
+    gpu = catalog().accelerators[res.accelerator_type].vertex_name if res.accelerator_type \
+        else None
+    return PersistentResourceArgs(res.name, res.machine_type, gpu, res.accelerator_count,
+                                  res.replicas, res.max_replicas)
 
 
 def _accelerator_args(pool: NodePoolConfig) -> AcceleratorArgs | None:
