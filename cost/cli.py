@@ -121,7 +121,8 @@ def machine(
         "--hours", help="Hours a month the node is up (default: the whole month of the price "
         "snapshot).")] = None,
     pricing: Annotated[str, typer.Option(
-        "--pricing", help="on-demand, spot, cud-1y or cud-3y (GKE node only).")] = "on-demand",
+        "--pricing", help="on-demand, spot, cud-1y, cud-3y or flex-start (GKE node only).")
+    ] = "on-demand",
     catalog: CatalogOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")
                        ] = False,

@@ -159,7 +159,10 @@ def plain_props(value: Any) -> Any:
     return value
 
 
-PRICED_TYPES = (CLUSTER, NODE_POOL, BUDGET)
+PERSISTENT_RESOURCE = "gcp:vertex/aiPersistentResource:AiPersistentResource"
+PRICED_TYPES = (CLUSTER, NODE_POOL, BUDGET, PERSISTENT_RESOURCE)
+"""What COST-10 prices: node pools at their maximum, the cluster fee, and reserved Vertex AI
+capacity (billed whether used or not)."""
 
 
 def _budget_at_max(resources: Sequence[PolicyResource],
