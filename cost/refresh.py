@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from cost.billing import Rate, Selection, load_rules
-from cost.catalog import CatalogError, load_catalog_file, snapshots
+from cost.catalog import VERTEX_TABLES, CatalogError, evaluate, load_catalog_file, snapshots
 
 # Snapshot key prefix -> the rate names its prices come from ({key} is the machine or GPU).
 _MACHINE_TABLES = {
@@ -92,6 +92,8 @@ def _refresh_entry(path: str, key: str, pricing: str | None, selection: Selectio
                    source: str) -> dict[str, Any] | None:
     """The new price for one snapshot entry, or None when the rates do not give it."""
     pricing_model = pricing or "on-demand"
+    if path.startswith("vertex.") and path in _MACHINE_TABLES and _family(key) != "n1":
+        return None  # the Vertex AI rules read N1 core and RAM SKUs only
     if path in _MACHINE_TABLES:
         core_name, ram_name = (n.format(family=_family(key)) for n in _MACHINE_TABLES[path])
         core = selection.rate(core_name, pricing_model)
@@ -116,8 +118,9 @@ def _entries(raw: dict[str, Any]) -> list[tuple[str, str, str | None, dict[str, 
             rows += [(table, key, p, v) for p, v in by_pricing.items()]
     rows += [("disks", k, None, v) for k, v in raw["disks"].items()]
     rows += [("gke", k, None, v) for k, v in raw["gke"].items()]
-    for table in ("training_machine", "training_gpu", "prediction_machine", "prediction_gpu"):
-        rows += [(f"vertex.{table}", k, None, v) for k, v in raw["vertex"][table].items()]
+    for table in VERTEX_TABLES:
+        rows += [(f"vertex.{table}", k, None, v)
+                 for k, v in (raw["vertex"].get(table) or {}).items()]
     rows.append(("vertex", "pipeline_run", None, raw["vertex"]["pipeline_run"]))
     for family, entry in (raw.get("sustained_use") or {}).items():
         rows.append(("sustained_use", family, None, entry))
@@ -158,6 +161,7 @@ def build_snapshot(selection: Selection, base_path: Path, day: date, origin: str
         target.clear()
         target.update(fresh)
         result.updated.append((_dotted(path, key, pricing), fresh["usd"], fresh["status"]))
+    _rederive(new, result)
     if not result.updated:
         raise RefreshError(f"no SKU gave any price for {raw['region']} on {stamp}; nothing "
                            f"written (all would be copies of snapshot {result.base})")
@@ -173,6 +177,35 @@ def build_snapshot(selection: Selection, base_path: Path, day: date, origin: str
     skus = sorted({(sku, desc) for sku, desc in _skus(selection)})
     result.text = render(new, base=result.base, skus=skus)
     return result
+
+
+def _rederive(new: dict[str, Any], result: Refreshed) -> None:
+    """Carried-over derived prices whose inputs were refreshed, computed again from the new
+    inputs by their own formula (a G2 machine from the refreshed L4 price, say), so the snapshot
+    stays consistent; they keep their source and status, and count as updated."""
+    fresh = {key: Decimal(usd) for key, usd, _ in result.updated}
+    still_carried = []
+    for key, entry in result.carried:
+        inputs = entry.get("derived_from") or {}
+        if entry.get("status") != "derived" or not set(inputs) & set(fresh):
+            still_carried.append((key, entry))
+            continue
+        values = {k: fresh.get(k, Decimal(str(v))) for k, v in inputs.items()}
+        entry = {**entry, "derived_from": {k: _fmt(v) for k, v in values.items()},
+                 "usd": _fmt(evaluate(entry["formula"], values)), "as_of": result.date}
+        target = _find_dotted(new, key)
+        target.clear()
+        target.update(entry)
+        result.updated.append((key, entry["usd"], entry["status"]))
+    result.carried[:] = still_carried
+
+
+def _find_dotted(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    """The entry of a raw snapshot at a dotted key such as ``compute.g2-standard-8.spot``."""
+    for path, name, pricing, entry in _entries(raw):
+        if _dotted(path, name, pricing) == key:
+            return entry
+    raise KeyError(key)
 
 
 def _skus(selection: Selection) -> list[tuple[str, str]]:
@@ -225,7 +258,9 @@ def render(raw: dict[str, Any], base: str, skus: list[tuple[str, str]]) -> str:
         lines.append(f"{table}:")
         lines += [f"  {k}: {_flow(v)}" for k, v in raw[table].items()]
     lines.append("vertex:")
-    for table in ("training_machine", "training_gpu", "prediction_machine", "prediction_gpu"):
+    for table in VERTEX_TABLES:
+        if table not in raw["vertex"]:
+            continue
         lines.append(f"  {table}:")
         lines += [f"    {k}: {_flow(v)}" for k, v in raw["vertex"][table].items()]
     lines.append(f"  pipeline_run: {_flow(raw['vertex']['pipeline_run'])}")

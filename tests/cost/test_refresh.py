@@ -178,12 +178,15 @@ def test_machine_prices_are_derived_from_hardware_shapes(skus, prices_dir):
     core, ram = sel.rate("n1-core", "on-demand"), sel.rate("n1-ram", "on-demand")
     for machine, by in new.compute.items():
         shape = hardware().machine(machine)
+        if shape.family != "n1":
+            continue  # no rule reads G2 core and RAM SKUs: carried over (next test)
         memory = Decimal(str(shape.memory_gb))
         assert by["on-demand"].usd == shape.vcpus * core.usd + memory * ram.usd
         assert by["on-demand"].status == "derived"
         assert core.sku_ids[0] in by["on-demand"].note and ram.sku_ids[0] in by["on-demand"].note
     old = load_catalog_file(prices_dir / "2026-07-30.yaml")
-    for machine in old.compute:  # the recordings carry the 2026-07-30 list rates
+    n1 = [m for m in old.compute if hardware().machine(m).family == "n1"]
+    for machine in n1:  # the recordings carry the 2026-07-30 list rates
         assert new.machine(machine).usd == old.machine(machine).usd
         assert new.machine(machine, "spot").usd == old.machine(machine, "spot").usd
         assert abs(new.machine(machine, "cud-1y").usd - old.machine(machine, "cud-1y").usd) \
@@ -197,17 +200,28 @@ def test_carried_over_prices_keep_their_date_source_and_status(skus, prices_dir)
     built = build_snapshot(select_rates(skus, "us-central1", DAY), prices_dir / "2026-07-30.yaml",
                            DAY, "recorded")
     carried = dict(built.carried)
+    # The recordings have no G2 or L4 SKUs: every G2 and L4 price is carried over, and so is the
+    # Vertex spot V100 rate, derived from the carried Compute Engine spot V100 price.
+    g2 = [f"g2-standard-{n}" for n in hardware().families["g2"].shapes["standard"][1]]
     assert set(carried) == {
         "gpus.nvidia-tesla-v100.spot", "gke.free_tier_credit_per_month", "vertex.pipeline_run",
         "sustained_use.n1", *(f"vertex.prediction_gpu.{g}" for g in
                               ("nvidia-tesla-t4", "nvidia-tesla-p4", "nvidia-tesla-p100",
-                               "nvidia-tesla-v100"))}
+                               "nvidia-tesla-v100")),
+        *(f"compute.{m}.{p}" for m in g2 for p in ("on-demand", "spot", "flex-start")),
+        *(f"vertex.{t}.{m}" for m in g2 for t in ("training_machine", "spot_training_machine")),
+        *(f"gpus.nvidia-l4.{p}" for p in ("on-demand", "spot", "flex-start")),
+        "vertex.training_gpu.nvidia-l4", "vertex.spot_training_gpu.nvidia-l4",
+        "vertex.spot_training_gpu.nvidia-tesla-v100"}
     new = load_catalog_file(write_snapshot(built, prices_dir))
     old = load_catalog_file(prices_dir / "2026-07-30.yaml")
     assert new.gke["free_tier_credit_per_month"] == old.gke["free_tier_credit_per_month"]
     assert new.gpu("nvidia-tesla-v100", "spot") == old.gpu("nvidia-tesla-v100", "spot")
     assert new.sources["skypilot-gcp"] == old.sources["skypilot-gcp"]
-    assert "gcp-calc-2026" not in new.sources  # nothing carried cites it any more
+    # Only the carried G2 and L4 prices still cite the third-party copy.
+    assert {k for k, v in carried.items() if v["source"] == "gcp-calc-2026"} == {
+        *(f"compute.{m}.{p}" for m in g2 for p in ("on-demand", "spot")),
+        "gpus.nvidia-l4.on-demand", "gpus.nvidia-l4.spot"}
 
 
 def test_a_snapshot_that_does_not_load_is_not_written(prices_dir):
@@ -227,7 +241,8 @@ def test_command_writes_a_dated_snapshot_and_lists_carried_prices(prices_dir):
     result = _refresh(prices_dir, "--date", "2026-11-20")
     assert result.exit_code == 0, result.output
     assert "written:" in result.output and "2026-11-20.yaml" in result.output
-    assert "15 prices read, 25 derived" in result.output
+    # 25 derived from SKUs, and 7 Vertex spot rates derived again from refreshed spot prices.
+    assert "15 prices read, 32 derived" in result.output
     assert "gke.free_tier_credit_per_month 74.40 as_of 2026-07-30 source gke-pricing" \
         in result.output
     assert load_catalog_file(prices_dir / "2026-11-20.yaml").machine(
