@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +23,32 @@ TagOpt = Annotated[str | None, typer.Option(
     "--tag", help="tag of the pushed trainer/predictor images (default: defaults.yaml)")]
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-p", help="pipeline parameter NAME=VALUE (repeatable), e.g. -p epochs=50")]
+StackOpt = Annotated[str | None, typer.Option(
+    "--stack", help="kubeflow: the stack whose --training-pool the training step runs on")]
+StackFileOpt = Annotated[Path | None, typer.Option(
+    "--stack-file", help="kubeflow: any Pulumi.<name>.yaml instead of --stack", dir_okay=False)]
+PoolOpt = Annotated[str | None, typer.Option(
+    "--training-pool", help="kubeflow: train on this GPU pool of the stack (a shared pool: one "
+                            "shared GPU; a queued pool: admitted by Kueue)")]
+
+
+def _pool(stack: str | None, stack_file: Path | None, name: str | None):
+    """The training step's `PoolTarget` from the stack options, or None without them."""
+    if name is None:
+        if stack is not None or stack_file is not None:
+            raise _fail("--stack/--stack-file choose the stack of --training-pool; give "
+                        "--training-pool NAME too")
+        return None
+    from infra.cli import resolve_stack_file
+    from infra.config import ConfigError
+    from workloads.pipelines.settings import SettingsError
+    from workloads.pipelines.targets import pool_target
+
+    resolved = resolve_stack_file(stack, stack_file)
+    try:
+        return pool_target(resolved.platform(), name)
+    except (ConfigError, SettingsError) as err:
+        raise _fail(str(err)) from None
 
 
 def _fail(message: str) -> typer.Exit:
@@ -39,6 +65,7 @@ def compile_cmd(
         "--out", help="IR YAML to write (default: build/cifar10-pipeline-<target>.yaml)")] = None,
     registry: RegistryOpt = None,
     tag: TagOpt = None,
+    stack: StackOpt = None, stack_file: StackFileOpt = None, training_pool: PoolOpt = None,
 ) -> None:
     """Compile the pipeline for one target to kfp IR YAML."""
     from workloads.pipelines.settings import TARGETS, SettingsError
@@ -47,9 +74,10 @@ def compile_cmd(
         raise _fail(f"--target {target!r} is not allowed; use one of {', '.join(TARGETS)}")
     from workloads.pipelines.pipeline import compile_pipeline
 
+    pool = _pool(stack, stack_file, training_pool)
     path = out or Path("build") / f"cifar10-pipeline-{target}.yaml"
     try:
-        compile_pipeline(target, path, registry, tag)  # type: ignore[arg-type]
+        compile_pipeline(target, path, registry, tag, pool=pool)  # type: ignore[arg-type]
     except SettingsError as err:
         raise _fail(str(err)) from None
     typer.echo(f"compiled {target} pipeline to {path}")
@@ -77,6 +105,7 @@ def run_cmd(
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help="create a recurring run instead (cron; kubeflow: 6 fields with "
                            "seconds, vertex: 5 fields)")] = None,
+    stack: StackOpt = None, stack_file: StackFileOpt = None, training_pool: PoolOpt = None,
 ) -> None:
     """Run the pipeline: --local here, or --target kubeflow|vertex to submit (or schedule) it."""
     from workloads.pipelines.settings import SettingsError, check_parameters
@@ -87,6 +116,9 @@ def run_cmd(
     if target is not None and target not in ("kubeflow", "vertex"):
         raise _fail(f"--target {target!r} is not allowed; use kubeflow or vertex "
                     "(or --local)")
+    pool = _pool(stack, stack_file, training_pool)
+    if pool is not None and target != "kubeflow":
+        raise _fail("--training-pool is a node pool of a cluster: use --target kubeflow")
     try:
         arguments = parse_arguments(param or [])
         # Before anything is built, submitted or trained: a bad value costs nothing.
@@ -96,7 +128,7 @@ def run_cmd(
                 raise SubmitError("--schedule needs --target kubeflow|vertex, not --local")
             _run_local(out, arguments)
         elif target == "kubeflow":
-            _run_kubeflow(arguments, host, registry, tag, schedule)
+            _run_kubeflow(arguments, host, registry, tag, schedule, pool)
         else:
             if stack_outputs is None:
                 raise SubmitError("--target vertex needs --stack-outputs FILE (pulumi stack "
@@ -156,15 +188,15 @@ def _watch_tasks(out: Path) -> Iterator[None]:
             watcher.join()
 
 
-def _compiled(target: str, registry: str | None, tag: str | None) -> Path:
+def _compiled(target: str, registry: str | None, tag: str | None, pool: Any = None) -> Path:
     from workloads.pipelines.pipeline import compile_pipeline
 
     out = Path(tempfile.mkdtemp(prefix="cifar10-pipeline-")) / f"cifar10-pipeline-{target}.yaml"
-    return compile_pipeline(target, out, registry, tag)  # type: ignore[arg-type]
+    return compile_pipeline(target, out, registry, tag, pool=pool)  # type: ignore[arg-type]
 
 
 def _run_kubeflow(arguments: dict[str, str], host: str | None, registry: str | None,
-                  tag: str | None, schedule: str | None) -> None:
+                  tag: str | None, schedule: str | None, pool: Any = None) -> None:
     import kfp
 
     from workloads.pipelines.pipeline import build_pipeline
@@ -181,9 +213,9 @@ def _run_kubeflow(arguments: dict[str, str], host: str | None, registry: str | N
     if schedule:
         check_cron(schedule, fields=6)
     url = host or DEFAULT_KFP_HOST
-    args = cast_arguments(build_pipeline("kubeflow", registry, tag), arguments)
+    args = cast_arguments(build_pipeline("kubeflow", registry, tag, pool=pool), arguments)
     check_kfp_host(url)
-    package = _compiled("kubeflow", registry, tag)
+    package = _compiled("kubeflow", registry, tag, pool)
     try:
         client = kfp.Client(host=url)
         if schedule:
