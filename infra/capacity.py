@@ -28,6 +28,8 @@ class FlexStart:
     source: str
     families: dict[str, tuple[str, ...]]
     discounted_families: tuple[str, ...]
+    discounted_series: tuple[str, ...]
+    """Machine series Google discounts under flex-start (most outside the hardware catalog)."""
     max_run_hours: int
     gke_min_version: str
     preemptible_quota: bool
@@ -142,6 +144,7 @@ def _load(path: Path) -> CapacityCatalog:
             source=fs["source"],
             families={f: tuple(g) for f, g in fs["families"].items()},
             discounted_families=tuple(fs["discounted_families"]),
+            discounted_series=tuple(fs["discounted_series"]),
             max_run_hours=int(fs["max_run_hours"]),
             gke_min_version=str(fs["gke_min_version"]),
             preemptible_quota=fs["quota"] == "preemptible"),
@@ -181,3 +184,33 @@ def _load(path: Path) -> CapacityCatalog:
 def capacity() -> CapacityCatalog:
     """The shipped capacity catalog, loaded once per process."""
     return _load(CAPACITY_PATH)
+
+
+@dataclass(frozen=True)
+class ImageFit:
+    """Whether one GPU image runs on one GPU with the drivers GKE installs."""
+
+    image: str
+    gpu: str
+    capability: str
+    code: bool
+    """The image carries a binary or PTX the GPU can run."""
+    driver_ok: bool
+    """GKE's DEFAULT driver branch is at least the image's minimum driver."""
+
+    @property
+    def runs(self) -> bool:
+        return self.code and self.driver_ok
+
+
+def image_fits(cat: CapacityCatalog | None = None) -> list[ImageFit]:
+    """Every GPU image of the catalog against every GPU: CUDA code and driver pairing."""
+    cat = cat or capacity()
+    fits = []
+    for image in cat.images.values():
+        if not image.uses_gpu or image.min_driver is None:
+            continue
+        for gpu, capability in cat.compute_capability.items():
+            fits.append(ImageFit(image.name, gpu, capability, image.runs_on(capability),
+                                 driver_branch(image.min_driver) <= cat.driver_default_min_branch))
+    return fits
