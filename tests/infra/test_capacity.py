@@ -337,3 +337,15 @@ def test_launched_training_on_the_queued_pool_carries_kueue_metadata():
 def test_example_stack_file_is_where_the_readme_says(tmp_path):
     assert Path(EXAMPLE).is_file()
     assert "stacks/examples/Pulumi.capacity.yaml" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_flex_start_pools_need_preemptible_gpu_quota():
+    from infra.preflight import quotas, serving_workloads
+
+    cfg = read_stack_file(EXAMPLE).platform()
+    needed = {f.what: f.need for f in quotas(cfg)}
+    # 4 queued-provisioning L4 nodes and 2 Spot L4 nodes, one L4 each
+    assert needed["PREEMPTIBLE_NVIDIA_L4_GPUS in us-central1"] == "≥ 6"
+    assert "NVIDIA_L4_GPUS in us-central1" not in needed
+    (predictor,) = serving_workloads(cfg, example_preview())  # a KServe runtime's model block
+    assert (predictor.pool, predictor.gpus) == ("gpu-t4-shared", 1)
