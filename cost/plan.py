@@ -14,7 +14,7 @@ from typing import Any
 
 from cost.catalog import PriceCatalog, PriceNotFound
 from cost.models import vertex_lines
-from cost.money import ZERO, plain
+from cost.money import ZERO, plain, usd
 from cost.pricing import Bill, PricingError, cluster_fee_lines, node_lines, relabelled
 from cost.scenario import Gpu, ScenarioError
 from cost.usage import PlanUsage
@@ -150,7 +150,7 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage,
         bill.lines += relabelled(node_lines(prices, machine, nodes=1, hours=extra,
                                             sustained_use=False, **common),
                                  suffix=" [usage, per node-hour]")
-    bill.notes += _sharing_notes(prices, gpus[0] if gpus else None, pricing)
+    bill.notes += _sharing_notes(prices, gpus[0] if gpus else None, pricing, bill.lines)
     if high > low and not extra:
         bill.notes.append(f"scales {low}–{high} nodes over {zones} zone(s): node-hours above the "
                           f"minimum are usage-based (usage: node_pools.{pool_name}."
@@ -162,8 +162,10 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage,
                           "" if bill.lines else "no always-on nodes and no usage given")
 
 
-def _sharing_notes(prices: PriceCatalog, gpu: dict[str, Any] | None, pricing: str) -> list[str]:
-    """On a pool whose GPUs are shared, what one client's share of a GPU-hour costs."""
+def _sharing_notes(prices: PriceCatalog, gpu: dict[str, Any] | None, pricing: str,
+                   lines: list[Any]) -> list[str]:
+    """On a pool whose GPUs are shared, what one client's share of a GPU-hour costs, and of
+    the pool's GPU lines this month."""
     sharing = gpu.get("gpuSharingConfig") if isinstance(gpu, dict) else None
     if not isinstance(sharing, dict) or not _known(sharing.get("maxSharedClientsPerGpu")):
         return []
@@ -172,9 +174,12 @@ def _sharing_notes(prices: PriceCatalog, gpu: dict[str, Any] | None, pricing: st
     if share is None:
         return []
     hourly, per_client = share
+    monthly = sum((line.monthly for line in lines if line.unit == "GPU-hours"), ZERO)
+    month = (f"; the pool's GPU-hours this month, {usd(monthly)} USD, are "
+             f"{usd(monthly / clients)} USD per client" if monthly else "")
     return [f"GPUs shared ({sharing.get('gpuSharingStrategy')}) by up to {clients} clients: "
             f"{plain(hourly)} USD per GPU-hour is {plain(round(per_client, 6))} USD per client "
-            f"GPU-hour when all {clients} are in use"]
+            f"GPU-hour when all {clients} are in use{month}"]
 
 
 def shared_gpu_hour(prices: PriceCatalog, gpu_type: str, pricing: str,

@@ -103,7 +103,10 @@ def test_a_shared_gpu_hour_is_divided_among_its_clients():
     assert shared_gpu_hour(PRICES, "nvidia-tesla-t4", "flex-start", 4) is None
     plan = example_plan(usage=True)
     shared = _priced(plan, "mlp-gpu-t4-shared-pool")
-    assert any("0.0875 USD per client GPU-hour" in note for note in shared.bill.notes)
+    (note,) = [n for n in shared.bill.notes if "shared" in n]
+    assert "0.0875 USD per client GPU-hour" in note
+    # 360 T4 GPU-hours of usage at 0.35 = 126.00 USD, among 4 clients
+    assert "126.00 USD, are 31.50 USD per client" in note
 
 
 def test_plan_prices_flex_start_pools_at_flex_start_rates():

@@ -101,8 +101,9 @@ def test_a_misspelt_stack_is_an_error_not_the_defaults(tmp_path: Path) -> None:
     plan = _prod_plan_with_violations(tmp_path, "prod")
     result = runner.invoke(app, ["policy", "check", "prdo", "--preview", str(plan)])
     assert result.exit_code == 2
-    assert "stack 'prdo' has no stack file and no policy config; known stacks: dev, prod, " \
-           "vertex" in result.stderr
+    # capacity: the policy config of the example stack stacks/examples/Pulumi.capacity.yaml
+    assert "stack 'prdo' has no stack file and no policy config; known stacks: capacity, dev, " \
+           "prod, vertex" in result.stderr
 
 
 def test_config_for_stack_never_builds_a_path_from_its_argument() -> None:
