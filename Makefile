@@ -17,7 +17,7 @@ setup: .venv/.synced
 ## demo: preview, check and price every stack offline, run the pipeline locally; each step's
 ## output goes to $(REPORTS)/logs/, the terminal gets one line per step and a summary table, and
 ## $(REPORTS)/index.html links every file the steps wrote.
-DEMO = $(UV) run --frozen python -m infra.demo --reports $(REPORTS)
+DEMO = $(UV) run --frozen python -m mlp.demo --reports $(REPORTS)
 
 demo: setup
 	@$(DEMO) start

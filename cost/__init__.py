@@ -5,3 +5,10 @@ usage files), and the code only does arithmetic on them in `Decimal`, rounding o
 Three models are compared (a fixed GKE cluster, an autoscaled GKE cluster, Vertex AI pay-per-use),
 with the break-even between them; a stack's offline preview is priced resource by resource.
 """
+
+DEPENDS_ON: dict[str, str] = {
+    "infra": "`mlp cost stack <stack>` prices a stack's plan, and only the Pulumi program's "
+             "offline preview says what a stack declares (`infra.cli.preview_from`, in `cost.cli` "
+             "only); a saved preview is read with `facts.preview`.",
+}
+"""Packages of the same layer this one imports, and why (tests/layers/test_imports.py)."""

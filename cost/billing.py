@@ -129,7 +129,7 @@ def fetch_skus(client: Any, service_id: str, day: date, today: date,
         record: if given, each page is also written to `<record>/<service_id>/page-<n>.json` in
             the form `recorded_client` reads.
     """
-    from infra.progress import StepProgress
+    from facts.progress import StepProgress
 
     request = {"parent": f"services/{service_id}", **time_range(day, today)}
     pager = client.list_skus(request=request)

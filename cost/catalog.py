@@ -1,7 +1,7 @@
 """Price catalog snapshots: dated YAML files of unit prices, each with its source and status.
 
 A snapshot is the only place a price lives. Machine shapes are not here (they come from
-`infra.hardware`); what is here is what each shape, GPU, disk and service costs on one date.
+`facts.hardware`); what is here is what each shape, GPU, disk and service costs on one date.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ CatalogOpt = Annotated[str | None, typer.Option(
 def _catalog(date: str | None, where: str = "--catalog"):
     """The price snapshot of `date` (newest if None); exit 2 naming `where` if it cannot load."""
     from cost.catalog import CatalogError, PriceNotFound, load_catalog
-    from infra.cli import fail
+    from facts.cli import fail
 
     try:
         return load_catalog(date)
@@ -43,7 +43,7 @@ def compare(
     from cost.render import bills_table
     from cost.report import write_report
     from cost.scenario import STUDY_SCENARIO, ScenarioError, load_scenario
-    from infra.cli import fail
+    from facts.cli import fail
 
     path = scenario or STUDY_SCENARIO
     try:
@@ -91,7 +91,8 @@ def stack(
     from cost.render import plan_json, plan_text, print_plan
     from cost.scenario import ScenarioError
     from cost.usage import load_usage
-    from infra.cli import fail, preview_from
+    from facts.cli import fail
+    from infra.cli import preview_from
 
     try:
         usage = load_usage(usage_file)
@@ -132,7 +133,7 @@ def machine(
 
     from cost.quote import QuoteError, quote, quote_json
     from cost.render import bills_table
-    from infra.cli import fail
+    from facts.cli import fail
 
     prices = _catalog(catalog)
     try:
@@ -156,7 +157,7 @@ def gpus(
 ) -> None:
     """Ways to obtain GPUs side by side, priced from the catalog (README "Getting GPUs")."""
     from cost.gpu_options import markdown, replace_block
-    from infra.cli import fail
+    from facts.cli import fail
 
     text = markdown(_catalog(catalog))
     if write is None:
@@ -217,7 +218,7 @@ def per_model_cmd(
         result_lines,
     )
     from cost.quote import QuoteError, parse_gpu
-    from infra.cli import fail
+    from facts.cli import fail
 
     prices = _catalog(catalog)
     try:
@@ -273,7 +274,7 @@ def refresh_prices(
     )
     from cost.catalog import PRICES_DIR, CatalogError, load_catalog_file
     from cost.refresh import RefreshError, base_snapshot, build_snapshot, write_snapshot
-    from infra.cli import fail
+    from facts.cli import fail
 
     today = date.today()
     try:

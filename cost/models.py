@@ -23,7 +23,7 @@ from cost.pricing import (
     shape,
 )
 from cost.scenario import Gpu, NodePool, Ops, Scenario, ScenarioError
-from infra.hardware import catalog
+from facts.hardware import catalog
 
 MODELS: dict[str, str] = {
     "fixed": "Fixed GKE cluster",

@@ -18,8 +18,8 @@ from cost.money import ZERO, plain, usd
 from cost.pricing import Bill, PricingError, cluster_fee_lines, node_lines, relabelled
 from cost.scenario import Gpu, ScenarioError
 from cost.usage import PlanUsage
-from infra.node_pools import ZONE, pool_node_range, pool_zone_count
-from infra.preview import SECRET, UNKNOWN, Preview, PreviewResource
+from facts.node_pools import ZONE, pool_node_range, pool_zone_count
+from facts.preview import SECRET, UNKNOWN, Preview, PreviewResource
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"

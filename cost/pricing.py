@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from cost.catalog import Price, PriceCatalog
 from cost.money import ZERO, cents, plain
-from infra.hardware import AttachmentError, MachineShape, UnknownMachineType, catalog
+from facts.hardware import AttachmentError, MachineShape, UnknownMachineType, catalog
 
 
 class PricingError(ValueError):

@@ -36,7 +36,7 @@ def parse_gpu(spec: str | None) -> Gpu | None:
 
 def built_in_gpus(machine_type: str) -> Gpu | None:
     """The GPUs a shape comes with (G2: its L4s), which a quote without --gpu still bills."""
-    from infra.hardware import UnknownMachineType, catalog
+    from facts.hardware import UnknownMachineType, catalog
 
     try:
         machine = catalog().machine(machine_type)

@@ -67,7 +67,7 @@ def _direct(rate: Rate, day: str, source: str) -> dict[str, Any]:
 
 
 def _machine(machine: str, core: Rate, ram: Rate, day: str, source: str) -> dict[str, Any]:
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     shape = catalog().machine(machine)
     vcpus = Decimal(shape.vcpus)
@@ -79,11 +79,11 @@ def _machine(machine: str, core: Rate, ram: Rate, day: str, source: str) -> dict
             "derived_from": {core_name: _fmt(core.usd), ram_name: _fmt(ram.usd)},
             "note": f"{shape.vcpus} vCPU × {_fmt(core.usd)} (SKU {', '.join(core.sku_ids)}) + "
                     f"{_fmt(memory)} GB × {_fmt(ram.usd)} (SKU {', '.join(ram.sku_ids)}); "
-                    "shape from infra/data/hardware.yaml"}
+                    "shape from facts/data/hardware.yaml"}
 
 
 def _family(machine: str) -> str:
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     return catalog().machine(machine).family
 

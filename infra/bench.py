@@ -10,35 +10,17 @@ Run with `make bench` or `python -m infra.bench`.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
+
+from facts.machine import machine_info
 
 RESULTS = Path(__file__).parent / "benchmarks" / "preview.json"
 RUNS = 5
-
-
-def machine_info(packages: Sequence[str] = ("pulumi", "pulumi-gcp")) -> dict[str, object]:
-    """What a benchmark ran on: CPU model, cores, Python, OS and the versions of `packages`
-    (keys spelled with `_` for `-`); other benchmarks pass the packages they measure."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "os": platform.platform(),
-            **{name.replace("-", "_"): version(name) for name in packages}}
 
 
 def _time(fn, runs: int = RUNS) -> list[float]:
@@ -51,13 +33,14 @@ def _time(fn, runs: int = RUNS) -> list[float]:
 
 
 def main() -> None:
+    from facts.stacks import stack_names, stack_path
     from infra.preview import run_preview
-    from infra.stack_config import read_stack_file, stack_names, stack_path
+    from infra.stack_config import read_stack_file
 
     results: dict[str, object] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                   "machine": machine_info(), "runs": RUNS, "stacks": {}}
     for stack in stack_names():
-        command = [sys.executable, "-m", "infra.cli", "preview", stack, "--quiet"]
+        command = [sys.executable, "-m", "mlp", "preview", stack, "--quiet"]
         cli = _time(lambda c=command: subprocess.run(c, check=True, capture_output=True))
         stack_file = read_stack_file(stack_path(stack))
         run_preview(stack_file)  # warm the imports once

@@ -16,8 +16,8 @@ ChartName = Annotated[str, typer.Argument(help="A chart of charts/, e.g. cifar10
 
 
 def _chart_dir(name: str) -> Path:
+    from facts.cli import fail
     from infra.charts import CHARTS_DIR
-    from infra.cli import fail
 
     path = CHARTS_DIR / name
     if not (path / "Chart.yaml").is_file():
@@ -37,10 +37,10 @@ def render(
     """Print the chart's objects, each checked against its Kubernetes or CRD schema."""
     import yaml
 
+    from facts.cli import fail
+    from facts.documents import DocumentError, load_yaml
     from infra.charts import ChartError
     from infra.charts import render as render_chart
-    from infra.cli import fail
-    from infra.documents import DocumentError, load_yaml
     from infra.k8s_validate import validate_object
 
     chart = _chart_dir(name)
@@ -67,8 +67,8 @@ def render(
 @app.command()
 def lint(name: ChartName) -> None:
     """Run Helm's linter in strict mode; exit 1 on any warning or error."""
+    from facts.cli import fail
     from infra.charts import lint as lint_chart
-    from infra.cli import fail
 
     findings = lint_chart(_chart_dir(name))
     if findings:
@@ -96,9 +96,10 @@ def values(
     """
     import yaml
 
+    from facts.cli import fail
     from infra.charts import ChartError
     from infra.charts import render as render_chart
-    from infra.cli import fail, resolve_stack_file
+    from infra.cli import resolve_stack_file
     from infra.config import ConfigError
 
     if name != LAUNCHED_CHART:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from infra.stack_config import REPO_ROOT
+from facts.stacks import REPO_ROOT
 
 CHARTS_DIR = REPO_ROOT / "charts"
 CHART_TYPE = "kubernetes:helm.sh/v4:Chart"

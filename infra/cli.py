@@ -1,53 +1,19 @@
-"""`mlp`: the command line of ml-platform.
+"""`mlp preview`, `mlp stacks`, `mlp preflight` and `mlp chart`: the Pulumi program's commands.
 
-Each domain owns its sub-commands (`cost`, `policy`, workloads); this module only wires them and
-hosts `preview`. Heavy libraries (TensorFlow, kfp, the Pulumi SDK) are imported inside commands,
-never at start-up, so `mlp --help` stays fast.
+Also the one way other domains get a stack's preview (`preview_from`): a saved file is read with
+the contract in `facts.preview`, a stack is previewed offline by running this program under
+Pulumi's mocks. The Pulumi SDK is imported inside commands, never at start-up.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-
-BAD_INPUT = 2
-"""Exit code for invalid configuration or arguments, as for a usage error."""
-
-err_console = Console(stderr=True)
-
-
-def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
-    """Print a clear error to stderr and return the Exit to raise.
-
-    Called while an exception is handled, and with --debug (or MLP_DEBUG=1), the traceback
-    behind the message prints first."""
-    from infra.verbosity import print_traceback_if_debug
-
-    print_traceback_if_debug()
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-@app.callback()
-def _root(
-    debug: Annotated[bool, typer.Option(
-        "--debug", help="Show the traceback behind an error (or set MLP_DEBUG=1).")] = False,
-    verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Let TensorFlow, kfp and FastAPI log and warn as they do by "
-                                "default (or set MLP_VERBOSE=1).")] = False,
-) -> None:
-    """GPU ML platform on Google Cloud: preview stacks, price them, check policies, train and
-    serve CIFAR-10."""
-    from infra.verbosity import configure
-
-    configure(debug=debug, verbose=verbose)
-
+from facts.cli import err_console, fail
 
 StackArg = Annotated[str | None, typer.Argument(help="Stack name: stacks/Pulumi.<stack>.yaml.")]
 StackFileOpt = Annotated[Path | None, typer.Option(
@@ -57,7 +23,8 @@ StackFileOpt = Annotated[Path | None, typer.Option(
 
 def resolve_stack_file(stack: str | None, stack_file: Path | None):
     """The `StackFile` named by a stack argument or `--stack-file` (exactly one of them)."""
-    from infra.stack_config import StackFileError, read_stack_file, stack_path
+    from facts.stacks import StackFileError, stack_path
+    from infra.stack_config import read_stack_file
 
     if (stack is None) == (stack_file is None):
         raise fail("give a stack name or --stack-file PATH (exactly one)")
@@ -100,7 +67,7 @@ def preview_from(stack: str | None, stack_file: Path | None, preview_file: Path 
     Returns:
         ``(preview, stack_file)``: the `StackFile` is None when the preview came from a file.
     """
-    from infra.preview import PreviewFileError, load_preview
+    from facts.preview import PreviewFileError, load_preview
 
     if sum(x is not None for x in (stack, stack_file, preview_file)) != 1:
         raise fail(PREVIEW_SOURCES)
@@ -113,7 +80,6 @@ def preview_from(stack: str | None, stack_file: Path | None, preview_file: Path 
     return _run_preview(resolved, mode), resolved
 
 
-@app.command()
 def preview(
     stack: StackArg = None,
     stack_file: StackFileOpt = None,
@@ -184,8 +150,8 @@ def _plan_diff(against: Path, result: Any, diff_json: Path | None,
     """Print (and write) the plan diff of `result` over the preview file `against`."""
     import json
 
+    from facts.preview import PreviewFileError, load_preview
     from infra.plan_diff import diff, render_markdown, render_text
-    from infra.preview import PreviewFileError, load_preview
 
     try:
         old = load_preview(against)
@@ -205,83 +171,20 @@ def _plan_diff(against: Path, result: Any, diff_json: Path | None,
         raise typer.Exit(1)
 
 
-@app.command("stacks")
 def list_stacks() -> None:
     """List the shipped stacks."""
-    from infra.stack_config import stack_names
+    from facts.stacks import stack_names
 
     for name in stack_names():
         typer.echo(name)
 
 
-def _register_subcommands() -> None:
-    """Attach each domain's sub-commands; each module keeps its own imports lazy."""
+def register(app: typer.Typer) -> None:
+    """Add `preview`, `stacks`, `preflight` and `chart` to the `mlp` app."""
     from infra.chart_cli import app as chart_app
-
-    app.add_typer(chart_app, name="chart")
-
     from infra.preflight_cli import preflight
 
+    app.command("preview")(preview)
+    app.command("stacks")(list_stacks)
+    app.add_typer(chart_app, name="chart")
     app.command("preflight")(preflight)
-
-    from workloads.cli import register as register_workloads
-
-    register_workloads(app)
-
-    from cost.cli import app as cost_app
-
-    app.add_typer(cost_app, name="cost")
-
-    from policies.cli import app as policy_app
-
-    app.add_typer(policy_app, name="policy")
-
-    from workloads.pipelines.cli import app as pipeline_app
-
-    app.add_typer(pipeline_app, name="pipeline")
-
-    from workloads.vertex.cli import app as vertex_app
-
-    app.add_typer(vertex_app, name="vertex")
-
-
-_register_subcommands()
-
-
-GLOBAL_FLAGS = ("--debug", "--verbose", "-v")
-"""Root options a user may also write after the sub-command (`mlp train ... --debug`)."""
-
-
-def hoist_global_flags(argv: list[str]) -> list[str]:
-    """`argv` with the root options moved before the sub-command, where click reads them.
-
-    Only words before a `--` separator move; `-v` is not an option of any sub-command."""
-    end = argv.index("--") if "--" in argv else len(argv)
-    flags = [a for a in argv[:end] if a in GLOBAL_FLAGS]
-    rest = [a for i, a in enumerate(argv) if i >= end or a not in GLOBAL_FLAGS]
-    return flags + rest
-
-
-def main(argv: list[str] | None = None) -> None:
-    """The `mlp` entry point: an unexpected exception is one line (the traceback with --debug)."""
-    from infra.verbosity import DEBUG_HINT, debug_enabled, reset
-
-    args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
-    try:
-        app(args=args, prog_name="mlp")
-    except KeyboardInterrupt:
-        err_console.print("interrupted", highlight=False)
-        sys.exit(130)
-    except Exception as err:
-        if debug_enabled():
-            raise
-        first = (str(err).strip().splitlines() or [""])[0]
-        err_console.print(f"[bold red]error:[/] {type(err).__name__}: {first} ({DEBUG_HINT})",
-                          highlight=False, soft_wrap=True)
-        sys.exit(1)
-    finally:
-        reset()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,16 +18,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from infra.capacity import CapacityCatalog, capacity
-from infra.documents import MAX_DEPTH, too_deep
-from infra.hardware import AttachmentError, HardwareCatalog, UnknownMachineType, catalog
+from facts.capacity import CapacityCatalog, capacity
+from facts.documents import MAX_DEPTH, too_deep
+from facts.hardware import AttachmentError, HardwareCatalog, UnknownMachineType, catalog
+from facts.text import shown
 
 PROJECT_NAME = "ml-platform"
 PLATFORM_KEY = f"{PROJECT_NAME}:platform"
 PROJECT_KEY = "gcp:project"
 REGION_KEY = "gcp:region"
-
-GPU_TAINT_KEY = "nvidia.com/gpu"
 
 # Limits Google Cloud enforces, checked here so that a stack breaking one fails before any
 # resource is declared instead of half-way through `pulumi up`.
@@ -178,7 +177,7 @@ class GpuSharingConfig(_Model):
     side. Each container asks for one `nvidia.com/gpu` and gets a share."""
     max_clients_per_gpu: int
     """How many containers may share one GPU; the allowed range is in
-    `infra/data/capacity.yaml`. The cost module divides the GPU-hour by it."""
+    `facts/data/capacity.yaml`. The cost module divides the GPU-hour by it."""
 
 
 class AcceleratorConfig(_Model):
@@ -224,7 +223,7 @@ class NodePoolConfig(_Model):
     provisioning: Provisioning = "standard"
     max_run_hours: int | None = Field(default=None, ge=1)
     """Flex-start pools only: GKE removes a node after this many hours (at most the limit in
-    `infra/data/capacity.yaml`; GKE's default when unset). Jobs must finish or checkpoint."""
+    `facts/data/capacity.yaml`; GKE's default when unset). Jobs must finish or checkpoint."""
 
     @field_validator("name")
     @classmethod
@@ -431,20 +430,6 @@ class PlatformConfig(_Model):
 
     def pool_zones(self, pool: NodePoolConfig) -> tuple[str, ...]:
         return pool.zones or self.zones
-
-
-SHOWN_CHARS = 80
-"""Longest rendering of a bad value in a message; longer ones are cut and their length given."""
-
-
-def shown(value: Any) -> str:
-    """`repr(value)` for a message: one line, at most about `SHOWN_CHARS` characters."""
-    text = repr(value)
-    if len(text) <= SHOWN_CHARS:
-        return text
-    size = f"{len(value)} characters" if isinstance(value, str) else \
-        f"{len(value)} items" if isinstance(value, dict | list | tuple) else f"{len(text)} chars"
-    return f"{text[:SHOWN_CHARS - 20]}... ({size})"
 
 
 @dataclass(frozen=True)
@@ -693,7 +678,7 @@ def _check_capacity(cfg: PlatformConfig, pool: NodePoolConfig, at: str, hw: Hard
         elif family is not None and not fs.supports(family, acc.type):
             problems.append(Problem(f"{at}.provisioning", pool.provisioning,
                                     f"flex-start provisions {fs.described()} "
-                                    f"(infra/data/capacity.yaml); not {acc.type} on "
+                                    f"(facts/data/capacity.yaml); not {acc.type} on "
                                     f"{pool.machine_type}: use provisioning standard"))
         if pool.spot:
             problems.append(Problem(f"{at}.spot", True,

@@ -28,17 +28,13 @@ from typing import Any
 
 import yaml
 
-from infra.capacity import GKE_NODEPOOL_LABEL, capacity
-from infra.config import GPU_TAINT_KEY, NodePoolConfig, PlatformConfig
-from infra.hardware import catalog
+from facts.capacity import GKE_NODEPOOL_LABEL, MAX_RUN_ANNOTATION, QUEUE_LABEL, capacity
+from facts.hardware import GPU_TAINT_KEY, catalog
+from infra.config import NodePoolConfig, PlatformConfig
 
 KUEUE_NAMESPACE = "kueue-system"
 API_VERSION = "kueue.x-k8s.io/v1beta2"
 """The storage version of Kueue's CRDs at the pinned v0.19.2."""
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-"""The label that hands a job to a LocalQueue."""
-MAX_RUN_ANNOTATION = "provreq.kueue.x-k8s.io/maxRunDurationSeconds"
-"""Job annotation Kueue copies into the ProvisioningRequest's parameters."""
 PROVISIONING_CONTROLLER = "kueue.x-k8s.io/provisioning-request"
 GPU_RESOURCE = "nvidia.com/gpu"
 MANAGER_CONFIG_PATH = Path(__file__).parent / "data" / "kueue-manager-config.yaml"

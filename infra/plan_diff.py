@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
-from infra.preview import Preview, PreviewResource
+from facts.preview import Preview, PreviewResource
 
 CATALOGUE = Path(__file__).parent / "data" / "replace_on_change.yaml"
 

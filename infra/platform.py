@@ -13,8 +13,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import exports, names
-from infra.capacity import capacity
+from facts import exports
+from facts.capacity import capacity
+from facts.hardware import catalog
+from infra import names
 from infra.components.apis import Apis, ApisArgs
 from infra.components.budget import Budget, BudgetArgs
 from infra.components.cifar10 import Cifar10, Cifar10Args
@@ -32,7 +34,6 @@ from infra.components.node_pool import (
 from infra.components.storage import BUCKET_ROLES, Storage, StorageArgs
 from infra.components.vertex import PersistentResourceArgs, VertexAi, VertexArgs
 from infra.config import NodePoolConfig, PlatformConfig
-from infra.hardware import catalog
 from infra.kueue import queue_specs
 
 COMMON_SERVICES = ("iam.googleapis.com", "artifactregistry.googleapis.com",

@@ -24,7 +24,8 @@ def preflight(
     """Quotas at the stack's maximum size, placeholders, APIs, the deploying identity's roles
     and whether each workload fits its pool. Exit 1 when something is certain to fail, 0 with
     warnings otherwise, 2 on bad input."""
-    from infra.cli import _run_preview, fail, resolve_stack_file
+    from facts.cli import fail
+    from infra.cli import _run_preview, resolve_stack_file
     from infra.config import ConfigError
     from infra.preflight import preflight as run
 

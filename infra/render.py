@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from infra.preview import UNKNOWN, Preview, PreviewResource
+from facts.preview import UNKNOWN, Preview, PreviewResource
 
 # Per type, the inputs a reviewer looks at first (dotted paths into the wire-form inputs).
 KEY_INPUTS: dict[str, tuple[str, ...]] = {

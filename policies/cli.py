@@ -34,7 +34,7 @@ SOURCES = ("give a stack name or --stack-file PATH to preview and check, or --pr
 
 def _artifact(path: Path) -> str:
     """A stack file as SARIF names it: relative to the repository root when inside it."""
-    from infra.stack_config import REPO_ROOT
+    from facts.stacks import REPO_ROOT
 
     full = path.resolve()
     return full.relative_to(REPO_ROOT).as_posix() if full.is_relative_to(REPO_ROOT) else str(path)
@@ -43,7 +43,7 @@ def _artifact(path: Path) -> str:
 def _config(stack: str | None, config_file: Path | None, shipped_only: bool = True):
     """The caller's choice of policy config: `--config FILE`, else the named stack's (see
     `config_for_stack`)."""
-    from infra.cli import fail
+    from facts.cli import fail
     from policies.runner import PolicyConfigError, config_for_stack, load_config
 
     try:
@@ -75,7 +75,8 @@ def check(
     """
     from rich.console import Console
 
-    from infra.cli import fail, preview_from
+    from facts.cli import fail
+    from infra.cli import preview_from
     from policies.pack import all_policies
     from policies.render import render_report, to_sarif, write_json
     from policies.runner import evaluate
@@ -118,7 +119,7 @@ def table(
         dir_okay=False)] = None,
 ) -> None:
     """Print the policy table (id, name, severity, enforcement per stack, anchor)."""
-    from infra.cli import fail
+    from facts.cli import fail
     from policies.pack import all_policies
     from policies.render import policy_table, replace_table
 
@@ -132,3 +133,20 @@ def table(
         raise fail(f"{write}: {err}") from None
     write.write_text(updated)
     typer.echo(f"policy table written to {write}")
+
+
+@app.command()
+def bundle(
+    out: Annotated[Path, typer.Argument(
+        help="A new or empty folder for the pack: publish it with `pulumi policy publish`.",
+        file_okay=False)],
+) -> None:
+    """Write the policy pack as one self-contained folder, for `pulumi policy publish`."""
+    from facts.cli import fail
+    from policies.bundle import BundleError, write_bundle
+
+    try:
+        entries = write_bundle(out)
+    except (BundleError, OSError) as err:
+        raise fail(str(err)) from None
+    typer.echo(f"policy pack written to {out}: {', '.join(p.name for p in entries)}")

@@ -2,7 +2,7 @@
 spot for training, cost labels, a billing budget, and run limits on jobs, trials and servers.
 
 The allow-lists' defaults are the machine families and GPUs of the hardware catalog
-(`infra/data/hardware.yaml`), read at import, so a GPU added there is allowed by default.
+(`facts/data/hardware.yaml`), read at import, so a GPU added there is allowed by default.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
-from infra.capacity import capacity
-from infra.hardware import catalog
-from infra.node_pools import pool_node_range
+from facts.capacity import capacity
+from facts.hardware import catalog
+from facts.node_pools import pool_node_range
 from policies.base import (
     ADVISORY,
     MlpResourcePolicy,
@@ -174,7 +174,7 @@ def _budget_at_max(resources: Sequence[PolicyResource],
     from cost.money import usd
     from cost.plan import price_preview
     from cost.usage import PlanUsage
-    from infra.preview import Preview, PreviewResource
+    from facts.preview import Preview, PreviewResource
 
     budgets = [r for r in resources if r.resource_type == BUDGET]
     if not budgets:
@@ -353,7 +353,7 @@ POLICIES = [
         "Set max_run_hours on the pool (node_config.max_run_duration), at most maxRunHours; "
         "jobs there finish or checkpoint within it.",
         config={"maxRunHours": _int("Longest a flex-start node may run, in hours (GKE's own "
-                                    "limit is in infra/data/capacity.yaml).",
+                                    "limit is in facts/data/capacity.yaml).",
                                     capacity().flex_start.max_run_hours)}),
         [NODE_POOL], _flex_start_run_limit),
 ]

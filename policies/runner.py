@@ -145,7 +145,7 @@ def config_for_stack(stack: str, shipped_only: bool = False) -> PackConfig:
         PolicyConfigError: for an invalid stack name, an unknown one (with `shipped_only`), or
             an invalid config file.
     """
-    from infra.stack_config import StackNameError, check_stack_name, stack_names
+    from facts.stacks import StackNameError, check_stack_name, stack_names
 
     try:
         check_stack_name(stack)

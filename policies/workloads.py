@@ -11,7 +11,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
-from infra.capacity import GKE_NODEPOOL_LABEL, capacity
+from facts.capacity import GKE_NODEPOOL_LABEL, capacity
 from policies.base import (
     ADVISORY,
     MlpResourcePolicy,

@@ -12,6 +12,6 @@ def _forget_root_flags() -> Iterator[None]:
     """`mlp --debug` / `-v` set module state for the invocation; a test that passes them must
     not change what the next test in the same worker prints."""
     yield
-    from infra.verbosity import reset
+    from facts.verbosity import reset
 
     reset()

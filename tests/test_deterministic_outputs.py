@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from infra.cli import app
+from mlp.cli import app
 
 runner = CliRunner()
 

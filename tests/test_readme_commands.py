@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
-from infra.stack_config import REPO_ROOT
+from facts.stacks import REPO_ROOT
+from mlp.cli import app
 
 README = REPO_ROOT / "README.md"
 NEEDS = re.compile(r"#\s*needs:\s*(?P<what>[^;#]+)")

@@ -42,7 +42,7 @@ def promote(
         "--overwrite", help="replace the version if it exists (default: refuse)")] = False,
 ) -> None:
     """Copy a checked run export (complete SavedModel and metrics.json) to <to>/<version>."""
-    from infra.cli import fail
+    from facts.cli import fail
 
     if not version.isdigit() or int(version) < 1:
         raise fail(f"--version {version!r} is not allowed; use a positive integer")
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         """Serve a CIFAR-10 SavedModel over KServe V1/V2 (--model-dir DIR --port N; try --help)."""
         args = list(ctx.args)
         if not {"-h", "--help"} & set(args):
-            from infra.cli import fail
+            from facts.cli import fail
             from workloads.cifar10.model_folder import local_model_problem, model_dir_argument
 
             # Before the server's imports: a wrong folder is one line at once, not seconds later.

@@ -20,15 +20,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from facts.capacity import capacity
+from facts.identities import WORKLOADS
+from facts.images import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
 from infra import names
-from infra.capacity import capacity
 from infra.charts import chart_path
 from infra.components._opts import child_opts
-from infra.components.identity import WORKLOADS
 from infra.components.kubeflow import Kubeflow
 from infra.components.storage import BUCKET_ROLES
 from infra.config import NodePoolConfig, PlatformConfig, ServingRelease, TrainingRelease
-from workloads.cifar10 import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
 
 RELEASE = "cifar10"
 

@@ -1,66 +1,21 @@
 """Service accounts: a least-privilege node account and Workload Identity accounts per workload.
 
-The table `WORKLOADS` is the single place that says which Kubernetes service account acts as which
-Google service account and what each may touch. The Kubeflow install reads it to create the
-namespaces and annotated Kubernetes service accounts.
+The accounts follow the table `facts.identities.WORKLOADS`, which says which Kubernetes service
+account acts as which Google service account and what each may touch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
 
+from facts.identities import WORKLOADS, BucketRole, WorkloadName
 from infra.components._opts import child_opts
-from infra.components.storage import BucketRole
 
 NODE_ROLES: tuple[str, ...] = ("roles/container.defaultNodeServiceAccount",)
 """GKE's predefined minimal node role: logs, metrics, resource metadata. Nothing else."""
-
-WorkloadName = Literal["pipelines", "training", "serving"]
-
-
-@dataclass(frozen=True)
-class Workload:
-    """A Google service account used from pods through Workload Identity."""
-
-    namespace: str
-    ksas: tuple[str, ...]
-    """Kubernetes service accounts allowed to act as this account (Workload Identity)."""
-    description: str
-    bucket_roles: dict[BucketRole, str]
-    """Bucket → the one storage role this workload needs on it (where the bucket exists)."""
-    vertex_roles: tuple[str, ...]
-    """Project roles needed only when the workload runs on Vertex AI."""
-
-
-WORKLOADS: dict[WorkloadName, Workload] = {
-    "pipelines": Workload(
-        # pipeline-runner runs the steps; ml-pipeline-ui reads artifacts to show them.
-        namespace="kubeflow", ksas=("pipeline-runner", "ml-pipeline-ui"),
-        description="Pipeline runs: read datasets, write artifacts and models, launch jobs",
-        bucket_roles={"datasets": "roles/storage.objectViewer",
-                      "pipeline-root": "roles/storage.objectAdmin",
-                      "models": "roles/storage.objectAdmin",
-                      "vertex-staging": "roles/storage.objectAdmin"},
-        vertex_roles=("roles/aiplatform.user",)),
-    "training": Workload(
-        namespace="ml-training", ksas=("trainer",),
-        description="Training jobs and tuning trials: read datasets, write checkpoints and models",
-        bucket_roles={"datasets": "roles/storage.objectViewer",
-                      "models": "roles/storage.objectAdmin",
-                      "vertex-staging": "roles/storage.objectViewer"},
-        vertex_roles=("roles/logging.logWriter", "roles/monitoring.metricWriter")),
-    "serving": Workload(
-        namespace="ml-serving", ksas=("predictor",),
-        description="Model servers: read models (pipelines deploy them from the pipeline root)",
-        bucket_roles={"models": "roles/storage.objectViewer",
-                      "pipeline-root": "roles/storage.objectViewer"},
-        vertex_roles=("roles/logging.logWriter", "roles/monitoring.metricWriter")),
-}
-
 
 @dataclass(frozen=True)
 class IdentityArgs:

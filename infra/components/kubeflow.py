@@ -1,7 +1,7 @@
 """Kubeflow on the GKE cluster: cert-manager, Pipelines, Training Operator, Katib and KServe.
 
 Upstream installs are declared as pulumi-kubernetes `helm.v4.Chart` and `kustomize.v2.Directory`
-resources at the versions in `infra/data/versions.yaml`. Ordering is explicit, because the engine
+resources at the versions in `facts/data/versions.yaml`. Ordering is explicit, because the engine
 only orders what it is told to:
 
 - CRDs before custom resources: the KServe CRD chart before `kserve-resources` (the controller)
@@ -31,11 +31,11 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from facts.identities import WORKLOADS, WorkloadName
+from facts.stacks import REPO_ROOT
+from facts.versions import KSERVE_DEPLOYMENT_MODE, Pin, pins
 from infra.components._opts import child_opts
-from infra.components.identity import WORKLOADS, WorkloadName
 from infra.kueue import KUEUE_NAMESPACE, QueueSpec, chart_values, queue_objects
-from infra.stack_config import REPO_ROOT
-from infra.versions import KSERVE_DEPLOYMENT_MODE, Pin, pins
 
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 KUBEFLOW_NAMESPACE = "kubeflow"

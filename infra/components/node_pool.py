@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from facts.hardware import GPU_TAINT_KEY
 from infra.components._opts import child_opts
-from infra.config import GPU_TAINT_KEY
 
 CREATE_ONLY_INPUTS = ("initialNodeCount",)
 """Inputs read only when a pool is created; the provider would replace the pool on any change.

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import pulumi
 import pulumi_gcp as gcp
 
+from facts.identities import BucketRole
 from infra.components._opts import child_opts
 
-BucketRole = Literal["datasets", "models", "pipeline-root", "vertex-staging"]
 BUCKET_ROLES: tuple[BucketRole, ...] = ("datasets", "models", "pipeline-root")
 """Buckets every flavour gets; `vertex-staging` is added when Vertex AI is used."""
 TEMPORARY: frozenset[BucketRole] = frozenset({"pipeline-root", "vertex-staging"})

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from infra.capacity import capacity
+from facts.capacity import capacity
 from infra.charts import CHARTS_DIR, ChartError, render
 from infra.k8s_validate import validate_object
-from infra.kueue import MAX_RUN_ANNOTATION, QUEUE_LABEL
+from facts.capacity import MAX_RUN_ANNOTATION, QUEUE_LABEL
 from workloads.tuning.space import katib_spec, load_space
 
 TRAINING = CHARTS_DIR / "cifar10-training"

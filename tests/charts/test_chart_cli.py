@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from typer.testing import CliRunner
 
-from infra.cli import app
+from mlp.cli import app
 
 runner = CliRunner()
 

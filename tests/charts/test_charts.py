@@ -169,7 +169,7 @@ def test_every_object_the_stacks_expand_from_charts_validates(stack):
 @pytest.mark.parametrize("chart", [TRAINING, SERVING])
 def test_schema_gpu_types_are_the_hardware_catalogs(chart):
     """A JSON schema cannot read the catalog, so this keeps the two lists the same."""
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     schema = json.loads((chart / "values.schema.json").read_text())
     allowed = set(schema["properties"]["gpu"]["properties"]["type"]["enum"])
@@ -179,7 +179,7 @@ def test_schema_gpu_types_are_the_hardware_catalogs(chart):
 def test_serving_chart_defaults_to_the_mode_kserve_is_installed_in():
     import yaml
 
-    from infra.versions import KSERVE_DEPLOYMENT_MODE
+    from facts.versions import KSERVE_DEPLOYMENT_MODE
 
     defaults = yaml.safe_load((SERVING / "values.yaml").read_text())
     assert defaults["deploymentMode"] == KSERVE_DEPLOYMENT_MODE

@@ -16,9 +16,10 @@ from cost.money import cents
 from cost.plan import price_preview, shared_gpu_hour
 from cost.quote import built_in_gpus, quote
 from cost.usage import PlanUsage, load_usage
-from infra.cli import app
+from facts.stacks import REPO_ROOT
 from infra.preview import run_preview
-from infra.stack_config import REPO_ROOT, read_stack_file
+from infra.stack_config import read_stack_file
+from mlp.cli import app
 
 PRICES = load_catalog("2026-07-30")
 EXAMPLE = REPO_ROOT / "stacks" / "examples" / "Pulumi.capacity.yaml"

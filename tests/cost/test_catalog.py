@@ -13,7 +13,7 @@ from cost.catalog import (
     snapshots,
 )
 from cost.scenario import MONTH_HOURS
-from infra.hardware import catalog as hardware
+from facts.hardware import catalog as hardware
 
 
 def test_two_dated_snapshots_ship():

@@ -19,7 +19,7 @@ from cost.per_model import (
     usd_per_million,
 )
 from cost.scenario import Gpu
-from infra.cli import app
+from mlp.cli import app
 
 runner = CliRunner()
 T4 = Gpu(type="nvidia-tesla-t4", count=1)

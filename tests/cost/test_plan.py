@@ -11,8 +11,8 @@ from cost.plan import price_preview
 from cost.render import plan_json, plan_text
 from cost.scenario import ScenarioError
 from cost.usage import load_usage
-from infra.cli import app
-from infra.preview import load_preview
+from facts.preview import load_preview
+from mlp.cli import app
 
 from .golden import check_golden
 
@@ -63,7 +63,7 @@ def test_unknown_types_are_listed_not_priced_and_never_crash():
 
 
 def _pool(**inputs):
-    from infra.preview import PreviewResource
+    from facts.preview import PreviewResource
 
     inputs = {"nodeConfig": {"machineType": "n1-standard-4"}, **inputs}
     return PreviewResource("urn:p", "gcp:container/nodePool:NodePool", "p", None, inputs, [],
@@ -72,7 +72,7 @@ def _pool(**inputs):
 
 def test_regional_pool_without_node_locations_counts_every_zone_of_its_region():
     from cost.plan import price_resource
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     prices = load_catalog("2026-07-30")
     zones = len(catalog().zones("us-central1"))

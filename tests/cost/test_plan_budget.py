@@ -17,9 +17,11 @@ from cost.catalog import load_catalog
 from cost.plan import price_preview
 from cost.scenario import ScenarioError
 from cost.usage import load_usage
-from infra.cli import app
-from infra.preview import Preview, run_preview
-from infra.stack_config import read_stack_file, stack_path
+from facts.preview import Preview
+from facts.stacks import stack_path
+from infra.preview import run_preview
+from infra.stack_config import read_stack_file
+from mlp.cli import app
 
 USAGE = Path(__file__).parents[2] / "cost" / "usage"
 runner = CliRunner()

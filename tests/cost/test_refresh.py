@@ -21,8 +21,8 @@ from cost.refresh import (
     build_snapshot,
     write_snapshot,
 )
-from infra.cli import app
-from infra.hardware import catalog as hardware
+from facts.hardware import catalog as hardware
+from mlp.cli import app
 
 RECORDED = Path(__file__).parent / "fixtures" / "billing"
 COMPUTE = "6F81-5844-456A"

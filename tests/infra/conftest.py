@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.preview import Preview, run_preview
-from infra.stack_config import read_stack_file, stack_path
+from facts.preview import Preview
+from facts.stacks import stack_path
+from infra.preview import run_preview
+from infra.stack_config import read_stack_file
 
 _cache: dict[tuple[str, str], Preview] = {}
 

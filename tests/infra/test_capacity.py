@@ -14,15 +14,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from infra.capacity import GKE_NODEPOOL_LABEL, capacity, image_fits
-from infra.charts import CHARTS_DIR
-from infra.cli import app
-from infra.config import PLATFORM_KEY, ConfigError, parse_platform
-from infra.hardware import catalog
-from infra.kueue import (
-    API_VERSION,
+from facts.capacity import (
+    GKE_NODEPOOL_LABEL,
     MAX_RUN_ANNOTATION,
     QUEUE_LABEL,
+    capacity,
+    image_fits,
+)
+from facts.hardware import catalog
+from facts.stacks import REPO_ROOT
+from infra.charts import CHARTS_DIR
+from infra.config import PLATFORM_KEY, ConfigError, parse_platform
+from infra.kueue import (
+    API_VERSION,
     chart_values,
     integrations,
     queue_objects,
@@ -30,7 +34,8 @@ from infra.kueue import (
 )
 from infra.ownership import load_catalogue
 from infra.preview import Preview, run_preview
-from infra.stack_config import REPO_ROOT, read_stack_file
+from infra.stack_config import read_stack_file
+from mlp.cli import app
 from tests.infra.conftest import write_stack
 
 EXAMPLE = REPO_ROOT / "stacks" / "examples" / "Pulumi.capacity.yaml"
@@ -94,7 +99,7 @@ def test_charts_allow_exactly_the_sharing_range_the_catalog_allows():
 
 def test_the_serving_chart_asks_for_the_catalogued_tf_serving_gpu_build():
     values = yaml.safe_load((CHARTS_DIR / "cifar10-serving" / "values.yaml").read_text())
-    raw = yaml.safe_load((REPO_ROOT / "infra" / "data" / "capacity.yaml").read_text())
+    raw = yaml.safe_load((REPO_ROOT / "facts" / "data" / "capacity.yaml").read_text())
     assert values["tensorflowGpuVersion"] == raw["gpu_images"]["tf-serving-gpu"]["tag"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.cli import hoist_global_flags, main
+from mlp.cli import hoist_global_flags, main
 
 
 @pytest.mark.parametrize(("argv", "hoisted"), [
@@ -23,7 +23,7 @@ def _explode() -> None:
 
 @pytest.fixture
 def exploding_stacks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import infra.stack_config as stack_config
+    import facts.stacks as stack_config
 
     monkeypatch.setattr(stack_config, "stack_names", _explode)
     monkeypatch.delenv("MLP_DEBUG", raising=False)

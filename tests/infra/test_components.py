@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from infra.components.identity import NODE_ROLES, WORKLOADS
-from infra.config import GPU_TAINT_KEY, MIN_BOOT_DISK_GB
-from infra.preview import UNKNOWN
-from infra.stack_config import REPO_ROOT, read_stack_file, stack_path
+from facts.hardware import GPU_TAINT_KEY
+from facts.identities import WORKLOADS
+from facts.preview import UNKNOWN
+from facts.stacks import REPO_ROOT, stack_path
+from infra.components.identity import NODE_ROLES
+from infra.config import MIN_BOOT_DISK_GB
+from infra.stack_config import read_stack_file
 from tests.infra.conftest import preview_of
 
 POOL = "gcp:container/nodePool:NodePool"

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from facts.stacks import stack_names, stack_path
 from infra.config import PLATFORM_KEY, ConfigError, parse_platform
-from infra.stack_config import read_stack_file, stack_names, stack_path
+from infra.stack_config import read_stack_file
 
 
 def _pools(config: dict[str, Any]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from facts.documents import MAX_DEPTH
 from infra.config import (
     GKE_CLUSTER_NODE_QUOTA,
     GKE_MAX_NODES_PER_POOL_ZONE,
@@ -17,7 +17,7 @@ from infra.config import (
     ConfigError,
     parse_platform,
 )
-from infra.documents import MAX_DEPTH
+from mlp.cli import app
 from tests.infra.conftest import write_stack
 
 runner = CliRunner()

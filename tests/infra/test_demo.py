@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import demo
+from mlp import demo
 
 
 def _fake_mlp(writes: dict[str, str], code: int = 0):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra.hardware import UnknownMachineType, catalog
+from facts.hardware import UnknownMachineType, catalog
 
 
 def test_machine_shapes_derive_memory_from_family():
@@ -68,7 +68,7 @@ def test_every_zone_names_known_gpus_and_belongs_to_its_region():
     ("n1-standard-4", "nvidia-h100", 1, "accelerator_type", "known GPUs"),
 ])
 def test_attachment_rules_name_the_field_at_fault(machine, gpu, count, field, says):
-    from infra.hardware import AttachmentError
+    from facts.hardware import AttachmentError
 
     with pytest.raises(AttachmentError) as info:
         catalog().check_attachment(machine, gpu, count)

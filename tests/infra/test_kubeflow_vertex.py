@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from infra.components.identity import WORKLOADS
+from facts.identities import WORKLOADS
+from facts.preview import Preview
+from facts.stacks import REPO_ROOT, stack_path
+from facts.versions import KSERVE_DEPLOYMENT_MODE, pins
 from infra.components.kubeflow import KUBEFLOW_NAMESPACE, WI_ANNOTATION, install_directory
 from infra.components.vertex import endpoint_id
 from infra.config import PLATFORM_KEY, ConfigError, parse_platform
-from infra.preview import Preview, run_preview
-from infra.stack_config import REPO_ROOT, read_stack_file, stack_path
-from infra.versions import KSERVE_DEPLOYMENT_MODE, pins
+from infra.preview import run_preview
+from infra.stack_config import read_stack_file
 from tests.infra.conftest import preview_of, write_stack
 
 CHART = "kubernetes:helm.sh/v4:Chart"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from typer.testing import CliRunner
 
-from infra.cli import app
+from mlp.cli import app
 
 runner = CliRunner()
 
@@ -40,9 +40,10 @@ def test_a_stack_without_a_cluster_has_no_training_profile():
 def test_the_stacks_katib_trials_never_write_what_the_stack_serves():
     """dev's training profile is the study's Katib search: every trial gets its own export,
     checkpoint and TensorBoard folder, and none is under the version the stack serves."""
+    from facts.stacks import stack_path
     from infra.charts import CHARTS_DIR, render
     from infra.components.cifar10 import launch_values
-    from infra.stack_config import read_stack_file, stack_path
+    from infra.stack_config import read_stack_file
     from tests.charts.test_charts import _layout, _trial_args
     from tests.infra.conftest import preview_of
 

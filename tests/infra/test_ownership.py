@@ -11,6 +11,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from facts.preview import Preview, PreviewResource
+from facts.stacks import REPO_ROOT
+from facts.versions import pins
 from infra import cli
 from infra.charts import split_documents
 from infra.ownership import (
@@ -30,9 +33,9 @@ from infra.ownership import (
     parse_remote,
     preview_footprint,
 )
-from infra.preview import Preview, PreviewResource, run_preview
-from infra.stack_config import REPO_ROOT, read_stack_file
-from infra.versions import pins
+from infra.preview import run_preview
+from infra.stack_config import read_stack_file
+from mlp.cli import app
 from tests.infra.conftest import preview_of, write_stack
 
 KUBEFLOW = "kubeflow"
@@ -194,12 +197,12 @@ def test_mlp_preview_exits_1_and_names_the_owners(monkeypatch):
     pin = pins()["katib"]
     broken = _replace_directory(preview_of("dev"), "katib", pin.directory)
     monkeypatch.setattr(cli, "_run_preview", lambda resolved: broken)
-    result = CliRunner().invoke(cli.app, ["preview", "dev", "-q"])
+    result = CliRunner().invoke(app, ["preview", "dev", "-q"])
     assert result.exit_code == 1
     assert "Namespace kubeflow has 2 owners" in result.output
     assert "[mlp-kubeflow-katib]" in result.output
     monkeypatch.setattr(cli, "_run_preview", lambda resolved: preview_of("dev"))
-    assert CliRunner().invoke(cli.app, ["preview", "dev", "-q"]).exit_code == 0
+    assert CliRunner().invoke(app, ["preview", "dev", "-q"]).exit_code == 0
 
 
 def test_overlays_wrap_exactly_the_pinned_upstream_directory():

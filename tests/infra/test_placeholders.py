@@ -5,10 +5,11 @@ from __future__ import annotations
 import pulumi
 import pytest
 
+from facts.stacks import stack_path
 from infra import placeholders
 from infra.placeholders import find_placeholders
 from infra.preview import run_preview
-from infra.stack_config import read_stack_file, stack_path
+from infra.stack_config import read_stack_file
 from tests.infra.conftest import preview_of, write_stack
 
 

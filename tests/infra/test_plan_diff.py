@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from facts.preview import Preview
+from facts.stacks import stack_path
 from infra.plan_diff import Change, catalogue, diff
-from infra.preview import Preview, run_preview
-from infra.stack_config import read_stack_file, stack_path
+from infra.preview import run_preview
+from infra.stack_config import read_stack_file
+from mlp.cli import app
 from tests.infra.conftest import preview_of, write_stack
 
 POOL = "gcp:container/nodePool:NodePool"

@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from facts.stacks import stack_path
 from infra.preflight import allocatable, preflight
-from infra.stack_config import read_stack_file, stack_path
+from infra.stack_config import read_stack_file
+from mlp.cli import app
 from tests.infra.conftest import preview_of, write_stack
 
 runner = CliRunner()
@@ -53,6 +54,22 @@ def test_roles_follow_the_declared_resource_types(stack):
     assert "roles/storage.admin" in roles
     assert ("roles/container.admin" in roles) == (stack != "vertex")
     assert ("roles/aiplatform.admin" in roles) == (stack == "vertex")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "vertex"])
+def test_every_declared_type_has_its_roles_in_the_table(stack):
+    assert not [f.what for f in report(stack).findings if f.need.startswith("unknown")]
+
+
+def test_a_type_the_table_does_not_know_is_a_warning_that_names_it(monkeypatch):
+    from infra import preflight as module
+
+    known = module.table()
+    roles = {k: v for k, v in known["deploy_roles"].items() if k != "gcp:storage/bucket:Bucket"}
+    monkeypatch.setattr(module, "table", lambda: {**known, "deploy_roles": roles})
+    unknown = [f for f in report("dev").findings if f.need.startswith("unknown")]
+    assert [(f.status, f.what) for f in unknown] == [
+        ("warn", "roles for gcp:storage/bucket:Bucket")]
 
 
 def test_allocatable_follows_gkes_reservation_bands():

@@ -9,10 +9,12 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from facts.preview import PreviewFileError, load_preview
+from facts.stacks import stack_names, stack_path
 from infra.config import PLATFORM_KEY
-from infra.preview import PreviewFileError, load_preview, run_preview
-from infra.stack_config import read_stack_file, stack_names, stack_path
+from infra.preview import run_preview
+from infra.stack_config import read_stack_file
+from mlp.cli import app
 from tests.infra.conftest import preview_of, write_stack
 
 runner = CliRunner()
@@ -110,7 +112,7 @@ def test_cli_preview_writes_json(tmp_path):
 def test_cli_invalid_config_exits_2_naming_the_field(tmp_path, dev_config):
     dev_config[PLATFORM_KEY]["node_pools"][1]["accelerator"]["count"] = 8
     path = write_stack(tmp_path, "broken", dev_config)
-    result = subprocess.run([sys.executable, "-m", "infra.cli", "preview", "--stack-file",
+    result = subprocess.run([sys.executable, "-m", "mlp", "preview", "--stack-file",
                              str(path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "ml-platform:platform.node_pools[1].accelerator.count" in result.stderr
@@ -151,7 +153,7 @@ def test_preview_json_is_byte_identical_across_processes(tmp_path):
     outs = []
     for seed in ("1", "2"):
         out = tmp_path / f"prod-{seed}.json"
-        subprocess.run([sys.executable, "-m", "infra.cli", "preview", "prod", "--quiet",
+        subprocess.run([sys.executable, "-m", "mlp", "preview", "prod", "--quiet",
                         "--json", str(out)], check=True, capture_output=True,
                        env={**os.environ, "PYTHONHASHSEED": seed})
         outs.append(out.read_bytes())

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from infra.cli import app
-from infra.preview import UNKNOWN, load_preview
-from infra.preview_schema import check_preview
-from infra.stack_config import stack_names
+from facts.preview import UNKNOWN, load_preview
+from facts.preview_schema import check_preview
+from facts.stacks import stack_names
+from mlp.cli import app
 from tests.infra.conftest import preview_of, value_paths
 
 runner = CliRunner()

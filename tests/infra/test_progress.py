@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from infra.progress import StepProgress
+from facts.progress import StepProgress
 
 
 class _Terminal(io.StringIO):

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.preview import Preview, run_preview
+from facts.preview import Preview
+from infra.preview import run_preview
 from infra.stack_config import read_stack_file
 from tests.infra.conftest import preview_of, write_stack
 

@@ -11,16 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from infra.cli import app
-from infra.stack_config import (
-    STACK_NAME_MAX,
-    StackFile,
-    StackNameError,
-    check_stack_name,
-    read_stack_file,
-    stack_names,
-    stack_path,
-)
+from facts.stacks import STACK_NAME_MAX, StackNameError, check_stack_name, stack_names, stack_path
+from infra.stack_config import StackFile, read_stack_file
+from mlp.cli import app
 from tests.infra.conftest import write_stack
 
 runner = CliRunner()

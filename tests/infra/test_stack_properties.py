@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from infra.cli import app
-from infra.stack_config import read_stack_file, stack_path
+from facts.stacks import stack_path
+from infra.stack_config import read_stack_file
+from mlp.cli import app
 from tests.infra.conftest import value_paths
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from infra import verbosity
+from facts import verbosity
 
 KFP_IMAGE = ('You may be attemping to run a task that uses custom or non-Python base image '
              '"us-docker.pkg.dev/p/r/cifar10-trainer:0.1.0" in a Python environment.')

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from infra.cli import app
+from mlp.cli import app
 
 runner = CliRunner()
 

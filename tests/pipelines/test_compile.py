@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.hardware import catalog
+from facts.hardware import catalog
 from workloads.pipelines.pipeline import GKE_ACCELERATOR_LABEL, compile_pipeline, gpu_request
 from workloads.pipelines.settings import SettingsError, load_settings
 
@@ -122,8 +122,8 @@ def test_steps_run_in_the_trainer_image_without_pip(tmp_path: Path, target: str,
 def test_kubeflow_deploys_as_the_stack_serving_identity(
         builds: dict[str, list[dict[str, Any]]]) -> None:
     """Namespace and account are the stack's; the name is not the chart release's."""
+    from facts.identities import WORKLOADS
     from infra.components.cifar10 import RELEASE
-    from infra.components.identity import WORKLOADS
 
     doc = builds["kubeflow"][0]
     inputs = doc["components"]["comp-condition-1"]["dag"]["tasks"]["deploy-kserve"]["inputs"]

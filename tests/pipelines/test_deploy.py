@@ -41,8 +41,8 @@ def test_inference_service_runs_the_predictor_on_the_model() -> None:
 
 def test_inference_service_matches_the_serving_chart() -> None:
     """The pipeline's predictor pod and the `cifar10-serving` chart's cannot drift apart."""
+    from facts.identities import WORKLOADS
     from infra import charts
-    from infra.components.identity import WORKLOADS
     from workloads.pipelines.settings import serving_identity
 
     namespace, account = serving_identity()
@@ -223,7 +223,7 @@ def test_inference_service_passes_the_workload_policies() -> None:
     """The dev stack's policy configuration accepts the object the deploy step applies."""
     from dataclasses import dataclass, field
 
-    from infra.preview import PreviewResource
+    from facts.preview import PreviewResource
     from policies import gpu_cost, workloads
     from policies.runner import config_for_stack, evaluate
 

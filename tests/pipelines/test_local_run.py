@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from mlp.cli import app
 from workloads.cifar10 import CLASS_NAMES
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from mlp.cli import app
 
 runner = CliRunner()
 

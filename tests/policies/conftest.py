@@ -7,7 +7,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.preview import PreviewResource
+from facts.preview import PreviewResource
 from policies.pack import all_policies
 from policies.runner import Report, evaluate, resolve_config
 

@@ -6,8 +6,10 @@ import dataclasses
 
 import pytest
 
-from infra.preview import Preview, run_preview
-from infra.stack_config import read_stack_file, stack_path
+from facts.preview import Preview
+from facts.stacks import stack_path
+from infra.preview import run_preview
+from infra.stack_config import read_stack_file
 from policies.runner import config_for_stack, evaluate
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
-from infra.preview import UNKNOWN
-from infra.stack_config import REPO_ROOT
+from facts.preview import UNKNOWN
+from facts.stacks import REPO_ROOT
+from mlp.cli import app
 from policies.pack import all_policies
 from policies.render import TABLE_END, TABLE_START, policy_table
 from policies.runner import PolicyConfigError, resolve_config
@@ -86,7 +86,7 @@ def test_check_exit_codes_json_and_sarif(tmp_path: Path) -> None:
 
 def test_check_of_a_stack_previews_once_and_names_its_file_in_sarif(tmp_path: Path,
                                                                    monkeypatch) -> None:
-    from infra.preview import load_preview
+    from facts.preview import load_preview
 
     bad = [resource("gcp:container/cluster:Cluster",
                     patch(GOOD_CLUSTER, "masterAuthorizedNetworksConfig.cidrBlocks",
@@ -159,7 +159,7 @@ def test_shipped_configs_are_valid_and_prod_is_stricter() -> None:
 
 
 def test_allow_lists_name_only_catalogued_hardware() -> None:
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     known_gpus = set(catalog().accelerators)
     families = set(catalog().families)
@@ -171,7 +171,7 @@ def test_allow_lists_name_only_catalogued_hardware() -> None:
 
 
 def test_hardware_allow_list_defaults_are_the_hardware_catalog() -> None:
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     [policy] = [p for p in all_policies() if p.rule.name == "node-pool-allowed-hardware"]
     defaults = policy.rule.defaults()

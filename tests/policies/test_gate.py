@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from mlp.cli import app
 from policies.runner import PolicyConfigError, config_for_stack
 from tests.policies.conftest import resource
 from tests.policies.test_policy_cases import BUDGET, GOOD_CLUSTER, GOOD_POOL, patch

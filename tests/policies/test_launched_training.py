@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pytest
 
+from facts.preview import Preview, PreviewResource
+from facts.stacks import stack_path
 from infra.charts import CHARTS_DIR, object_name, pulumi_type, render
 from infra.components.cifar10 import launch_values
-from infra.preview import Preview, PreviewResource
-from infra.stack_config import read_stack_file, stack_path
+from infra.stack_config import read_stack_file
 from policies.pack import all_policies
 from policies.runner import MlpResourcePolicy, config_for_stack, evaluate
 

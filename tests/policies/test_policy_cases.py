@@ -343,7 +343,7 @@ def test_every_policy_has_a_case() -> None:
 
 
 def test_caps_count_a_regional_pool_in_every_catalogued_zone_of_its_region() -> None:
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     zones = len(catalog().zones("us-central1"))
     per_zone = patch(GOOD_POOL, "autoscaling", {"minNodeCount": 0, "maxNodeCount": 3})

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.preview import UNKNOWN, run_preview
-from infra.stack_config import read_stack_file, stack_names, stack_path
+from facts.preview import UNKNOWN
+from facts.stacks import stack_names, stack_path
+from infra.preview import run_preview
+from infra.stack_config import read_stack_file
 from policies.runner import config_for_stack, evaluate
 
 INSECURE = Path(__file__).parent / "insecure_program.py"
@@ -33,7 +35,7 @@ def test_shipped_stack_passes_mandatory_policies(stack: str) -> None:
 
 
 def test_the_capacity_example_stack_passes_its_mandatory_policies() -> None:
-    from infra.stack_config import REPO_ROOT
+    from facts.stacks import REPO_ROOT
 
     example = REPO_ROOT / "stacks" / "examples" / "Pulumi.capacity.yaml"
     preview = run_preview(read_stack_file(example), mode="apply")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
-from infra.hardware import catalog
+from facts.hardware import catalog
+from mlp.cli import app
 from workloads.tuning.space import NotExpressible, load_space
 from workloads.vertex.jobs import JobError, Machine, custom_job, request, tuning_job
 
@@ -179,8 +179,9 @@ def test_the_example_stack_outputs_are_the_vertex_stacks_own() -> None:
     as the offline preview computes it on apply; the README's dry runs read it."""
     import json
 
+    from facts.stacks import REPO_ROOT, stack_path
     from infra.preview import run_preview
-    from infra.stack_config import REPO_ROOT, read_stack_file, stack_path
+    from infra.stack_config import read_stack_file
     from workloads.pipelines.submit import VERTEX_OUTPUTS
 
     example = json.loads((REPO_ROOT / "stacks" / "examples" / "vertex-outputs.json").read_text())

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from infra.capacity import capacity
-from infra.cli import app
-from infra.stack_config import REPO_ROOT
+from facts.capacity import capacity
+from facts.stacks import REPO_ROOT
+from mlp.cli import app
 from workloads.tuning.space import load_space
 from workloads.vertex.jobs import JobError, Machine, Scheduling, custom_job, request, tuning_job
 

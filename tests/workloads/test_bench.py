@@ -11,7 +11,7 @@ pytest.importorskip("tensorflow")
 
 
 def test_machine_info_extends_infras_with_the_workloads_packages() -> None:
-    from infra.bench import machine_info as base_info
+    from facts.machine import machine_info as base_info
     from workloads.cifar10.bench import machine_info
 
     info = machine_info()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from mlp.cli import app
 from tests.workloads.conftest import REPO, python_env
 
 
@@ -22,7 +22,7 @@ def test_help_and_bad_arguments_do_not_import_tensorflow() -> None:
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
-        "from infra.cli import app\n"
+        "from mlp.cli import app\n"
         "r = CliRunner().invoke(app, ['train', '--help'])\n"
         "assert r.exit_code == 0 and '--learning_rate' in r.output and 'mlp train' in r.output\n"
         "r = CliRunner().invoke(app, ['serve', '--help'])\n"
@@ -37,7 +37,7 @@ def test_help_and_bad_arguments_do_not_import_tensorflow() -> None:
 
 
 def test_mlp_train_bad_value_exits_2_with_message_and_no_traceback() -> None:
-    result = subprocess.run([sys.executable, "-m", "infra.cli", "train", "--optimizer", "lamb"],
+    result = subprocess.run([sys.executable, "-m", "mlp", "train", "--optimizer", "lamb"],
                             cwd=REPO, env=python_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "argument --optimizer: invalid choice: 'lamb'" in result.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.cli import app
+from mlp.cli import app
 from workloads import netcheck
 
 runner = CliRunner()

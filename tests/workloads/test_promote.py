@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("tensorflow")
 
-from infra.cli import app
+from mlp.cli import app
 from tests.workloads.conftest import TrainedRun
 
 

@@ -179,7 +179,7 @@ def test_model_dir_resolves_to_the_highest_version(trained: TrainedRun, tmp_path
 def test_mlp_serve_without_a_model_exits_2(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from infra.cli import app
+    from mlp.cli import app
 
     result = CliRunner().invoke(app, ["serve", "--model-dir", str(tmp_path), "--port", "0"])
     assert result.exit_code == 2

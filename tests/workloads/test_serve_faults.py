@@ -170,7 +170,7 @@ def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(served: Served) -
 def test_mlp_serve_on_a_port_in_use_is_one_line_and_exit_2(trained: TrainedRun) -> None:
     from typer.testing import CliRunner
 
-    from infra.cli import app
+    from mlp.cli import app
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

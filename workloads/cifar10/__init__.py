@@ -14,15 +14,3 @@ NUM_CLASSES = len(CLASS_NAMES)
 IMAGE_SHAPE: tuple[int, int, int] = (32, 32, 3)
 MODEL_NAME = "cifar10"
 """Name on the serving path: `POST /v1/models/cifar10:predict`."""
-
-TRAINER_IMAGE = "cifar10-trainer"
-"""Repository name of the trainer image in a stack's registry (docker/Dockerfile.trainer)."""
-PREDICTOR_IMAGE = "cifar10-predictor"
-"""Repository name of the predictor image (docker/Dockerfile.predictor); a CPU build only."""
-GPU_TAG_SUFFIX = "-gpu"
-"""Tag suffix of the trainer's CUDA build (Dockerfile.trainer with VARIANT=gpu)."""
-
-
-def trainer_tag(tag: str, gpu: bool) -> str:
-    """The trainer image tag to run: the CUDA build on GPU nodes, the plain build elsewhere."""
-    return tag + GPU_TAG_SUFFIX if gpu else tag

@@ -36,11 +36,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def machine_info() -> dict[str, object]:
-    """What the numbers were measured on: `infra.bench.machine_info` with the workload's
+    """What the numbers were measured on: `facts.machine.machine_info` with the workload's
     packages, plus usable CPUs, memory, GPUs and the date."""
     import tensorflow as tf
 
-    from infra.bench import machine_info as base_info
+    from facts.machine import machine_info as base_info
 
     memory_gb = None
     meminfo = Path("/proc/meminfo")

@@ -38,7 +38,7 @@ from kserve import InferInput, InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from infra.verbosity import print_traceback_if_debug
+from facts.verbosity import print_traceback_if_debug
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME
 from workloads.cifar10.guards import (
     DEFAULT_DRAIN_TIMEOUT_S,
@@ -551,7 +551,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror or err}; stop what "
               "holds it or choose another --port", file=sys.stderr)
         return 2
-    from infra.verbosity import import_tensorflow_quietly
+    from workloads.quiet_tf import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     model = Cifar10Model(args.model_dir, name=args.model_name, max_batch=args.max_batch)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from infra.progress import StepProgress
+from facts.progress import StepProgress
 from workloads.cifar10 import CLASS_NAMES, NUM_CLASSES
 from workloads.cifar10.config import HYPERTUNE_METRICS, KATIB_METRICS, TrainConfig, join, parse_args
 from workloads.cifar10.distribute import ClusterConfigError, Role, role_from_env
@@ -352,7 +352,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr, flush=True)
             return 2
-    from infra.verbosity import import_tensorflow_quietly, quiet_libraries, verbose_enabled
+    from facts.verbosity import quiet_libraries, verbose_enabled
+    from workloads.quiet_tf import import_tensorflow_quietly
 
     if not verbose_enabled():
         quiet_libraries()
@@ -372,7 +373,7 @@ def _train_here(cfg: TrainConfig) -> int:
     try:
         train(cfg)
     except (DataError, ClusterConfigError, ResumeError, OutputError) as err:
-        from infra.verbosity import print_traceback_if_debug
+        from facts.verbosity import print_traceback_if_debug
 
         print_traceback_if_debug()
         print(f"error: {err}", file=sys.stderr, flush=True)

@@ -23,36 +23,27 @@ TagOpt = Annotated[str | None, typer.Option(
     "--tag", help="tag of the pushed trainer/predictor images (default: defaults.yaml)")]
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-p", help="pipeline parameter NAME=VALUE (repeatable), e.g. -p epochs=50")]
-StackOpt = Annotated[str | None, typer.Option(
-    "--stack", help="kubeflow: the stack whose --training-pool the training step runs on")]
-StackFileOpt = Annotated[Path | None, typer.Option(
-    "--stack-file", help="kubeflow: any Pulumi.<name>.yaml instead of --stack", dir_okay=False)]
-PoolOpt = Annotated[str | None, typer.Option(
-    "--training-pool", help="kubeflow: train on this GPU pool of the stack (a shared pool: one "
-                            "shared GPU; a queued pool: admitted by Kueue)")]
+TrainingValuesOpt = Annotated[Path | None, typer.Option(
+    "--training-values", help="kubeflow: train on the pool a stack's training profile names: "
+    "the file `mlp chart values cifar10-training STACK --out FILE` writes (a shared pool: one "
+    "shared GPU; a queued pool: admitted by Kueue)", dir_okay=False)]
 
 
-def _pool(stack: str | None, stack_file: Path | None, name: str | None):
-    """The training step's `PoolTarget` from the stack options, or None without them."""
-    if name is None:
-        if stack is not None or stack_file is not None:
-            raise _fail("--stack/--stack-file choose the stack of --training-pool; give "
-                        "--training-pool NAME too")
+def _pool(training_values: Path | None):
+    """The training step's `PoolTarget` from `--training-values`, or None without it."""
+    if training_values is None:
         return None
-    from infra.cli import resolve_stack_file
-    from infra.config import ConfigError
     from workloads.pipelines.settings import SettingsError
-    from workloads.pipelines.targets import pool_target
+    from workloads.pipelines.targets import load_pool_target
 
-    resolved = resolve_stack_file(stack, stack_file)
     try:
-        return pool_target(resolved.platform(), name)
-    except (ConfigError, SettingsError) as err:
+        return load_pool_target(training_values)
+    except SettingsError as err:
         raise _fail(str(err)) from None
 
 
 def _fail(message: str) -> typer.Exit:
-    from infra.cli import fail
+    from facts.cli import fail
 
     return fail(message)
 
@@ -65,7 +56,7 @@ def compile_cmd(
         "--out", help="IR YAML to write (default: build/cifar10-pipeline-<target>.yaml)")] = None,
     registry: RegistryOpt = None,
     tag: TagOpt = None,
-    stack: StackOpt = None, stack_file: StackFileOpt = None, training_pool: PoolOpt = None,
+    training_values: TrainingValuesOpt = None,
 ) -> None:
     """Compile the pipeline for one target to kfp IR YAML."""
     from workloads.pipelines.settings import TARGETS, SettingsError
@@ -74,7 +65,7 @@ def compile_cmd(
         raise _fail(f"--target {target!r} is not allowed; use one of {', '.join(TARGETS)}")
     from workloads.pipelines.pipeline import compile_pipeline
 
-    pool = _pool(stack, stack_file, training_pool)
+    pool = _pool(training_values)
     path = out or Path("build") / f"cifar10-pipeline-{target}.yaml"
     try:
         compile_pipeline(target, path, registry, tag, pool=pool)  # type: ignore[arg-type]
@@ -105,7 +96,7 @@ def run_cmd(
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help="create a recurring run instead (cron; kubeflow: 6 fields with "
                            "seconds, vertex: 5 fields)")] = None,
-    stack: StackOpt = None, stack_file: StackFileOpt = None, training_pool: PoolOpt = None,
+    training_values: TrainingValuesOpt = None,
 ) -> None:
     """Run the pipeline: --local here, or --target kubeflow|vertex to submit (or schedule) it."""
     from workloads.pipelines.settings import SettingsError, check_parameters
@@ -116,9 +107,10 @@ def run_cmd(
     if target is not None and target not in ("kubeflow", "vertex"):
         raise _fail(f"--target {target!r} is not allowed; use kubeflow or vertex "
                     "(or --local)")
-    pool = _pool(stack, stack_file, training_pool)
+    pool = _pool(training_values)
     if pool is not None and target != "kubeflow":
-        raise _fail("--training-pool is a node pool of a cluster: use --target kubeflow")
+        raise _fail("--training-values place the training step on a node pool of a cluster: "
+                    "use --target kubeflow")
     try:
         arguments = parse_arguments(param or [])
         # Before anything is built, submitted or trained: a bad value costs nothing.
@@ -139,7 +131,7 @@ def run_cmd(
 
 
 def _run_local(out: Path, arguments: dict[str, str]) -> None:
-    from infra.verbosity import verbose_enabled
+    from facts.verbosity import verbose_enabled
     from workloads.pipelines.submit import run_local
 
     with _watch_tasks(out):
@@ -161,7 +153,7 @@ LOCAL_TASKS = 4
 @contextmanager
 def _watch_tasks(out: Path) -> Iterator[None]:
     """Count the local run's finished tasks on a terminal (each writes executor_output.json)."""
-    from infra.progress import StepProgress
+    from facts.progress import StepProgress
 
     with StepProgress("pipeline tasks", LOCAL_TASKS) as bar:
         if not bar.active:

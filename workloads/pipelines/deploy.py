@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from infra.versions import KSERVE_DEPLOYMENT_MODE
+from facts.versions import KSERVE_DEPLOYMENT_MODE
 from workloads.cifar10 import MODEL_NAME
 
 KSERVE_GROUP = "serving.kserve.io"

@@ -40,7 +40,7 @@ def gpu_request(settings: PipelineSettings, target: Target) -> tuple[str, int] |
     The GPU comes from the hardware catalog by its GKE name; Vertex AI gets the catalog's Vertex
     name for it (e.g. `NVIDIA_TESLA_T4`); `local` asks for none.
     """
-    from infra.hardware import catalog
+    from facts.hardware import catalog
 
     accelerators = catalog().accelerators
     if settings.accelerator not in accelerators:
@@ -63,12 +63,13 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
     """The pipeline for `target` with images from `registry` at `tag` (defaults: settings).
 
     Steps run in the trainer image, training on a GPU in its `-gpu` variant; deployments serve
-    the predictor image. With `pool` (kubeflow only) training runs on that node pool of a stack:
-    its GPU, a shared GPU's node labels, a queued pool's Kueue queue (`targets.pool_target`).
+    the predictor image. With `pool` (kubeflow only) training runs on the pool a stack's
+    training profile names: its GPU, a shared GPU's node labels, a queued pool's Kueue queue
+    (`targets.pool_target`).
     """
     from kfp import dsl, kubernetes
 
-    from infra.config import GPU_TAINT_KEY
+    from facts.hardware import GPU_TAINT_KEY
     from workloads.pipelines.components import make_components
 
     if target not in TARGETS:
@@ -76,8 +77,8 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
     settings = settings or load_settings()
     if pool is not None:
         if target != "kubeflow":
-            raise SettingsError(f"--training-pool {pool.pool!r} is a node pool of a cluster: "
-                                "use --target kubeflow")
+            raise SettingsError("--training-values place the training step on a node pool of "
+                                "a cluster: use --target kubeflow")
         settings = settings.model_copy(update={"accelerator": pool.accelerator,
                                                "accelerator_count": pool.accelerator_count})
     images = settings.images(registry, tag)

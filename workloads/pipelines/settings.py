@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workloads.cifar10 import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
+from facts.images import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
 from workloads.cifar10.config import Architecture, Optimizer, build_parser
 
 DEFAULTS_PATH = Path(__file__).parent / "defaults.yaml"
@@ -190,7 +190,7 @@ def serving_identity() -> tuple[str, str]:
     """Namespace and Kubernetes service account of the serving workload, as the stack creates
     them (`infra.components.identity.WORKLOADS`). Imports pulumi, so only build-time code calls
     it, never a pipeline step."""
-    from infra.components.identity import WORKLOADS
+    from facts.identities import WORKLOADS
 
     serving = WORKLOADS["serving"]
     return serving.namespace, serving.ksas[0]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import exports
+from facts import exports
 from workloads.pipelines.settings import PIPELINE_NAME, PipelineSettings, load_settings
 
 STAGING_BUCKET = exports.bucket("vertex-staging")

@@ -64,7 +64,7 @@ class Machine(_Model):
 
     @model_validator(mode="after")
     def _attachable(self) -> Machine:
-        from infra.hardware import AttachmentError, UnknownMachineType, catalog
+        from facts.hardware import AttachmentError, UnknownMachineType, catalog
 
         try:
             catalog().check_attachment(self.machine_type, self.accelerator_type,

@@ -48,8 +48,8 @@ PersistentOpt = Annotated[str | None, typer.Option(
 def _scheduling(strategy: str, max_wait: str | None, persistent: str | None,
                 outputs: dict[str, Any]) -> Any:
     """The job's `Scheduling` from the options; exit 2 naming the option on bad input."""
-    from infra import exports
-    from infra.cli import fail
+    from facts import exports
+    from facts.cli import fail
     from workloads.vertex.jobs import Scheduling
 
     hours = None
@@ -68,8 +68,8 @@ def _scheduling(strategy: str, max_wait: str | None, persistent: str | None,
 
 def _where(stack_outputs: Path | None, project: str | None, region: str | None,
            bucket: str | None, image: str | None, tag: str | None, gpu: bool) -> dict[str, Any]:
-    from infra import exports
-    from infra.cli import fail
+    from facts import exports
+    from facts.cli import fail
     from workloads.pipelines.settings import SettingsError, load_settings
     from workloads.pipelines.submit import SubmitError, read_stack_outputs
 
@@ -145,7 +145,7 @@ def custom_job_cmd(
     dry_run: DryRunOpt = False,
 ) -> None:
     """A CustomJob running the trainer on one or several machines."""
-    from infra.cli import fail
+    from facts.cli import fail
     from workloads.vertex.jobs import JobError, Machine, custom_job
 
     where = _where(stack_outputs, project, region, staging_bucket, image, tag,
@@ -177,7 +177,7 @@ def tune_cmd(
     dry_run: DryRunOpt = False,
 ) -> None:
     """A HyperparameterTuningJob from a search-space file (default: the study's Vertex search)."""
-    from infra.cli import fail
+    from facts.cli import fail
     from workloads.tuning.space import NotExpressible, SearchSpaceError, load_space
     from workloads.vertex.jobs import JobError, tuning_job
 

@@ -7,10 +7,10 @@
   machine.
 
 Building a job makes no network call: `request(job)` returns the request body the job would send.
-Machines and GPUs are checked against the hardware catalog (`infra/hardware.py`), and GPUs are
+Machines and GPUs are checked against the hardware catalog (`facts/hardware.py`), and GPUs are
 given to Vertex AI under the catalog's Vertex name, before anything is built. A job's capacity
 (`Scheduling`: on demand, Spot VMs or Dynamic Workload Scheduler flex-start, or a persistent
-resource) is checked against the capacity catalog (`infra/data/capacity.yaml`) and written into
+resource) is checked against the capacity catalog (`facts/data/capacity.yaml`) and written into
 the request, so a dry run shows what Vertex AI will be asked for.
 """
 
@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from infra.capacity import capacity
-from infra.hardware import AttachmentError, UnknownMachineType, catalog
+from facts.capacity import capacity
+from facts.hardware import AttachmentError, UnknownMachineType, catalog
 from workloads.tuning.space import SearchSpace, vertex_spec
 
 TRAINER_COMMAND = ["python", "-m", "workloads.cifar10.train"]

@@ -1,4 +1,4 @@
-"""Pinned upstream versions of the Kubeflow flavour, read from `infra/data/versions.yaml`."""
+"""Pinned upstream versions of the Kubeflow flavour, read from `facts/data/versions.yaml`."""
 
 from __future__ import annotations
 

@@ -28,9 +28,9 @@ from pydantic import (
     field_validator,
 )
 
-from infra.config import shown
-from infra.preview import SCHEMA_VERSION, UNKNOWN
-from infra.stack_config import StackNameError, check_stack_name
+from facts.preview import SCHEMA_VERSION, UNKNOWN
+from facts.stacks import StackNameError, check_stack_name
+from facts.text import shown
 
 INT32_MAX = 2**31 - 1
 """Node, GPU and replica counts and disk sizes are int32 in the GKE and Kubernetes APIs."""

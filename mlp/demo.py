@@ -1,8 +1,8 @@
 """`make demo`'s bookkeeping: run each step quietly, record it, and summarise the run.
 
-    python -m infra.demo start                      # forget the previous run's records
-    python -m infra.demo step NAME -- ARGS...       # run `mlp ARGS...`, record it
-    python -m infra.demo summary                    # print the table, write index.html
+    python -m mlp.demo start                      # forget the previous run's records
+    python -m mlp.demo step NAME -- ARGS...       # run `mlp ARGS...`, record it
+    python -m mlp.demo summary                    # print the table, write index.html
 
 A step's output goes to `<reports>/logs/<name>.log`; the terminal gets one line per step: its
 result, its time and the files it wrote under the reports folder (found by comparing the folder
@@ -76,7 +76,7 @@ def run_step(reports: Path, name: str, args: Sequence[str]) -> Step:
     before = _snapshot(reports)
     started = time.perf_counter()
     with log.open("w") as out:
-        code = subprocess.call([sys.executable, "-m", "infra.cli", *args], stdout=out,
+        code = subprocess.call([sys.executable, "-m", "mlp", *args], stdout=out,
                                stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "120"})
     seconds = time.perf_counter() - started
     after = _snapshot(reports)
@@ -176,7 +176,7 @@ def summary(reports: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.demo", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mlp.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     commands = parser.add_subparsers(dest="command", required=True)

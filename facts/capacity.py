@@ -1,6 +1,6 @@
 """How GPUs are obtained: flex-start, queued provisioning, sharing and Vertex scheduling, as data.
 
-One table (`infra/data/capacity.yaml`) read into typed objects. Stack validation asks it which
+One table (`facts/data/capacity.yaml`) read into typed objects. Stack validation asks it which
 machines and GPUs flex-start can provision, how many clients may share a GPU and which Vertex AI
 scheduling strategies fit a job's GPU; charts and policies ask it for the node labels GKE puts on
 shared and queued nodes; the GPU-image check asks it which CUDA builds our images carry.
@@ -19,6 +19,10 @@ CAPACITY_PATH = Path(__file__).parent / "data" / "capacity.yaml"
 
 GKE_NODEPOOL_LABEL = "cloud.google.com/gke-nodepool"
 """Node label GKE puts on every node: its pool's name."""
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+"""The label that hands a job (or a pod) to a Kueue LocalQueue."""
+MAX_RUN_ANNOTATION = "provreq.kueue.x-k8s.io/maxRunDurationSeconds"
+"""Job annotation Kueue copies into the ProvisioningRequest it creates for the job."""
 
 
 @dataclass(frozen=True)

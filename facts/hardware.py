@@ -1,6 +1,6 @@
 """The hardware catalog: machine shapes, GPU attachment rules and GPU zones.
 
-One data table (`infra/data/hardware.yaml`) read here into typed objects. Stack validation asks it
+One data table (`facts/data/hardware.yaml`) read here into typed objects. Stack validation asks it
 which GPUs attach to a machine and where they exist; the cost module asks it for machine shapes so
 vCPU and memory figures are never copied next to prices.
 """
@@ -16,6 +16,9 @@ from typing import Literal
 import yaml
 
 CATALOG_PATH = Path(__file__).parent / "data" / "hardware.yaml"
+
+GPU_TAINT_KEY = "nvidia.com/gpu"
+"""Taint key of GPU nodes; GKE taints GPU pools with it and pods that want a GPU tolerate it."""
 
 _MACHINE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9]*)-(?P<shape>[a-z]+)-(?P<vcpus>\d+)$")
 

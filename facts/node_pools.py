@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from infra.hardware import catalog
+from facts.hardware import catalog
 
 ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
 """A zone name (``us-central1-c``); a location that is not one is a region."""

@@ -1,0 +1,102 @@
+"""`mlp`: the command line of ml-platform.
+
+Each domain owns its sub-commands (`infra`: preview, stacks, preflight, chart; `cost`; `policy`;
+the workloads: train, serve, model, pipeline, vertex); this module only wires them and sets the
+root options. Heavy libraries (TensorFlow, kfp, the Pulumi SDK) are imported inside commands,
+never at start-up, so `mlp --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from facts.cli import err_console
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback behind an error (or set MLP_DEBUG=1).")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Let TensorFlow, kfp and FastAPI log and warn as they do by "
+                                "default (or set MLP_VERBOSE=1).")] = False,
+) -> None:
+    """GPU ML platform on Google Cloud: preview stacks, price them, check policies, train and
+    serve CIFAR-10."""
+    from facts.verbosity import configure
+
+    configure(debug=debug, verbose=verbose)
+
+
+def _register_subcommands() -> None:
+    """Attach each domain's sub-commands; each module keeps its own imports lazy."""
+    from infra.cli import register as register_infra
+
+    register_infra(app)
+
+    from workloads.cli import register as register_workloads
+
+    register_workloads(app)
+
+    from cost.cli import app as cost_app
+
+    app.add_typer(cost_app, name="cost")
+
+    from policies.cli import app as policy_app
+
+    app.add_typer(policy_app, name="policy")
+
+    from workloads.pipelines.cli import app as pipeline_app
+
+    app.add_typer(pipeline_app, name="pipeline")
+
+    from workloads.vertex.cli import app as vertex_app
+
+    app.add_typer(vertex_app, name="vertex")
+
+
+_register_subcommands()
+
+
+GLOBAL_FLAGS = ("--debug", "--verbose", "-v")
+"""Root options a user may also write after the sub-command (`mlp train ... --debug`)."""
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """`argv` with the root options moved before the sub-command, where click reads them.
+
+    Only words before a `--` separator move; `-v` is not an option of any sub-command."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in GLOBAL_FLAGS]
+    rest = [a for i, a in enumerate(argv) if i >= end or a not in GLOBAL_FLAGS]
+    return flags + rest
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `mlp` entry point: an unexpected exception is one line (the traceback with --debug)."""
+    from facts.verbosity import DEBUG_HINT, debug_enabled, reset
+
+    args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
+    try:
+        app(args=args, prog_name="mlp")
+    except KeyboardInterrupt:
+        err_console.print("interrupted", highlight=False)
+        sys.exit(130)
+    except Exception as err:
+        if debug_enabled():
+            raise
+        first = (str(err).strip().splitlines() or [""])[0]
+        err_console.print(f"[bold red]error:[/] {type(err).__name__}: {first} ({DEBUG_HINT})",
+                          highlight=False, soft_wrap=True)
+        sys.exit(1)
+    finally:
+        reset()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
