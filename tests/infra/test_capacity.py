@@ -12,6 +12,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 from typer.testing import CliRunner
 
 from facts.capacity import (
@@ -228,7 +229,11 @@ def test_clients_per_gpu_are_accepted_exactly_in_the_catalog_range(clients):
 def test_max_run_hours_is_a_whole_number_within_the_limit(hours):
     config = example_config()
     _pools(config)[1]["max_run_hours"] = hours
-    ok = isinstance(hours, int) and 1 <= hours <= capacity().flex_start.max_run_hours
+    try:  # the config models read numbers as pydantic's lax mode does ("12" is 12)
+        whole = TypeAdapter(int).validate_python(hours)
+    except ValidationError:
+        whole = None
+    ok = whole is not None and 1 <= whole <= capacity().flex_start.max_run_hours
     if ok:
         parse_platform("capacity", config)
     else:
