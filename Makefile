@@ -30,6 +30,8 @@ demo: setup
 	    || exit 1; \
 	done
 	@$(DEMO) step "cost compare" -- cost compare --out $(REPORTS)/cost
+	@$(DEMO) step "cost compare study-2024" -- cost compare --scenario study-2024 \
+	  --out $(REPORTS)/cost-study
 	@for s in $(STACKS); do \
 	  $(DEMO) step "cost stack $$s" -- cost stack --preview $(REPORTS)/preview-$$s.json \
 	    --json $(REPORTS)/cost/plan-$$s.json --text $(REPORTS)/cost/plan-$$s.txt || exit 1; \

@@ -389,19 +389,50 @@ def load_catalog_file(path: Path) -> PriceCatalog:
 
 
 def snapshots(directory: Path = PRICES_DIR) -> list[str]:
-    """The dates of the shipped snapshots, oldest first."""
+    """The dates of the shipped snapshots (`<date>.yaml`, the default region), oldest first."""
     return sorted(p.stem for p in directory.glob("*.yaml") if _DATE.match(p.stem))
 
 
+_REGIONAL = re.compile(r"^(\d{4}-\d{2}-\d{2})\.([a-z]+-[a-z]+\d+)$")
+"""`<date>.<region>.yaml`: the same date's prices in another region."""
+
+
+def regions(date: str, directory: Path = PRICES_DIR) -> list[str]:
+    """The regions priced on `date`: the default snapshot's region first, then the others."""
+    others = sorted(m.group(2) for p in directory.glob(f"{date}.*.yaml")
+                    if (m := _REGIONAL.match(p.stem)) and m.group(1) == date)
+    if not (directory / f"{date}.yaml").exists():
+        return others
+    default = str((yaml.safe_load((directory / f"{date}.yaml").read_text()) or {}).get("region"))
+    return [default, *(r for r in others if r != default)]
+
+
 @cache
-def load_catalog(snapshot: str | None = None) -> PriceCatalog:
-    """A shipped snapshot by date; the newest one when no date is given.
+def load_catalog(snapshot: str | None = None, region: str | None = None) -> PriceCatalog:
+    """A shipped snapshot by date (the newest when None) and region (the default file's when
+    None; another region's is `<date>.<region>.yaml`).
 
     Raises:
-        PriceNotFound: if no snapshot has that date (the message lists the dates there are).
+        PriceNotFound: if no snapshot has that date or region (the message lists those there
+            are).
+        CatalogError: if a regional file says another date or region than its name.
     """
     dates = snapshots()
     date = snapshot or dates[-1]
     if date not in dates:
         raise PriceNotFound(f"no price snapshot '{date}'; snapshots: {', '.join(dates)}")
-    return load_catalog_file(PRICES_DIR / f"{date}.yaml")
+    default = load_catalog_file(PRICES_DIR / f"{date}.yaml")
+    if region is None or region == default.region:
+        return default
+    if not _REGIONAL.match(f"{date}.{region}"):
+        raise PriceNotFound(f"'{region}' is not a region name such as us-central1; regions "
+                            f"priced on {date}: {', '.join(regions(date))}")
+    path = PRICES_DIR / f"{date}.{region}.yaml"
+    if not path.exists():
+        raise PriceNotFound(f"no price snapshot {date} for region '{region}'; regions priced "
+                            f"on {date}: {', '.join(regions(date))}")
+    regional = load_catalog_file(path)
+    if (regional.snapshot, regional.region) != (date, region):
+        raise CatalogError(f"{path}: says snapshot {regional.snapshot} in {regional.region}, "
+                           f"but its name is for {date} in {region}")
+    return regional

@@ -17,13 +17,14 @@ CatalogOpt = Annotated[str | None, typer.Option(
     "--catalog", help="Price snapshot date (cost/data/prices/<date>.yaml); default the newest.")]
 
 
-def _catalog(date: str | None, where: str = "--catalog"):
-    """The price snapshot of `date` (newest if None); exit 2 naming `where` if it cannot load."""
+def _catalog(date: str | None, where: str = "--catalog", region: str | None = None):
+    """The price snapshot of `date` (newest if None) in `region` (the date's default if None);
+    exit 2 naming `where` if it cannot load."""
     from cost.catalog import CatalogError, PriceNotFound, load_catalog
     from facts.cli import fail
 
     try:
-        return load_catalog(date)
+        return load_catalog(date, region)
     except (CatalogError, PriceNotFound) as err:
         raise fail(f"{where}: {err}") from None
 
@@ -31,34 +32,39 @@ def _catalog(date: str | None, where: str = "--catalog"):
 @app.command()
 def compare(
     out: Annotated[Path, typer.Option("--out", help="Directory for the report files.")],
-    scenario: Annotated[Path | None, typer.Option(
-        "--scenario", help="Scenario YAML (default: the study's, cost/scenarios/study-2024.yaml)."
-    )] = None,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", help="A shipped scenario by name (like-for-like, study-2024) or a scenario "
+        "YAML file; default like-for-like.")] = None,
+    region: Annotated[str | None, typer.Option(
+        "--region", help="Price the scenario in this region's snapshot of its date (default: "
+        "the scenario's region).")] = None,
 ) -> None:
-    """Fixed vs autoscaled GKE vs Vertex AI: totals, break-even, report (md, html, json, csv)."""
+    """Fixed and autoscaled GKE, Vertex AI pay-per-use and persistent resource: totals,
+    break-even, cost per model, report (md, html, json, csv)."""
     from rich.console import Console
 
     from cost.compare import crossover_lines
     from cost.models import bills, check_priceable
     from cost.render import bills_table
     from cost.report import write_report
-    from cost.scenario import STUDY_SCENARIO, ScenarioError, load_scenario
+    from cost.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, scenario_path
     from facts.cli import fail
 
-    path = scenario or STUDY_SCENARIO
     try:
+        path = scenario_path(scenario) if scenario is not None else DEFAULT_SCENARIO
         s = load_scenario(path)
     except ScenarioError as err:
         raise fail(str(err)) from None
-    prices = _catalog(s.catalog, f"{path}: catalog")
+    where = "--region" if region else f"{path}: catalog"
+    prices = _catalog(s.catalog, where, region or s.region)
     try:
         check_priceable(s, prices, str(path))
     except ScenarioError as err:
         raise fail(str(err)) from None
     console = Console()
     for n in s.workload.runs_per_month:
-        console.print(bills_table(f"{s.name}: {n} runs a month (prices {prices.snapshot})",
-                                  bills(s, prices, n)))
+        console.print(bills_table(f"{s.name}: {n} runs a month (prices {prices.snapshot}, "
+                                  f"{prices.region})", bills(s, prices, n)))
     for line in crossover_lines(s, prices):
         console.print(line, highlight=False, soft_wrap=True)
     paths = write_report(s, prices, out)
@@ -87,7 +93,7 @@ def stack(
     """Price a stack's offline preview per resource and component (hourly and monthly)."""
     from rich.console import Console
 
-    from cost.plan import price_preview
+    from cost.plan import plan_region, price_preview
     from cost.render import plan_json, plan_text, print_plan
     from cost.scenario import ScenarioError
     from cost.usage import load_usage
@@ -98,8 +104,10 @@ def stack(
         usage = load_usage(usage_file)
     except ScenarioError as err:
         raise fail(str(err)) from None
-    prices = _catalog(catalog or usage.catalog)
     preview, _ = preview_from(stack_name, stack_file, preview_file)
+    region = plan_region(preview)  # priced where the stack runs
+    prices = _catalog(catalog or usage.catalog,
+                      "--catalog" if region is None else f"stack region {region}", region)
     try:
         plan = price_preview(preview, prices, usage)
     except ScenarioError as err:

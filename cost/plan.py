@@ -8,6 +8,7 @@ so a new resource type in the preview never breaks pricing.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -355,3 +356,20 @@ def price_preview(preview: Preview, prices: PriceCatalog, usage: PlanUsage,
         if r.custom and not r.type.startswith(PROVIDER_PREFIX):
             plan.resources.append(price_resource(r, prices, usage, at_max))
     return plan
+
+
+_PLACE = re.compile(r"([a-z]+-[a-z]+[0-9]{1,2})(-[a-z])?")
+"""A region, or a zone whose region is the first group."""
+
+
+def plan_region(preview: Preview) -> str | None:
+    """The region a plan's compute runs in, so it is priced there: its cluster's or node pools'
+    location (a zone's region), else its Vertex endpoint's region; None when the preview does
+    not say."""
+    for type_ in (CLUSTER, NODE_POOL, VERTEX_ENDPOINT):
+        for r in preview.of_type(type_):
+            for key in ("location", "region"):
+                value = r.inputs.get(key)
+                if _known(value) and (found := _PLACE.fullmatch(str(value))):
+                    return found.group(1)
+    return None

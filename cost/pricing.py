@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from itertools import pairwise
 
 from cost.catalog import Price, PriceCatalog
 from cost.money import ZERO, cents, plain
@@ -161,6 +162,126 @@ def _sud_line(unit: Decimal, count: int, hours: Decimal, month: Decimal,
     share = saved_hours / hours * 100
     return [Line(f"{what}Sustained-use discount ({plain(round(share, 2))} % at {plain(hours)} h)",
                  saved_hours * count, "hours", -unit, -unit * saved_hours * count)]
+
+
+@dataclass(frozen=True)
+class SudUse:
+    """Compute Engine usage that may earn the sustained-use discount, before pooling.
+
+    `pool` keys what pools together: a machine family's vCPUs (and their memory) at one price
+    per vCPU, or one GPU type. Each node holds `width` units. With `always_on`, `nodes` nodes
+    run `hours` each from the start of the month; otherwise `hours` node-hours of usage run one
+    job after another (the reading of `data/billing_rules.yaml`).
+    """
+
+    pool: str
+    label: str
+    unit: str
+    unit_price: Decimal
+    width: int
+    nodes: int
+    hours: Decimal
+    always_on: bool
+    family: str
+
+
+def sud_uses(prices: PriceCatalog, machine_type: str, *, nodes: int, hours: Decimal,
+             pricing: str = "on-demand", gpu_type: str | None = None, gpu_count: int = 0,
+             always_on: bool = True) -> list[SudUse]:
+    """What of these nodes can earn the sustained-use discount, by the billing rules.
+
+    Only pricing models the rules name (on-demand), only machine families the snapshot has
+    tiers for (N1), and GPUs the rules name when attached to such a machine.
+    """
+    from cost.rules import load_rules
+
+    rules = load_rules().sustained_use
+    machine = shape(machine_type)
+    if pricing not in rules.pricing_models or prices.sud_tiers(machine.family) is None:
+        return []
+    if nodes == 0 or hours == 0:
+        return []
+    price = prices.machine(machine_type, pricing).usd
+    per_vcpu = price / machine.vcpus
+    uses = [SudUse(f"{machine.family}:vcpu:{per_vcpu}", f"{machine.family.upper()} vCPUs "
+                   f"and memory", "vCPU-hours", per_vcpu, machine.vcpus, nodes, hours,
+                   always_on, machine.family)]
+    if gpu_type and gpu_count:
+        gpu = gpu_name(gpu_type)
+        if gpu in rules.gpus:
+            gprice = prices.gpu(gpu, pricing).usd
+            uses.append(SudUse(f"gpu:{gpu}:{gprice}", catalog().accelerators[gpu].display_name,
+                               "GPU-hours", gprice, gpu_count, nodes, hours, always_on,
+                               machine.family))
+    return uses
+
+
+def _lanes(uses: list[SudUse], month: Decimal) -> list[list[tuple[Decimal, Decimal, int]]]:
+    """Node lanes of one pool: (start, end, width) segments, each lane one node slot.
+
+    Always-on nodes run from the start of the month; usage fills one lane after another, wider
+    nodes first, so a node-month is full before a second node starts.
+    """
+    lanes = [[(Decimal(0), use.hours, use.width)] for use in uses if use.always_on
+             for _ in range(use.nodes)]
+    queue = sorted((u for u in uses if not u.always_on), key=lambda u: -u.width)
+    lane: list[tuple[Decimal, Decimal, int]] = []
+    t = Decimal(0)
+    for use in queue:
+        left = use.hours * use.nodes
+        while left > 0:
+            take = min(month - t, left)
+            lane.append((t, t + take, use.width))
+            t, left = t + take, left - take
+            if t == month:
+                lanes.append(lane)
+                lane, t = [], Decimal(0)
+    if lane:
+        lanes.append(lane)
+    return lanes
+
+
+def layer_hours(uses: list[SudUse], month: Decimal) -> list[Decimal]:
+    """Hours each unit layer of a pool runs: layer j runs while at least j units are in use.
+
+    These are Google's inferred instances: the discount tiers apply to each layer's hours.
+    """
+    segments = [s for lane in _lanes(uses, month) for s in lane]
+    points = sorted({p for start, end, _ in segments for p in (start, end)})
+    layers: list[Decimal] = []
+    for a, b in pairwise(points):
+        level = sum(w for start, end, w in segments if start <= a and end >= b)
+        layers += [ZERO] * (level - len(layers))
+        for j in range(level):
+            layers[j] += b - a
+    return layers
+
+
+def pooled_sud_lines(prices: PriceCatalog, uses: list[SudUse]) -> tuple[list[Line], list[str]]:
+    """One discount line per pool of the month's usage, and a note on how each pool stacks."""
+    month = prices.hours_per_month
+    lines: list[Line] = []
+    notes: list[str] = []
+    pools: dict[str, list[SudUse]] = {}
+    for use in uses:
+        pools.setdefault(use.pool, []).append(use)
+    for group in pools.values():
+        first = group[0]
+        tiers = prices.sud_tiers(first.family)
+        layers = layer_hours(group, month)
+        used = sum(layers, ZERO)
+        saved = sum((h - billed_hours(h, month, tiers) for h in layers), ZERO)
+        if saved == 0:
+            continue
+        lines.append(Line(f"Sustained-use discount ({first.label}, pooled in {prices.region})",
+                          saved, first.unit, -first.unit_price, -first.unit_price * saved))
+        parts = [f"{u.nodes * u.width} × {plain(u.hours)} h always on" if u.always_on else
+                 f"{plain(round(u.hours * u.nodes * u.width, 4))} {u.unit} of usage"
+                 for u in group]
+        notes.append(f"{first.label} pooled in {prices.region}: {', '.join(parts)}; "
+                     f"{len(layers)} unit layers, {plain(round(saved / used * 100, 2))} % off "
+                     f"{plain(round(used, 4))} {first.unit}")
+    return lines, notes
 
 
 def cluster_fee_lines(prices: PriceCatalog, *, regional: bool, free_tier: bool,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -161,7 +162,7 @@ def build_snapshot(selection: Selection, base_path: Path, day: date, origin: str
         target.clear()
         target.update(fresh)
         result.updated.append((_dotted(path, key, pricing), fresh["usd"], fresh["status"]))
-    _rederive(new, result)
+    _rederive(new, result, source)
     if not result.updated:
         raise RefreshError(f"no SKU gave any price for {raw['region']} on {stamp}; nothing "
                            f"written (all would be copies of snapshot {result.base})")
@@ -179,25 +180,36 @@ def build_snapshot(selection: Selection, base_path: Path, day: date, origin: str
     return result
 
 
-def _rederive(new: dict[str, Any], result: Refreshed) -> None:
-    """Carried-over derived prices whose inputs were refreshed, computed again from the new
-    inputs by their own formula (a G2 machine from the refreshed L4 price, say), so the snapshot
-    stays consistent; they keep their source and status, and count as updated."""
+def _rederive(new: dict[str, Any], result: Refreshed, source: str) -> None:
+    """Carried-over derived prices whose inputs were refreshed to other values, computed again
+    from the new inputs by their own formula (a G2 machine from a refreshed L4 price, say), so
+    the snapshot stays consistent. Such a price takes the refresh's source and date and names the
+    SKUs of the inputs that moved; one whose inputs kept their values stays carried as it was."""
     fresh = {key: Decimal(usd) for key, usd, _ in result.updated}
     still_carried = []
     for key, entry in result.carried:
-        inputs = entry.get("derived_from") or {}
-        if entry.get("status") != "derived" or not set(inputs) & set(fresh):
+        inputs = {k: Decimal(str(v)) for k, v in (entry.get("derived_from") or {}).items()}
+        moved = sorted(k for k in inputs if k in fresh and fresh[k] != inputs[k])
+        if entry.get("status") != "derived" or not moved:
             still_carried.append((key, entry))
             continue
-        values = {k: fresh.get(k, Decimal(str(v))) for k, v in inputs.items()}
+        values = inputs | {k: fresh[k] for k in moved}
+        skus = sorted({sku for k in moved
+                       for sku in _SKU_ID.findall(str(_find_dotted(new, k).get("note", "")))})
         entry = {**entry, "derived_from": {k: _fmt(v) for k, v in values.items()},
-                 "usd": _fmt(evaluate(entry["formula"], values)), "as_of": result.date}
+                 "usd": _fmt(evaluate(entry["formula"], values)), "as_of": result.date,
+                 "source": source,
+                 "note": f"{entry.get('note', '')}; computed again on {result.date} from "
+                         f"{', '.join(moved)} (SKUs {', '.join(skus) or 'none named'})"}
         target = _find_dotted(new, key)
         target.clear()
         target.update(entry)
         result.updated.append((key, entry["usd"], entry["status"]))
     result.carried[:] = still_carried
+
+
+_SKU_ID = re.compile(r"\b[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}\b")
+"""A Cloud Billing Catalog SKU id, as refreshed prices name them in their notes."""
 
 
 def _find_dotted(raw: dict[str, Any], key: str) -> dict[str, Any]:

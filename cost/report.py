@@ -15,18 +15,20 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from cost.catalog import Price, PriceCatalog
+from cost.catalog import CatalogError, Price, PriceCatalog, PriceNotFound, load_catalog, regions
 from cost.compare import (
     all_break_evens,
+    capacity_text,
+    cost,
     study_figures,
     sweep,
     sweep_runs,
     utilisation,
 )
-from cost.models import MODELS, bills
+from cost.models import MODELS, bills, capacity_runs, check_priceable, models_of
 from cost.money import cents, plain, usd
 from cost.render import bill_text
-from cost.scenario import Scenario, fixed_max_runs
+from cost.scenario import Scenario, ScenarioError
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -63,6 +65,66 @@ def provenance(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
                 for key, p in sorted(used.items())]}
 
 
+PER_MODEL_OPTIONS = ("GKE on-demand", "GKE spot", "Vertex on-demand", "Vertex spot")
+
+
+def per_model_section(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
+    """Cost per trained model, per tuning study and per million predictions for each model of
+    `cost/data/throughput.yaml`, on the scenario's training shape and serving machine.
+
+    Each figure carries the throughput it used (measured, estimated or given, and on what).
+    """
+    from cost.per_model import (
+        PerModelError,
+        load_results,
+        load_throughput_data,
+        per_model,
+        result_json,
+    )
+
+    tp = s.autoscaled.training_pool
+    serving_machine = (s.serving.machine_type if s.serving is not None else
+                       s.vertex.endpoint.machine_type if s.vertex.endpoint else tp.machine_type)
+    target = s.serving.target_p99_ms if s.serving is not None else None
+    data, measured = load_throughput_data(), load_results()
+    rows, skipped = [], []
+    for key in data.models:
+        try:
+            rows.append(result_json(per_model(
+                prices, data, measured, model=key, machine=tp.machine_type, gpu=tp.gpu,
+                serving_machine=serving_machine, target_p99_ms=target)))
+        except PerModelError as err:
+            skipped.append(f"{key}: {err}")
+    return {"machine": tp.machine_type,
+            "gpu": None if tp.gpu is None else f"{tp.gpu.count} × {tp.gpu.type}",
+            "serving_machine": serving_machine, "options": list(PER_MODEL_OPTIONS),
+            "rows": rows, "skipped": skipped}
+
+
+def region_section(s: Scenario, prices: PriceCatalog) -> list[dict[str, Any]]:
+    """Every option's totals in each region priced on the scenario's date (the scenario's own
+    region first); a region where the scenario cannot be priced says why."""
+    out = []
+    for region in regions(prices.snapshot):
+        try:
+            other = prices if region == prices.region else load_catalog(prices.snapshot, region)
+            check_priceable(s, other, f"region {region}")
+        except (ScenarioError, PriceNotFound, CatalogError) as err:
+            out.append({"region": region, "reason": str(err), "totals": {}})
+            continue
+        out.append({"region": region, "reason": "", "counts": other.status_counts(),
+                    "totals": {f"{m}@{n}": cost(s, other, m, n) for m in models_of(s)
+                               for n in s.workload.runs_per_month}})
+    return out
+
+
+def sizing_notes(s: Scenario) -> list[str]:
+    """How the scenario's serving and Kubeflow capacity was sized (empty when typed in)."""
+    from cost.sizing import sized_pools
+
+    return [f"{pool.name}: {how}" for pool, how in sized_pools(s)]
+
+
 def results(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
     """Everything the report shows, as JSON-ready data."""
     runs = s.workload.runs_per_month
@@ -88,12 +150,19 @@ def results(s: Scenario, prices: PriceCatalog) -> dict[str, Any]:
         "scenario": s.name, "description": s.description, "catalog": prices.snapshot,
         "region": prices.region, "currency": prices.currency,
         "hours_per_month": str(prices.hours_per_month),
+        "models": {m: MODELS[m] for m in models_of(s)},
+        "sustained_use": s.billing.sustained_use,
         "workload": json.loads(s.workload.model_dump_json()),
+        "sizing": sizing_notes(s),
         "per_runs": per_runs,
         "break_even": [b.to_json() for b in all_break_evens(s, prices)],
         "sweep_runs": sweep_runs(s, prices),
         "sensitivity": sweep(s, prices),
-        "capacity": {"fixed_max_runs": fixed_max_runs(s)},
+        "capacity": {"fixed_max_runs": capacity_runs(s, "fixed"),
+                     "persistent_max_runs": capacity_runs(s, "persistent"),
+                     "described": capacity_text(s)},
+        "per_model": per_model_section(s, prices),
+        "regions": region_section(s, prices),
         "study": study,
         "study_source": s.study_source.citation() if s.study_source else None,
         "provenance": provenance(s, prices),
@@ -120,26 +189,31 @@ def chart_runs(data: dict[str, Any]) -> str:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     xs = [row["runs"] for row in data["sweep_runs"]]
-    for model, title in MODELS.items():
+    for model, title in data["models"].items():
         ax.plot(xs, [float(row[model]) for row in data["sweep_runs"]], label=title)
     top = ax.get_ylim()[1]
-    for be in data["break_even"]:
-        if be["runs"] is not None and float(be["runs"]) <= xs[-1]:
-            ax.axvline(float(be["runs"]), color="grey", linestyle=":", linewidth=1)
-            ax.annotate(f"{be['models'][0]} = {be['models'][1]}\n{be['first_run']:,} runs",
-                        (float(be["runs"]), top * 0.9), fontsize=8, ha="center")
+    shown = [be for be in data["break_even"]
+             if be["runs"] is not None and float(be["runs"]) <= xs[-1]]
+    for i, be in enumerate(sorted(shown, key=lambda b: float(b["runs"]))):
+        # Staggered, so crossings at nearby run counts keep readable labels.
+        ax.axvline(float(be["runs"]), color="grey", linestyle=":", linewidth=1)
+        ax.annotate(f"{be['models'][0]} = {be['models'][1]}\n{be['first_run']:,} runs",
+                    (float(be["runs"]), top * (0.93 - 0.09 * (i % 3))), fontsize=8,
+                    ha="center")
     for entry in data["per_runs"]:
         n = entry["runs"]
-        for model in MODELS:
+        for model in data["models"]:
             ax.plot([n], [float(entry["models"][model]["monthly"])], "o", color="black",
                     markersize=3)
         ax.annotate(f"{n:,}", (n, 0), textcoords="offset points", xytext=(0, 4), fontsize=7,
                     ha="center")
-    capacity = data["capacity"]["fixed_max_runs"]
-    if capacity <= xs[-1]:
-        ax.axvline(capacity, color="red", linestyle="--", linewidth=1)
-        ax.annotate(f"fixed cluster capacity\n{capacity:,} runs", (capacity, top * 0.6),
-                    fontsize=8, ha="right", color="red")
+    for key, name, height in (("fixed_max_runs", "fixed cluster", 0.6),
+                              ("persistent_max_runs", "persistent resource", 0.4)):
+        capacity = data["capacity"][key]
+        if capacity is not None and capacity <= xs[-1]:
+            ax.axvline(capacity, color="red", linestyle="--", linewidth=1)
+            ax.annotate(f"{name} capacity\n{capacity:,} runs", (capacity, top * height),
+                        fontsize=8, ha="right", color="red")
     ax.set_xlabel("training runs per month (dots: the scenario's run counts)")
     ax.set_ylabel(f"USD per month (prices {data['catalog']})")
     ax.legend(loc="lower right", fontsize=8)
@@ -155,7 +229,7 @@ def breakdown_segments(data: dict[str, Any]) -> tuple[list[str], list[dict[str, 
     """
     labels, stacks = [], []
     for entry in data["per_runs"]:
-        for model in MODELS:
+        for model in data["models"]:
             labels.append(f"{model}\n{entry['runs']} runs")
             stacks.append(entry["models"][model]["components"])
     groups = sorted({_group(c["component"]) for comps in stacks for c in comps})
@@ -206,6 +280,13 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg"):]
 
 
+def _num(value: Any, places: int = 1) -> str:
+    """A quantity for people: thousands separators, `places` decimals; '—' for none."""
+    if value is None or value == "":
+        return "—"
+    return f"{Decimal(str(value)):,.{places}f}"
+
+
 def bills_text(s: Scenario, prices: PriceCatalog) -> str:
     """Every model's bill at each scenario's runs, as golden-file text."""
     out = [f" Scenario: {s.name}   Prices: {prices.snapshot} ({prices.region}, USD)"]
@@ -224,6 +305,8 @@ def write_report(s: Scenario, prices: PriceCatalog, out: Path) -> dict[str, Path
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["usd"] = lambda v: usd(Decimal(v)) if v is not None else "—"
+    env.filters["num"] = _num
+    env.filters["pct"] = lambda v: "—" if v is None else f"{Decimal(v) * 100:,.1f} %"
     paths = {name: out / name for name in ("results.json", "costs.csv", "report.md",
                                            "report.html", "bills.txt")}
     paths["results.json"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -237,7 +320,7 @@ def write_report(s: Scenario, prices: PriceCatalog, out: Path) -> dict[str, Path
                     writer.writerow([entry["runs"], model, c["component"], c["quantity"],
                                      c["unit"], c["unit_price"], c["monthly"]])
                 writer.writerow([entry["runs"], model, "TOTAL", "", "", "", info["monthly"]])
-    context = {"d": data, "models": MODELS}
+    context = {"d": data, "models": data["models"]}
     paths["report.md"].write_text(env.get_template("report.md.j2").render(**context))
     paths["report.html"].write_text(env.get_template("report.html.j2").render(
         **context, chart_runs=chart_runs(data), chart_breakdown=chart_breakdown(data)))

@@ -11,7 +11,7 @@ import math
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -20,6 +20,9 @@ from cost.catalog import Pricing
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 STUDY_SCENARIO = SCENARIOS_DIR / "study-2024.yaml"
+LIKE_FOR_LIKE = SCENARIOS_DIR / "like-for-like.yaml"
+DEFAULT_SCENARIO = LIKE_FOR_LIKE
+"""What `mlp cost compare` prices without `--scenario`; the study's is kept as a reproduction."""
 
 MONTH_HOURS = Decimal(730)
 """Hours in a billing month, as Google's pricing pages convert hourly prices to monthly.
@@ -27,6 +30,9 @@ MONTH_HOURS = Decimal(730)
 The one bound and default for every per-month hours field of scenario and usage files; each price
 snapshot states the same figure as `hours_per_month` (a test keeps them equal).
 """
+
+REGION_NAME = re.compile(r"[a-z]+-[a-z]+[0-9]{1,2}")
+"""What a Google Cloud region name looks like (us-central1, europe-west4)."""
 
 NonNegDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 MonthHours = Annotated[Decimal, Field(ge=0, le=MONTH_HOURS, allow_inf_nan=False)]
@@ -89,20 +95,29 @@ class FixedCluster(_Strict):
 
 
 class GpuPool(_Strict):
-    """A pool that scales from zero: paid per node-hour a run uses, plus scale-up overhead."""
+    """A pool that scales from zero: paid per node-hour a run uses, plus scale-up overhead.
+
+    `spot_rerun` is the share of a spot node's hours run again after preemptions; None takes
+    the assumption `spot_rerun` of `cost/data/throughput.yaml`.
+    """
 
     machine_type: str
     gpu: Gpu | None = None
     spot_share: Annotated[Decimal, Field(ge=0, le=1)] = Decimal(0)
+    spot_rerun: Annotated[Decimal, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
     disk_gb: Annotated[int, Field(ge=0)] = 100
     disk_type: str = "pd-balanced"
 
 
 class AutoscaledCluster(_Strict):
-    """Always-on pools (system, serving) plus a training pool paid per used node-hour."""
+    """Always-on pools (system, serving) plus a training pool paid per used node-hour.
+
+    With a scenario's `kubeflow` and `serving` sections the system and serving pools are sized
+    from them, and `always_on_pools` may be empty.
+    """
 
     cluster: ClusterFee
-    always_on_pools: list[NodePool] = Field(min_length=1)
+    always_on_pools: list[NodePool] = []
     training_pool: GpuPool
     nodes_per_run: Annotated[int, Field(ge=1)] = 1
     scale_up_overhead_hours: NonNegDecimal = Decimal(0)
@@ -131,12 +146,76 @@ class BatchPrediction(_Strict):
 
 
 class Vertex(_Strict):
-    """Vertex AI pay-per-use: custom jobs, tuning trials, pipelines, endpoints, batch."""
+    """Vertex AI pay-per-use: custom jobs, tuning trials, pipelines, endpoints, batch.
+
+    `scale_up_overhead_hours` is billed node time per job (provisioning, image pull), as the
+    autoscaled cluster's. With a scenario's `serving` section the endpoint is sized from it.
+    """
 
     training: VertexMachine
+    scale_up_overhead_hours: NonNegDecimal = Decimal(0)
     endpoint: VertexEndpoint | None = None
     batch_prediction: BatchPrediction | None = None
     ops: Ops = Ops()
+
+
+class PersistentResource(_Strict):
+    """A Vertex AI persistent resource: reserved training nodes, billed while they exist.
+
+    Trainings and tuning trials run on it (one replica each) with no per-job charge; serving,
+    pipelines and batch prediction are billed as for Vertex pay-per-use.
+    """
+
+    machine_type: str
+    gpu: Gpu | None = None
+    replicas: Annotated[int, Field(ge=1)]
+    hours_per_month: Annotated[Decimal, Field(gt=0, le=MONTH_HOURS,
+                                              allow_inf_nan=False)] = MONTH_HOURS
+
+
+class Serving(_Strict):
+    """The request rate every option serves and the latency it must meet.
+
+    Nodes (GKE) and endpoint replicas (Vertex) are sized from the predictor's measured
+    requests/s per node at a p99 within `target_p99_ms` (None: the `target_p99_ms` assumption of
+    `cost/data/throughput.yaml`): one predictor per node, as it was measured.
+    """
+
+    requests_per_s: Annotated[Decimal, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+    target_p99_ms: Annotated[Decimal, Field(gt=0, le=60_000, allow_inf_nan=False)] | None = None
+    machine_type: str
+    min_replicas: Annotated[int, Field(ge=1, le=1000)] = 1
+    disk_gb: Annotated[int, Field(ge=0)] = 100
+    disk_type: str = "pd-balanced"
+
+
+class Kubeflow(_Strict):
+    """Kubeflow's own pods on the GKE options: a node pool sized from the requests of the
+    installs named, as the ownership catalogue (`infra/data/ownership.yaml`) records them."""
+
+    installs: list[str] = Field(min_length=1)
+    machine_type: str
+    disk_gb: Annotated[int, Field(ge=0)] = 100
+    disk_type: str = "pd-balanced"
+
+    @field_validator("installs")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise ValueError(f"'{twice[0]}' is named twice; its requests would count twice")
+        return value
+
+
+class Billing(_Strict):
+    """How the sustained-use discount is computed.
+
+    `pooled` bills as Google does (`cost/data/billing_rules.yaml`): usage of a machine family
+    and of a GPU type pools per region over the month, usage hours included. `per-node` is the
+    study's arithmetic: each always-on node alone, none on usage hours.
+    """
+
+    sustained_use: Literal["pooled", "per-node"] = "pooled"
 
 
 class Workload(_Strict):
@@ -214,17 +293,33 @@ class StudySource(_Strict):
 
 
 class Scenario(_Strict):
-    """A whole comparison: prices, workload, and the three ways to run it."""
+    """A whole comparison: prices, workload, and the ways to run it.
+
+    `region` picks the price snapshot of that region for `catalog` (None: the snapshot's
+    default, `<date>.yaml`). `persistent` adds a fourth option, a Vertex AI persistent resource.
+    """
 
     name: str
     description: str
     catalog: str
+    region: str | None = None
+    billing: Billing = Billing()
     workload: Workload
+    serving: Serving | None = None
+    kubeflow: Kubeflow | None = None
     fixed: FixedCluster
     autoscaled: AutoscaledCluster
     vertex: Vertex
+    persistent: PersistentResource | None = None
     study_source: StudySource | None = None
     study: list[StudyFigure] = []
+
+    @field_validator("region")
+    @classmethod
+    def _region_name(cls, value: str | None) -> str | None:
+        if value is not None and not REGION_NAME.fullmatch(value):
+            raise ValueError(f"'{value}' is not a region name such as us-central1")
+        return value
 
     @field_validator("catalog")
     @classmethod
@@ -256,6 +351,27 @@ def read_yaml(path: Path) -> object:
         raise ScenarioError(f"{path}: cannot read it as YAML: {err}") from None
 
 
+def scenario_names() -> list[str]:
+    """The shipped scenarios, by file stem."""
+    return sorted(p.stem for p in SCENARIOS_DIR.glob("*.yaml"))
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    """A shipped scenario's file by name (`study-2024`), or the path given.
+
+    Raises:
+        ScenarioError: for a name that is neither a shipped scenario nor an existing file.
+    """
+    text = str(name_or_path)
+    if text in scenario_names():
+        return SCENARIOS_DIR / f"{text}.yaml"
+    path = Path(text)
+    if not path.is_file():
+        raise ScenarioError(f"--scenario: '{text}' is neither a shipped scenario "
+                            f"({', '.join(scenario_names())}) nor a file")
+    return path
+
+
 def load_scenario(path: Path = STUDY_SCENARIO) -> Scenario:
     """Read and validate a scenario file; semantic checks (prices, shapes) follow in the models.
 
@@ -269,12 +385,28 @@ def load_scenario(path: Path = STUDY_SCENARIO) -> Scenario:
         scenario = Scenario.model_validate(raw)
     except ValidationError as err:
         raise ScenarioError(format_errors(str(path), err)) from None
+    check_sections(scenario, str(path))
     pools = [p.name for p in scenario.fixed.node_pools]
     if scenario.fixed.training_pool not in pools:
         raise ScenarioError(f"{path}: fixed.training_pool: '{scenario.fixed.training_pool}' is "
                             f"not a pool of fixed.node_pools ({', '.join(pools)})")
     check_possible(scenario, str(path))
     return scenario
+
+
+def check_sections(s: Scenario, source: str) -> None:
+    """Sections that are valid alone but not together.
+
+    Raises:
+        ScenarioError: one line naming the fields.
+    """
+    if s.serving is not None and s.vertex.endpoint is not None:
+        raise ScenarioError(f"{source}: vertex.endpoint: given together with serving, which sizes "
+                            f"the endpoint; allowed: one of them")
+    if not s.autoscaled.always_on_pools and s.kubeflow is None:
+        raise ScenarioError(f"{source}: autoscaled.always_on_pools: empty, and no kubeflow "
+                            f"section sizes a system pool; allowed: at least one always-on pool "
+                            f"for the cluster's own pods")
 
 
 def fixed_max_runs(s: Scenario) -> int:
@@ -285,6 +417,17 @@ def fixed_max_runs(s: Scenario) -> int:
     pool = next(p for p in s.fixed.node_pools if p.name == s.fixed.training_pool)
     w = s.workload
     free = (pool.nodes * pool.hours_per_month / s.fixed.nodes_per_run
+            - w.tuning_jobs_per_month * w.trials_per_tuning_job * w.trial_hours)
+    return math.floor(free / w.run_hours)
+
+
+def persistent_max_runs(s: Scenario) -> int:
+    """The most runs a month the persistent resource holds after tuning trials (one replica
+    each); -1 when the scenario has none."""
+    if s.persistent is None:
+        return -1
+    w = s.workload
+    free = (s.persistent.replicas * s.persistent.hours_per_month
             - w.tuning_jobs_per_month * w.trials_per_tuning_job * w.trial_hours)
     return math.floor(free / w.run_hours)
 
@@ -317,3 +460,12 @@ def check_possible(s: Scenario, source: str) -> None:
                             f"the fixed cluster's training pool '{pool.name}' ({pool.nodes} "
                             f"nodes × {pool.hours_per_month} h, {s.fixed.nodes_per_run} node(s) "
                             f"per run of {w.run_hours} h); allowed: at most {max(most, 0)}")
+    if s.persistent is not None:
+        p = s.persistent
+        most = persistent_max_runs(s)
+        too_many = [n for n in w.runs_per_month if n > most]
+        if too_many:
+            raise ScenarioError(f"{source}: workload.runs_per_month: {too_many[0]} runs do not "
+                                f"fit the persistent resource ({p.replicas} replicas × "
+                                f"{p.hours_per_month} h, one replica per run of {w.run_hours} "
+                                f"h); allowed: at most {max(most, 0)}")

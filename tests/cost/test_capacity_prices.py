@@ -135,3 +135,32 @@ def test_the_readme_getting_gpus_block_is_what_the_catalog_gives():
     start, end = text.index(BLOCK_START) + len(BLOCK_START), text.index(BLOCK_END)
     assert text[start:end].strip() == markdown(load_catalog()).strip(), \
         "regenerate: uv run mlp cost gpus --write README.md"
+
+
+def test_a_refresh_computes_a_derived_price_again_when_its_input_moves():
+    from cost.refresh import Refreshed, _rederive
+
+    entry = {"usd": "0.161", "as_of": "2026-07-30", "source": "vertex-pricing",
+             "status": "derived", "formula": "gpus.nvidia-tesla-t4.spot × 1.15",
+             "derived_from": {"gpus.nvidia-tesla-t4.spot": "0.14"}, "note": "markup"}
+    kept = {**entry, "formula": "gpus.nvidia-tesla-p4.spot × 1.15",
+            "derived_from": {"gpus.nvidia-tesla-p4.spot": "0.24"}, "usd": "0.276"}
+    raw = {"compute": {}, "disks": {}, "gke": {},
+           "gpus": {"nvidia-tesla-t4": {"spot": {"usd": "0.2", "note": "SKU AAAA-BBBB-1234"}},
+                    "nvidia-tesla-p4": {"spot": {"usd": "0.24", "note": "SKU CCCC-DDDD-5678"}}},
+           "vertex": {"spot_training_gpu": {"nvidia-tesla-t4": dict(entry),
+                                            "nvidia-tesla-p4": dict(kept)},
+                      "pipeline_run": {}}}
+    result = Refreshed(date="2026-11-20", text="", base="2026-07-30",
+                       updated=[("gpus.nvidia-tesla-t4.spot", "0.2", "verified"),
+                                ("gpus.nvidia-tesla-p4.spot", "0.24", "verified")],
+                       carried=[("vertex.spot_training_gpu.nvidia-tesla-t4", entry),
+                                ("vertex.spot_training_gpu.nvidia-tesla-p4", kept)])
+    _rederive(raw, result, "billing-catalog-2026-11-20")
+    moved = raw["vertex"]["spot_training_gpu"]["nvidia-tesla-t4"]
+    assert Decimal(moved["usd"]) == Decimal("0.2") * Decimal("1.15")
+    assert (moved["as_of"], moved["source"]) == ("2026-11-20", "billing-catalog-2026-11-20")
+    assert "AAAA-BBBB-1234" in moved["note"]
+    # an input refreshed to the same value leaves the price carried as it was
+    assert result.carried == [("vertex.spot_training_gpu.nvidia-tesla-p4", kept)]
+    assert raw["vertex"]["spot_training_gpu"]["nvidia-tesla-p4"] == kept

@@ -10,6 +10,7 @@ from cost.catalog import (
     evaluate,
     load_catalog,
     load_catalog_file,
+    regions,
     snapshots,
 )
 from cost.scenario import MONTH_HOURS
@@ -70,7 +71,7 @@ def test_lookups_name_what_is_priced():
     with pytest.raises(PriceNotFound, match="n1-standard-8' has no flex-start price"):
         prices.machine("n1-standard-8", "flex-start")
     with pytest.raises(PriceNotFound, match="no cud-1y price"):
-        prices.gpu("nvidia-tesla-t4", "cud-1y")
+        prices.gpu("nvidia-tesla-v100", "cud-1y")
     with pytest.raises(PriceNotFound, match="snapshots: 2024-02-01, 2026-07-30"):
         load_catalog("1999-01-01")
 
@@ -172,3 +173,77 @@ def test_formulas_are_arithmetic_only():
     assert evaluate("( a + b ) × 2", {"a": Decimal(1), "b": Decimal("0.5")}) == Decimal(3)
     with pytest.raises(ValueError, match="neither a number"):
         evaluate("__import__('os')", {})
+
+
+def test_a_second_region_is_priced_on_the_same_date():
+    assert regions("2026-07-30") == ["us-central1", "europe-west4"]
+    assert regions("2024-02-01") == ["us-central1"]
+    eu = load_catalog("2026-07-30", "europe-west4")
+    us = load_catalog("2026-07-30")
+    assert (eu.snapshot, eu.region) == ("2026-07-30", "europe-west4")
+    assert load_catalog("2026-07-30", "us-central1") == us
+    # the same keys as the default region, less what no source gave for EMEA
+    missing = {k for k, _ in us.all_prices()} - {k for k, _ in eu.all_prices()}
+    # G2 and the L4 (with their flex-start rates) and Vertex spot rates are priced in
+    # us-central1 only
+    g2_l4 = {k for k, _ in us.all_prices() if "g2-" in k or "nvidia-l4" in k
+             or k.startswith("vertex.spot_training_")}
+    assert missing - g2_l4 == {"gpus.nvidia-tesla-t4.cud-1y", "gpus.nvidia-tesla-t4.cud-3y",
+                               "vertex.prediction_machine.n1-standard-2"}
+    assert g2_l4 <= missing
+    # N1 machines cost more there, the T4 the same (the sources' figures)
+    for machine in (m for m in us.compute if m.startswith("n1-")):
+        assert eu.machine(machine).usd > us.machine(machine).usd
+    assert eu.gpu("nvidia-tesla-t4").usd == us.gpu("nvidia-tesla-t4").usd
+    # every GPU the region's zones offer on N1 is priced
+    for gpu in ("nvidia-tesla-t4", "nvidia-tesla-p4", "nvidia-tesla-p100", "nvidia-tesla-v100"):
+        assert hardware().zones_offering("europe-west4", gpu)
+        assert eu.gpu(gpu).usd > 0 and eu.vertex("training_gpu", gpu).usd > 0
+    with pytest.raises(PriceNotFound, match="regions priced on 2026-07-30: us-central1, "
+                                            "europe-west4"):
+        load_catalog("2026-07-30", "asia-east1")
+
+
+def test_the_second_regions_grades_follow_the_rules():
+    eu = load_catalog("2026-07-30", "europe-west4")
+    counts = eu.status_counts()
+    assert counts == {"verified": 3, "derived": 0, "unverified": len(eu.all_prices()) - 3}
+    verified = sorted(k for k, p in eu.all_prices() if p.status == "verified")
+    assert verified == ["gke.cluster_fee_per_hour", "gke.free_tier_credit_per_month",
+                        "sustained_use.n1"]
+    # Vertex there is an assumption: it keeps its formula but may not claim `derived`
+    training = eu.vertex("training_machine", "n1-standard-8")
+    assert training.status == "unverified" and "× 1.15" in training.formula
+    assert "no europe-west4 Vertex rate table" in training.note
+
+
+def test_a_regional_file_must_say_its_own_date_and_region(tmp_path, monkeypatch):
+    import cost.catalog as catalog_module
+
+    for path in PRICES_DIR.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    wrong = tmp_path / "2026-07-30.europe-west4.yaml"
+    wrong.write_text(wrong.read_text().replace("region: europe-west4", "region: europe-west1"))
+    monkeypatch.setattr(catalog_module, "PRICES_DIR", tmp_path)
+    load_catalog.cache_clear()
+    try:
+        with pytest.raises(CatalogError, match="says snapshot 2026-07-30 in europe-west1, but "
+                                               "its name is for 2026-07-30 in europe-west4"):
+            load_catalog("2026-07-30", "europe-west4")
+    finally:
+        load_catalog.cache_clear()
+
+
+def test_gpu_commitment_prices_only_where_a_figure_was_found():
+    prices = load_catalog("2026-07-30")
+    one, three = prices.gpu("nvidia-tesla-t4", "cud-1y"), prices.gpu("nvidia-tesla-t4", "cud-3y")
+    assert (one.usd, three.usd) == (Decimal("0.22"), Decimal("0.16"))
+    # a third party's quote of the SKUs: never verified, and it names the SKU ids
+    assert one.status == three.status == "unverified"
+    assert "75EB-68C0-259C" in one.note and "A360-7A19-4436" in three.note
+    assert not prices.sources[one.source].first_party
+    on_demand = prices.gpu("nvidia-tesla-t4").usd
+    assert three.usd < one.usd < on_demand
+    for gpu in ("nvidia-tesla-p4", "nvidia-tesla-p100", "nvidia-tesla-v100"):
+        with pytest.raises(PriceNotFound, match="no cud-3y price"):
+            prices.gpu(gpu, "cud-3y")

@@ -22,8 +22,10 @@ def test_study_bills_golden():
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
+    """The study's reproduction (the default scenario is like-for-like: test_like_for_like.py)."""
     out = tmp_path_factory.mktemp("report")
-    result = runner.invoke(app, ["cost", "compare", "--out", str(out)])
+    result = runner.invoke(app, ["cost", "compare", "--scenario", "study-2024", "--out",
+                                 str(out)])
     assert result.exit_code == 0, result.output
     return out
 
@@ -104,11 +106,12 @@ def test_unpriceable_scenario_fails_before_writing(tmp_path):
 def test_compare_with_a_malformed_snapshot_exits_2_naming_it(tmp_path, monkeypatch):
     from cost.catalog import CatalogError
 
-    def broken(date=None):
+    def broken(date=None, region=None):
         raise CatalogError(f"{date}.yaml: compute.n1-standard-4.on-demand.usd: must be quoted")
 
     monkeypatch.setattr("cost.catalog.load_catalog", broken)
-    result = runner.invoke(app, ["cost", "compare", "--out", str(tmp_path / "r")])
+    result = runner.invoke(app, ["cost", "compare", "--scenario", "study-2024", "--out",
+                                 str(tmp_path / "r")])
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)
     text = " ".join(result.output.split())
@@ -244,7 +247,8 @@ def test_quantities_are_rounded_for_display(report):
 
 
 def test_crossovers_print_on_screen(tmp_path):
-    result = runner.invoke(app, ["cost", "compare", "--out", str(tmp_path / "r")])
+    result = runner.invoke(app, ["cost", "compare", "--scenario", "study-2024", "--out",
+                                 str(tmp_path / "r")])
     text = " ".join(result.output.split())
     assert "Break-even (runs a month of 1 h; the fixed cluster runs at most 2,190):" in text
     assert "Vertex AI pay-per-use is cheaper below 1,341 runs" in text
@@ -255,7 +259,8 @@ def test_the_readme_quotes_the_computed_figures(tmp_path):
     """The README's cost paragraph states what `mlp cost compare` computes, not typed-in prose."""
     from facts.stacks import REPO_ROOT
 
-    result = runner.invoke(app, ["cost", "compare", "--out", str(tmp_path / "r")])
+    result = runner.invoke(app, ["cost", "compare", "--scenario", "study-2024", "--out",
+                                 str(tmp_path / "r")])
     screen = " ".join(result.output.split())
     readme = " ".join((REPO_ROOT / "README.md").read_text().split())
     for figure in ("1,341", "2,815", "2,190"):

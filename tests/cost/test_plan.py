@@ -187,3 +187,67 @@ def test_providers_are_not_listed_as_unpriced_resources():
     assert any(r.type == "pulumi:providers:gcp" for r in preview.resources)
     plan = price_preview(preview, load_catalog("2026-07-30"), load_usage(None))
     assert not any(r.type.startswith("pulumi:providers:") for r in plan.resources)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "vertex"])
+@pytest.mark.parametrize("at_max", [False, True])
+def test_live_previews_price_every_pool_as_its_stack_file_declares(stack, at_max):
+    """Plan pricing on the shipped stacks' previews computed in-process, not frozen fixtures:
+    each pool of the stack file is priced with its machine, GPUs, spot or on-demand, disk and
+    node count (its minimum, or its maximum all month), and nothing else is a node pool."""
+    from cost.plan import NODE_POOL
+    from cost.pricing import node_lines
+    from facts.stacks import stack_path
+    from infra.stack_config import read_stack_file
+    from tests.infra.conftest import preview_of
+
+    cfg = read_stack_file(stack_path(stack)).platform()
+    prices = load_catalog("2026-07-30")
+    plan = price_preview(preview_of(stack), prices, load_usage(None), at_max=at_max)
+    pools = {r.name: r for r in plan.resources if r.type == NODE_POOL}
+    assert sorted(pools) == sorted(f"mlp-{p.name}-pool" for p in cfg.node_pools)
+    for pool in cfg.node_pools:
+        nodes = pool.max_nodes if at_max else pool.min_nodes
+        priced = pools[f"mlp-{pool.name}-pool"]
+        acc = pool.accelerator
+        expected = node_lines(prices, pool.machine_type, nodes=nodes, hours=prices.hours_per_month,
+                              pricing="spot" if pool.spot else "on-demand",
+                              gpu_type=acc.type if acc else None, gpu_count=acc.count if acc else 0,
+                              disk_gb=pool.disk_size_gb, disk_type=pool.disk_type) if nodes else []
+        assert priced.bill.monthly == sum((x.monthly for x in expected), Decimal(0)), pool.name
+        assert priced.status == ("priced" if nodes else "usage-based"), pool.name
+    clusters = [r for r in plan.resources if r.type == "gcp:container/cluster:Cluster"]
+    assert len(clusters) == (1 if cfg.has_cluster else 0)
+    assert plan.monthly == sum((r.bill.monthly for r in plan.resources), Decimal(0))
+
+
+@pytest.mark.parametrize(("location", "region"), [
+    ("europe-west4-b", "europe-west4"), ("us-central1", "us-central1")])
+def test_a_plan_is_priced_in_its_stacks_region(tmp_path, location, region):
+    from cost.plan import plan_region
+
+    text = (FIXTURES / "preview-dev.json").read_text().replace('"us-central1-c"',
+                                                                f'"{location}"')
+    path = tmp_path / "preview.json"
+    path.write_text(text)
+    assert plan_region(load_preview(path)) == region
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["cost", "stack", "--preview", str(path), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["region"] == region
+    pool = next(r for r in data["resources"] if r["name"] == "mlp-system-pool")
+    machine = load_catalog("2026-07-30", region).machine("n1-standard-4")
+    assert pool["components"][0]["unit_price"] == str(machine.usd)
+
+
+def test_a_stack_in_a_region_without_prices_exits_2_naming_it(tmp_path):
+    text = (FIXTURES / "preview-dev.json").read_text().replace('"us-central1-c"',
+                                                                '"us-east1-c"')
+    path = tmp_path / "preview.json"
+    path.write_text(text)
+    result = runner.invoke(app, ["cost", "stack", "--preview", str(path)])
+    assert result.exit_code == 2, result.output
+    assert ("stack region us-east1: no price snapshot 2026-07-30 for region 'us-east1'; "
+            "regions priced on 2026-07-30: us-central1, europe-west4") in \
+        " ".join(result.output.split())

@@ -25,6 +25,8 @@ from facts.hardware import catalog as hardware
 from mlp.cli import app
 
 RECORDED = Path(__file__).parent / "fixtures" / "billing"
+PROVENANCE = RECORDED / "PROVENANCE.yaml"
+SHIPPED = sorted(p.name for p in PRICES_DIR.glob("*.yaml"))
 COMPUTE = "6F81-5844-456A"
 DAY = date(2026, 11, 20)
 runner = CliRunner()
@@ -43,6 +45,26 @@ def _recorded_sku_ids(service: str) -> list[str]:
 @pytest.fixture(scope="module")
 def skus() -> dict[str, list]:
     return _skus()
+
+
+def _raw_skus() -> dict[str, dict]:
+    """The recorded SKUs as plain JSON, keyed by id: read apart from the code under test."""
+    return {s["skuId"]: {**s, "_service": path.parent.name}
+            for path in sorted(RECORDED.glob("*/*.json"))
+            for s in json.loads(path.read_text())["response"]["skus"]}
+
+
+def _in_effect(sku: dict, day: date) -> Decimal:
+    """The JSON price of the version in effect by the end of `day` (UTC-8 is close enough for
+    the recorded effective times, all at 07:00Z), from units and nanos."""
+    versions = [v for v in sku["pricingInfo"]
+                if v["effectiveTime"][:10] <= day.isoformat()]
+    version = max(versions, key=lambda v: v["effectiveTime"])
+    tiers = version["pricingExpression"]["tieredRates"]
+    paid = [t for t in tiers if t["unitPrice"].get("units", "0") != "0"
+            or t["unitPrice"].get("nanos", 0)] or tiers
+    price = paid[0]["unitPrice"]
+    return Decimal(price.get("units", "0")) + Decimal(price.get("nanos", 0)) / Decimal(10 ** 9)
 
 
 @pytest.fixture
@@ -65,7 +87,6 @@ def test_the_pager_requests_every_page():
     got = fetch_skus(client, COMPUTE, DAY, DAY)
     assert [token for _, token in calls] == ["", "compute-page-2-token", "compute-page-3-token"]
     assert [s.sku_id for s in got] == _recorded_sku_ids(COMPUTE)
-    assert len(got) == 26
 
 
 def test_a_missing_page_is_an_error_not_fewer_skus(tmp_path: Path):
@@ -93,16 +114,12 @@ def test_a_past_date_asks_for_that_days_prices():
 
 def test_rates_for_the_target_region(skus):
     sel = select_rates(skus, "us-central1", DAY)
-    expected = {("n1-core", "on-demand"): "0.031611", ("n1-ram", "on-demand"): "0.004237",
-                ("n1-core", "spot"): "0.01115", ("n1-ram", "spot"): "0.001494",
-                ("n1-core", "cud-1y"): "0.019915", ("n1-ram", "cud-3y"): "0.001907",
-                ("gpu:nvidia-tesla-t4", "on-demand"): "0.35",
-                ("gpu:nvidia-tesla-t4", "spot"): "0.14", ("disk:pd-standard", "on-demand"): "0.04",
-                ("gke-cluster-fee", "on-demand"): "0.10"}
-    for key, usd in expected.items():
-        assert sel.rate(*key).usd == Decimal(usd), key
-    assert sel.rate("gpu:nvidia-tesla-v100", "spot") is None
-    assert sel.rate("gpu:nvidia-tesla-t4", "cud-1y") is None
+    for key in (("n1-core", "on-demand"), ("n1-ram", "spot"), ("n1-core", "cud-1y"),
+                ("gpu:nvidia-tesla-t4", "spot"), ("gpu:nvidia-tesla-t4", "cud-3y"),
+                ("disk:pd-standard", "on-demand"), ("gke-cluster-fee", "on-demand")):
+        assert sel.rate(*key) is not None, key
+    assert sel.rate("gpu:nvidia-tesla-v100", "spot") is None  # no such SKU recorded
+    assert sel.rate("gpu:nvidia-tesla-v100", "cud-1y") is None
     assert len(sel.rate("gke-cluster-fee", "on-demand").sku_ids) == 3
     reasons = {desc: why for _, desc, why in sel.ignored}
     assert reasons["Storage PD Capacity"].startswith("multi-region")
@@ -113,9 +130,11 @@ def test_rates_for_the_target_region(skus):
 
 def test_another_region_gets_its_own_skus(skus):
     sel = select_rates(skus, "europe-west1", DAY)
-    assert sel.rate("n1-core", "on-demand").usd == Decimal("0.034773")
+    emea = _raw_skus()["009C-3D9E-18CA"]
+    assert sel.rate("n1-core", "on-demand").sku_ids == ("009C-3D9E-18CA",)
+    assert sel.rate("n1-core", "on-demand").usd == _in_effect(emea, DAY)
     assert sel.rate("n1-core", "spot") is None
-    assert sel.rate("gke-cluster-fee", "on-demand").usd == Decimal("0.10")
+    assert sel.rate("gke-cluster-fee", "on-demand") is not None  # sold globally
 
 
 def test_spot_price_version_in_effect_on_the_day(skus):
@@ -184,15 +203,15 @@ def test_machine_prices_are_derived_from_hardware_shapes(skus, prices_dir):
         assert by["on-demand"].usd == shape.vcpus * core.usd + memory * ram.usd
         assert by["on-demand"].status == "derived"
         assert core.sku_ids[0] in by["on-demand"].note and ram.sku_ids[0] in by["on-demand"].note
-    old = load_catalog_file(prices_dir / "2026-07-30.yaml")
-    n1 = [m for m in old.compute if hardware().machine(m).family == "n1"]
-    for machine in n1:  # the recordings carry the 2026-07-30 list rates
-        assert new.machine(machine).usd == old.machine(machine).usd
-        assert new.machine(machine, "spot").usd == old.machine(machine, "spot").usd
-        assert abs(new.machine(machine, "cud-1y").usd - old.machine(machine, "cud-1y").usd) \
-            <= Decimal("0.00001")
+        for pricing in ("spot", "cud-1y", "cud-3y"):
+            c, r = sel.rate("n1-core", pricing), sel.rate("n1-ram", pricing)
+            assert by[pricing].usd == shape.vcpus * c.usd + memory * r.usd, (machine, pricing)
+    vertex_core = sel.rate("vertex-training-core", "on-demand")
+    vertex_ram = sel.rate("vertex-training-ram", "on-demand")
+    shape = hardware().machine("n1-standard-4")
+    assert new.vertex("training_machine", "n1-standard-4").usd == \
+        shape.vcpus * vertex_core.usd + Decimal(str(shape.memory_gb)) * vertex_ram.usd
     assert new.gpu("nvidia-tesla-t4").status == "verified"
-    assert new.vertex("training_machine", "n1-standard-4").usd == Decimal("0.21849885")
     assert new.snapshot == "2026-11-20" and new.region == "us-central1"
 
 
@@ -200,20 +219,28 @@ def test_carried_over_prices_keep_their_date_source_and_status(skus, prices_dir)
     built = build_snapshot(select_rates(skus, "us-central1", DAY), prices_dir / "2026-07-30.yaml",
                            DAY, "recorded")
     carried = dict(built.carried)
-    # The recordings have no G2 or L4 SKUs: every G2 and L4 price is carried over, and so is the
-    # Vertex spot V100 rate, derived from the carried Compute Engine spot V100 price.
+    # The recordings have no G2 or L4 SKUs: every G2 and L4 price is carried over.
     g2 = [f"g2-standard-{n}" for n in hardware().families["g2"].shapes["standard"][1]]
+    n1 = [f"n1-standard-{n}" for n in (4, 8, 16, 32)]
     assert set(carried) == {
         "gpus.nvidia-tesla-v100.spot", "gke.free_tier_credit_per_month", "vertex.pipeline_run",
         "sustained_use.n1", *(f"vertex.prediction_gpu.{g}" for g in
                               ("nvidia-tesla-t4", "nvidia-tesla-p4", "nvidia-tesla-p100",
                                "nvidia-tesla-v100")),
         *(f"compute.{m}.{p}" for m in g2 for p in ("on-demand", "spot", "flex-start")),
-        *(f"vertex.{t}.{m}" for m in g2 for t in ("training_machine", "spot_training_machine")),
+        *(f"vertex.training_machine.{m}" for m in g2),
         *(f"gpus.nvidia-l4.{p}" for p in ("on-demand", "spot", "flex-start")),
-        "vertex.training_gpu.nvidia-l4", "vertex.spot_training_gpu.nvidia-l4",
-        "vertex.spot_training_gpu.nvidia-tesla-v100"}
-    new = load_catalog_file(write_snapshot(built, prices_dir))
+        "vertex.training_gpu.nvidia-l4",
+        # Vertex spot rates: derived from Compute Engine spot prices the recordings leave as
+        # they were, so carried unchanged
+        *(f"vertex.spot_training_machine.{m}" for m in (*n1, *g2)),
+        *(f"vertex.spot_training_gpu.{g}" for g in ("nvidia-tesla-t4", "nvidia-tesla-p4",
+                                                    "nvidia-tesla-p100", "nvidia-tesla-v100",
+                                                    "nvidia-l4"))}
+    # the T4 commitments the snapshot had from a third party's quote are now read from the SKUs
+    t4 = load_catalog_file(write_snapshot(built, prices_dir)).gpu("nvidia-tesla-t4", "cud-1y")
+    assert t4.status == "verified" and "75EB-68C0-259C" in t4.note
+    new = load_catalog_file(prices_dir / "2026-11-20.yaml")
     old = load_catalog_file(prices_dir / "2026-07-30.yaml")
     assert new.gke["free_tier_credit_per_month"] == old.gke["free_tier_credit_per_month"]
     assert new.gpu("nvidia-tesla-v100", "spot") == old.gpu("nvidia-tesla-v100", "spot")
@@ -241,12 +268,13 @@ def test_command_writes_a_dated_snapshot_and_lists_carried_prices(prices_dir):
     result = _refresh(prices_dir, "--date", "2026-11-20")
     assert result.exit_code == 0, result.output
     assert "written:" in result.output and "2026-11-20.yaml" in result.output
-    # 25 derived from SKUs, and 7 Vertex spot rates derived again from refreshed spot prices.
-    assert "15 prices read, 32 derived" in result.output
+    built = load_catalog_file(prices_dir / "2026-11-20.yaml")
+    fresh = [p for _, p in built.all_prices() if p.as_of == "2026-11-20"]
+    read = sum(1 for p in fresh if p.status == "verified")
+    derived = sum(1 for p in fresh if p.status == "derived")
+    assert f"{read} prices read, {derived} derived" in result.output
     assert "gke.free_tier_credit_per_month 74.40 as_of 2026-07-30 source gke-pricing" \
         in result.output
-    assert load_catalog_file(prices_dir / "2026-11-20.yaml").machine(
-        "n1-standard-8", "spot").usd == Decimal("0.13402")
 
 
 def test_command_never_overwrites_without_force(prices_dir):
@@ -259,7 +287,10 @@ def test_command_never_overwrites_without_force(prices_dir):
     assert _refresh(prices_dir, "--date", "2026-09-01", "--force").exit_code == 0
     assert (prices_dir / "2026-09-01.yaml").read_text() == first
     spot = load_catalog_file(prices_dir / "2026-09-01.yaml").machine("n1-standard-4", "spot")
-    assert spot.usd == Decimal("0.07041")  # 4 × 0.0120 + 15 × 0.001494, the June version
+    raw = _raw_skus()
+    june_core = _in_effect(raw["6C98-16A7-F891"], date(2026, 9, 1))  # the June version
+    assert june_core != _in_effect(raw["6C98-16A7-F891"], DAY)
+    assert spot.usd == 4 * june_core + 15 * _in_effect(raw["DFC3-3648-FD24"], DAY)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -270,7 +301,7 @@ def test_command_never_overwrites_without_force(prices_dir):
 def test_command_rejects_bad_dates(prices_dir, args, message):
     result = _refresh(prices_dir, *args)
     assert result.exit_code == 2 and message in result.output
-    assert sorted(p.name for p in prices_dir.iterdir()) == ["2024-02-01.yaml", "2026-07-30.yaml"]
+    assert sorted(p.name for p in prices_dir.iterdir()) == SHIPPED
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
@@ -280,7 +311,7 @@ def test_without_credentials_the_command_fails_cleanly(prices_dir, monkeypatch):
     assert result.exit_code == 2
     assert "no Google Cloud credentials" in result.output and "--from-fixtures" in result.output
     assert "Traceback" not in result.output
-    assert sorted(p.name for p in prices_dir.iterdir()) == ["2024-02-01.yaml", "2026-07-30.yaml"]
+    assert sorted(p.name for p in prices_dir.iterdir()) == SHIPPED
 
 
 def test_api_errors_fail_cleanly(prices_dir, monkeypatch):
@@ -313,3 +344,94 @@ def test_the_template_is_the_newest_snapshot_before_the_date(prices_dir):
     empty.mkdir()
     with pytest.raises(RefreshError, match="no existing snapshot"):
         base_snapshot(empty, date(2026, 11, 20))
+
+
+# --- what the recordings stand for, and what any refresh must hold ----------------------------
+
+def test_every_recorded_sku_has_its_provenance():
+    import yaml
+
+    prov = yaml.safe_load(PROVENANCE.read_text())
+    raw = _raw_skus()
+    assert set(prov["skus"]) == set(raw), "PROVENANCE.yaml and the recordings list other SKUs"
+    for sku_id, entry in prov["skus"].items():
+        assert entry["description"] == raw[sku_id]["description"], sku_id
+        # the latest version's price (a SKU with two versions names the newer)
+        assert Decimal(entry["usd"]) == _in_effect(raw[sku_id], date(2099, 1, 1)), sku_id
+        assert entry["kind"] in ("quoted", "list", "chosen", "case"), sku_id
+        if entry["kind"] in ("quoted", "list"):
+            assert entry["source"] in prov["sources"], sku_id
+        if entry["kind"] == "chosen":
+            assert entry["gives"], sku_id  # what it was picked to give, so no test leans on it
+        if entry["kind"] == "case":
+            assert entry["note"], sku_id
+
+
+@pytest.mark.parametrize("region", ["us-central1", "europe-west1", "us-east1"])
+@pytest.mark.parametrize("day", [date(2026, 9, 1), DAY])
+def test_every_matching_sku_is_used_once_or_ignored_with_a_reason(skus, region, day):
+    import fnmatch
+
+    rules = load_rules()
+    raw = _raw_skus()
+    service_of = {sid: name for name, sid in rules.services.items()}
+    sel = select_rates(skus, region, day)
+    used = [sku_id for rate in sel.rates.values() for sku_id in rate.sku_ids]
+    ignored = [sku_id for sku_id, _, _ in sel.ignored]
+    assert len(used) == len(set(used))  # no SKU gives two rates
+    assert not set(used) & set(ignored)
+    for sku_id, sku in raw.items():
+        matching = [r for r in rules.rules if r.service == service_of[sku["_service"]]
+                    and rules.usage_types[r.pricing] == sku["category"]["usageType"]
+                    and any(fnmatch.fnmatchcase(sku["description"], p) for p in r.patterns)]
+        assert len(matching) <= 1, (sku_id, [r.rate for r in matching])  # one catalog key
+        if matching:
+            assert (sku_id in used) != (sku_id in ignored), sku_id  # used, or ignored: not lost
+        else:
+            assert sku_id not in used and sku_id not in ignored, sku_id
+
+
+@pytest.mark.parametrize("region", ["us-central1", "europe-west1"])
+def test_rates_are_the_recorded_units_and_nanos_of_skus_sold_there(skus, region):
+    rules = load_rules()
+    raw = _raw_skus()
+    sel = select_rates(skus, region, DAY)
+    assert sel.rates
+    for (rate, pricing), found in sel.rates.items():
+        rule = next(r for r in rules.rules if (r.rate, r.pricing) == (rate, pricing))
+        assert found.usd > 0 and found.usd.is_finite() and found.unit == rule.unit
+        for sku_id in found.sku_ids:
+            sku = raw[sku_id]
+            assert _in_effect(sku, DAY) == found.usd, sku_id
+            assert sku["category"]["usageType"] == rules.usage_types[pricing], sku_id
+            assert region in sku["serviceRegions"] or sku["serviceRegions"] == ["global"]
+            assert sku["geoTaxonomy"]["type"] not in ("MULTI_REGIONAL", 3)  # enum by name or value
+            assert sku["pricingInfo"][-1]["pricingExpression"]["usageUnit"] == rule.unit
+
+
+def test_a_refresh_loses_no_key_and_every_refreshed_price_names_its_skus(skus, prices_dir):
+    base = load_catalog_file(prices_dir / "2026-07-30.yaml")
+    sel = select_rates(skus, "us-central1", DAY)
+    new = load_catalog_file(write_snapshot(build_snapshot(
+        sel, prices_dir / "2026-07-30.yaml", DAY, "recorded"), prices_dir))
+    old, fresh = dict(base.all_prices()), dict(new.all_prices())
+    assert set(old) == set(fresh)
+    raw = _raw_skus()
+    source = f"billing-catalog-{DAY.isoformat()}"
+    for key, price in fresh.items():
+        if price.source != source:
+            assert (price.usd, price.as_of, price.source, price.status, price.note) == \
+                (old[key].usd, old[key].as_of, old[key].source, old[key].status,
+                 old[key].note), f"{key} carried over but changed"
+            continue
+        assert price.as_of == DAY.isoformat() and price.usd > 0, key
+        named = [s for s in raw if s in price.note]
+        assert named, f"{key} names no SKU"
+        if price.status == "verified":  # a direct SKU price: one of the SKUs it names
+            assert any(_in_effect(raw[s], DAY) == price.usd for s in named), key
+        else:  # derived: its formula over the rates of the SKUs it names gives it
+            assert price.status == "derived" and price.formula and price.derived_from, key
+    # disks are priced per GiB-month by the API and per GB-month here: one to one
+    for disk, rate in (("pd-standard", sel.rate("disk:pd-standard", "on-demand")),
+                       ("pd-balanced", sel.rate("disk:pd-balanced", "on-demand"))):
+        assert rate.unit == "GiBy.mo" and new.disk(disk).usd == rate.usd
