@@ -52,3 +52,4 @@ lint: setup
 bench: setup
 	$(UV) run --frozen python -m infra.bench
 	$(UV) run --frozen python -m workloads.cifar10.bench
+	$(UV) run --frozen python -m workloads.image_sizes

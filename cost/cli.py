@@ -11,9 +11,12 @@ from typing import Annotated
 
 import typer
 
+from cost.catalog import Pricing, snapshots
+from facts.cli import choice, stack_choice
+
 app = typer.Typer(no_args_is_help=True, help="Cost: compare GKE and Vertex AI, price plans.")
 
-CatalogOpt = Annotated[str | None, typer.Option(
+CatalogOpt = Annotated[choice(snapshots()) | None, typer.Option(  # type: ignore[valid-type]
     "--catalog", help="Price snapshot date (cost/data/prices/<date>.yaml); default the newest.")]
 
 
@@ -73,7 +76,7 @@ def compare(
 
 @app.command()
 def stack(
-    stack_name: Annotated[str | None, typer.Argument(
+    stack_name: Annotated[stack_choice() | None, typer.Argument(  # type: ignore[valid-type]
         metavar="STACK", help="Stack name: stacks/Pulumi.<stack>.yaml.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
         "--stack-file", help="Any Pulumi.<name>.yaml instead of a shipped stack.",
@@ -129,9 +132,8 @@ def machine(
     hours: Annotated[float | None, typer.Option(
         "--hours", help="Hours a month the node is up (default: the whole month of the price "
         "snapshot).")] = None,
-    pricing: Annotated[str, typer.Option(
-        "--pricing", help="on-demand, spot, cud-1y, cud-3y or flex-start (GKE node only).")
-    ] = "on-demand",
+    pricing: Annotated[Pricing, typer.Option(
+        "--pricing", help="GKE node pricing (Vertex AI has on-demand only).")] = "on-demand",
     catalog: CatalogOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")
                        ] = False,

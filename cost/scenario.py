@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from cost.catalog import Pricing
+from facts.documents import StrictModel as _Strict
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 STUDY_SCENARIO = SCENARIOS_DIR / "study-2024.yaml"
@@ -42,8 +43,6 @@ class ScenarioError(ValueError):
     """A scenario or usage file that does not validate; the message names each bad field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 GPU_COUNT_RANGE = (1, 8)
@@ -117,7 +116,7 @@ class AutoscaledCluster(_Strict):
     """
 
     cluster: ClusterFee
-    always_on_pools: list[NodePool] = []
+    always_on_pools: list[NodePool] = Field(default_factory=list)
     training_pool: GpuPool
     nodes_per_run: Annotated[int, Field(ge=1)] = 1
     scale_up_overhead_hours: NonNegDecimal = Decimal(0)
@@ -312,7 +311,7 @@ class Scenario(_Strict):
     vertex: Vertex
     persistent: PersistentResource | None = None
     study_source: StudySource | None = None
-    study: list[StudyFigure] = []
+    study: list[StudyFigure] = Field(default_factory=list)
 
     @field_validator("region")
     @classmethod

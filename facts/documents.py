@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict
 
 MAX_DEPTH = 64
 """Most levels of nested mappings and lists accepted. The shipped stack files nest 8 deep and
@@ -23,6 +24,13 @@ and stays far below Python's recursion limit in every reader."""
 
 class DocumentError(ValueError):
     """A document that cannot be read, or that breaks one of the rules above."""
+
+
+class StrictModel(BaseModel):
+    """The base of every schema a read document is checked against: an unknown key is an error
+    (a misspelt setting must not be ignored) and a checked value cannot change afterwards."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _line(mark: yaml.Mark | None) -> str:

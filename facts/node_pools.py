@@ -14,22 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from facts.hardware import catalog
+from facts.text import number
 
 ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
 """A zone name (``us-central1-c``); a location that is not one is a region."""
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 def pool_zone_count(inputs: Mapping[str, Any]) -> int | None:
@@ -62,15 +50,15 @@ def pool_node_range(inputs: Mapping[str, Any]) -> tuple[int, int] | None:
     scaling = inputs.get("autoscaling")
     if isinstance(scaling, Mapping) and ("totalMinNodeCount" in scaling
                                          or "totalMaxNodeCount" in scaling):
-        return (int(_number(scaling.get("totalMinNodeCount")) or 0),
-                int(_number(scaling.get("totalMaxNodeCount")) or 0))
+        return (int(number(scaling.get("totalMinNodeCount")) or 0),
+                int(number(scaling.get("totalMaxNodeCount")) or 0))
     if isinstance(scaling, Mapping):
-        low = _number(scaling.get("minNodeCount")) or 0
-        high = _number(scaling.get("maxNodeCount")) or 0
+        low = number(scaling.get("minNodeCount")) or 0
+        high = number(scaling.get("maxNodeCount")) or 0
     else:
-        count = _number(inputs.get("nodeCount"))
+        count = number(inputs.get("nodeCount"))
         if count is None:
-            count = _number(inputs.get("initialNodeCount")) or 0
+            count = number(inputs.get("initialNodeCount")) or 0
         low = high = count
     if low == high == 0:
         return 0, 0

@@ -1,4 +1,4 @@
-"""How values read in one-line messages."""
+"""How values are read from the wire and written in one-line messages."""
 
 from __future__ import annotations
 
@@ -16,3 +16,20 @@ def shown(value: Any) -> str:
     size = f"{len(value)} characters" if isinstance(value, str) else \
         f"{len(value)} items" if isinstance(value, dict | list | tuple) else f"{len(text)} chars"
     return f"{text[:SHOWN_CHARS - 20]}... ({size})"
+
+
+def number(value: Any) -> float | None:
+    """A wire number (int, float, or numeric string) as float; anything else → None.
+
+    Preview inputs and policy properties carry numbers as floats, sometimes as strings; a
+    boolean is not a number even though Python counts it as one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None

@@ -7,12 +7,16 @@ from typing import Annotated
 
 import typer
 
+from facts.cli import choice, stack_choice
+from infra.charts import chart_names
+
 app = typer.Typer(no_args_is_help=True, help="Render, validate and lint the charts in charts/.")
 
 LAUNCHED_CHART = "cifar10-training"
 """The one chart launched per run with `helm install` rather than owned by a stack."""
 
-ChartName = Annotated[str, typer.Argument(help="A chart of charts/, e.g. cifar10-serving.")]
+ChartName = Annotated[choice(chart_names()), typer.Argument(  # type: ignore[valid-type]
+    help="A chart of charts/.")]
 
 
 def _chart_dir(name: str) -> Path:
@@ -21,8 +25,7 @@ def _chart_dir(name: str) -> Path:
 
     path = CHARTS_DIR / name
     if not (path / "Chart.yaml").is_file():
-        known = sorted(p.name for p in CHARTS_DIR.iterdir() if (p / "Chart.yaml").is_file())
-        raise fail(f"chart '{name}' is not in {CHARTS_DIR}; charts: {', '.join(known)}")
+        raise fail(f"chart '{name}' is not in {CHARTS_DIR}; charts: {', '.join(chart_names())}")
     return path
 
 
@@ -79,7 +82,7 @@ def lint(name: ChartName) -> None:
 @app.command()
 def values(
     name: ChartName,
-    stack: Annotated[str | None, typer.Argument(
+    stack: Annotated[stack_choice() | None, typer.Argument(  # type: ignore[valid-type]
         help="Stack name: stacks/Pulumi.<stack>.yaml.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
         "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",

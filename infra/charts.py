@@ -26,6 +26,11 @@ class ChartError(ValueError):
     line."""
 
 
+def chart_names() -> list[str]:
+    """The charts of `charts/`, by folder name."""
+    return sorted(p.name for p in CHARTS_DIR.iterdir() if (p / "Chart.yaml").is_file())
+
+
 def one_line(text: str) -> str:
     """Helm's multi-line message (a header, then `- ` items) as one line."""
     out = ""

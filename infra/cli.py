@@ -13,9 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from facts.cli import err_console, fail
+from facts.cli import fail, print_error, stack_choice
 
-StackArg = Annotated[str | None, typer.Argument(help="Stack name: stacks/Pulumi.<stack>.yaml.")]
+StackArg = Annotated[stack_choice() | None, typer.Argument(  # type: ignore[valid-type]
+    help="Stack name: stacks/Pulumi.<stack>.yaml.", show_default=False)]
 StackFileOpt = Annotated[Path | None, typer.Option(
     "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",
     exists=False, dir_okay=False)]
@@ -130,17 +131,14 @@ def preview(
 
 def _check_ownership(result: Any) -> None:
     """Exit 1, naming each object and its owners, when an object has two owners."""
-    from rich.markup import escape
-
     from infra.ownership import OwnershipError, find_conflicts
 
     try:
         conflicts = find_conflicts(result)
     except OwnershipError as err:
-        raise fail(escape(str(err)), code=1) from None
+        raise fail(str(err), code=1) from None
     for conflict in conflicts:
-        err_console.print(f"[bold red]error:[/] {escape(str(conflict))}", highlight=False,
-                          soft_wrap=True)
+        print_error(str(conflict))
     if conflicts:
         raise typer.Exit(1)
 

@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from facts.capacity import CapacityCatalog, capacity
 from facts.documents import MAX_DEPTH, too_deep
+from facts.documents import StrictModel as _Model
 from facts.hardware import AttachmentError, HardwareCatalog, UnknownMachineType, catalog
+from facts.images import PINNED_TAG_RULE, is_pinned_tag
 from facts.text import shown
 
 PROJECT_NAME = "ml-platform"
@@ -56,8 +58,6 @@ _PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 LabelValue = Annotated[str, Field(pattern=_LABEL_VALUE.pattern)]
@@ -215,7 +215,7 @@ class NodePoolConfig(_Model):
     spot: bool = False
     disk_size_gb: int = Field(default=100, ge=MIN_BOOT_DISK_GB, le=65536)
     disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = Field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
     accelerator: AcceleratorConfig | None = None
     zones: tuple[str, ...] | None = None
@@ -335,9 +335,6 @@ class BudgetConfig(_Model):
         return value
 
 
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-
-
 class _Release(_Model):
     """A chart of `charts/` that the stack deploys on its cluster."""
 
@@ -346,14 +343,14 @@ class _Release(_Model):
     """Pinned tag of the image in the stack's registry; `latest` is refused."""
     gpu_pool: str | None = None
     """Name of a GPU node pool: its accelerator type and count go to the chart."""
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = Field(default_factory=dict)
     """Further chart values, merged last and validated by the chart's values.schema.json."""
 
     @field_validator("image_tag")
     @classmethod
     def _tag(cls, value: str) -> str:
-        if value == "latest" or not _IMAGE_TAG.match(value):
-            raise ValueError("must be a pinned image tag such as 0.1.0 (not 'latest')")
+        if not is_pinned_tag(value):
+            raise ValueError(f"must be {PINNED_TAG_RULE}")
         return value
 
 
@@ -640,17 +637,17 @@ def _check_workloads(cfg: PlatformConfig, root: str) -> list[Problem]:
 
 def _check_search_space(cfg: PlatformConfig, at: str) -> list[Problem]:
     from workloads.tuning.space import (
-        SPACES_DIR,
         NotExpressible,
         SearchSpaceError,
         check_expressible,
         load_space,
+        space_names,
     )
 
     name = cfg.workloads.training.search_space
     if not cfg.kubeflow.katib:
         return [Problem(at, name, "tuning needs kubeflow.katib, which this stack switches off")]
-    known = sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
+    known = space_names()
     if name not in known:
         return [Problem(at, name, f"shipped search spaces: {', '.join(known)}")]
     try:

@@ -38,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from facts.cli import print_error
 from facts.stacks import REPO_ROOT
 from facts.versions import Pin, pins
 from infra.kueue import KUEUE_NAMESPACE
@@ -1003,7 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
         tags = _tag_overrides(args.tag)
         catalogue = build_catalogue(args.mirrors, tags)
     except OwnershipError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print_error(str(err))
         return 2
     command = REFRESH_COMMAND + "".join(f" --tag {k}={v}" for k, v in sorted(tags.items()))
     args.out.write_text(dump_catalogue(catalogue, command))

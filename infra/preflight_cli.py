@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from facts.cli import stack_choice
+
 STATUS_STYLE = {"ok": "green", "todo": "yellow", "warn": "yellow", "fail": "bold red"}
 
 
 def preflight(
-    stack: Annotated[str | None, typer.Argument(
+    stack: Annotated[stack_choice() | None, typer.Argument(  # type: ignore[valid-type]
         help="Stack name: stacks/Pulumi.<stack>.yaml.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
         "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",

@@ -9,13 +9,14 @@ never at start-up, so `mlp --help` stays fast.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from facts.cli import err_console
+from facts.cli import OneLineGroup, err_console, print_error
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(cls=OneLineGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
 
 
 @app.callback()
@@ -70,11 +71,39 @@ GLOBAL_FLAGS = ("--debug", "--verbose", "-v")
 def hoist_global_flags(argv: list[str]) -> list[str]:
     """`argv` with the root options moved before the sub-command, where click reads them.
 
-    Only words before a `--` separator move; `-v` is not an option of any sub-command."""
+    Only words before a `--` separator move, and never a word that is the value of the option
+    before it (`--run-id -v` keeps `-v` as the run id); `-v` is not an option of any
+    sub-command."""
     end = argv.index("--") if "--" in argv else len(argv)
-    flags = [a for a in argv[:end] if a in GLOBAL_FLAGS]
-    rest = [a for i, a in enumerate(argv) if i >= end or a not in GLOBAL_FLAGS]
-    return flags + rest
+    if not any(a in GLOBAL_FLAGS for a in argv[:end]):
+        return argv
+    values = _option_values(argv[:end])
+    hoist = [i for i, a in enumerate(argv[:end]) if a in GLOBAL_FLAGS and i not in values]
+    return [argv[i] for i in hoist] + [a for i, a in enumerate(argv) if i not in hoist]
+
+
+def _option_values(words: list[str]) -> set[int]:
+    """Positions in `words` that the parser will read as the value of the option just before
+    them, following the sub-commands named on the way. Typer carries its own click, so the
+    command objects are read by their attributes."""
+    command: Any = typer.main.get_command(app)
+    ctx = command.context_class(command)
+    values: set[int] = set()
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if hasattr(command, "list_commands") and not word.startswith("-"):
+            sub = command.get_command(ctx, word)
+            if sub is not None:
+                command, ctx = sub, sub.context_class(sub, parent=ctx)
+            i += 1
+            continue
+        option = next((p for p in command.params if p.param_type_name == "option"
+                       and word in (*p.opts, *p.secondary_opts)), None)
+        takes = 0 if option is None or option.is_flag or option.count else max(option.nargs, 1)
+        values.update(range(i + 1, min(i + 1 + takes, len(words))))
+        i += 1 + takes
+    return values
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,14 +114,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=args, prog_name="mlp")
     except KeyboardInterrupt:
-        err_console.print("interrupted", highlight=False)
+        err_console().print("interrupted", highlight=False)
         sys.exit(130)
     except Exception as err:
         if debug_enabled():
             raise
         first = (str(err).strip().splitlines() or [""])[0]
-        err_console.print(f"[bold red]error:[/] {type(err).__name__}: {first} ({DEBUG_HINT})",
-                          highlight=False, soft_wrap=True)
+        print_error(f"{type(err).__name__}: {first} ({DEBUG_HINT})")
         sys.exit(1)
     finally:
         reset()

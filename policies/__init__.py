@@ -1,5 +1,10 @@
 """The CrossGuard policy pack of ml-platform and its offline runner (see README.md)."""
 
+from pathlib import Path
+
+CONFIG_DIR = Path(__file__).parent / "config"
+"""The shipped per-stack policy configs, `config/<stack>.json`."""
+
 DEPENDS_ON: dict[str, str] = {
     "cost": "COST-10 prices a stack's plan at its maximum size against its budget with cost's "
             "price catalog and plan pricing (`policies.gpu_cost`), so the pack carries cost.",

@@ -156,20 +156,6 @@ def items(obj: Any) -> list[Any]:
     return list(obj) if is_list(obj) else []
 
 
-def number(value: Any) -> float | None:
-    """A wire number (int, float, or numeric string) as float; anything else → None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
 def shown(value: Any) -> str:
     """A property value as a stack file or manifest would spell it, for violation messages.
 

@@ -12,6 +12,10 @@ from typing import Annotated
 
 import typer
 
+from facts.cli import choice
+from facts.stacks import stack_names
+from policies import CONFIG_DIR
+
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="CrossGuard policy pack: offline checks and the policy table.")
 
@@ -26,6 +30,9 @@ PreviewOpt = Annotated[Path | None, typer.Option(
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="Policy-pack config JSON (default: policies/config/<stack>.json).",
     dir_okay=False)]
+
+CheckedStack = choice(sorted({*stack_names(), *(p.stem for p in CONFIG_DIR.glob("*.json"))}))
+"""Stacks `check` knows: a shipped stack file or a shipped policy config names each."""
 
 SOURCES = ("give a stack name or --stack-file PATH to preview and check, or --preview FILE "
            "with the stack name whose policy config applies (or --config FILE)")
@@ -56,8 +63,8 @@ def _config(stack: str | None, config_file: Path | None, shipped_only: bool = Tr
 
 @app.command()
 def check(
-    stack: Annotated[str | None, typer.Argument(help="Stack name: stacks/Pulumi.<stack>.yaml.")]
-    = None,
+    stack: Annotated[CheckedStack | None, typer.Argument(
+        help="Stack name: stacks/Pulumi.<stack>.yaml, or policies/config/<stack>.json.")] = None,
     stack_file: Annotated[Path | None, typer.Option(
         "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",
         dir_okay=False)] = None,

@@ -16,6 +16,7 @@ from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 from facts.capacity import capacity
 from facts.hardware import catalog
 from facts.node_pools import pool_node_range
+from facts.text import number
 from policies.base import (
     ADVISORY,
     MlpResourcePolicy,
@@ -25,7 +26,6 @@ from policies.base import (
     is_map,
     items,
     make_rule,
-    number,
     shown,
     truthy,
 )

@@ -29,10 +29,10 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError  # what args.not_applicable() raises
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
+from policies import CONFIG_DIR
 from policies.base import MlpPolicy, MlpResourcePolicy, MlpStackPolicy
 from policies.pack import all_policies
 
-CONFIG_DIR = Path(__file__).parent / "config"
 LEVELS = {level.value: level for level in EnforcementLevel}
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 JSON_TYPES: dict[str, tuple[type, ...]] = {"integer": (int,), "number": (int, float),

@@ -12,6 +12,8 @@ from typing import Any
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
 from facts.capacity import GKE_NODEPOOL_LABEL, capacity
+from facts.images import ALLOWED_REGISTRIES
+from facts.text import number
 from policies.base import (
     ADVISORY,
     MlpResourcePolicy,
@@ -21,7 +23,6 @@ from policies.base import (
     is_map,
     items,
     make_rule,
-    number,
     shown,
     truthy,
 )
@@ -377,10 +378,7 @@ POLICIES = [
             "type": "array", "items": {"type": "string"},
             "description": "Glob patterns for image repositories (registry host included; "
                            "Docker Hub names are expanded to docker.io/...).",
-            "default": ["*-docker.pkg.dev/*", "gcr.io/*", "*.gcr.io/*", "registry.k8s.io/*",
-                        "nvcr.io/nvidia/*", "ghcr.io/kubeflow/*", "docker.io/kubeflow/*",
-                        "docker.io/kubeflowkatib/*", "docker.io/kserve/*",
-                        "quay.io/jetstack/*"]}}), _allowed_registry),
+            "default": list(ALLOWED_REGISTRIES)}}), _allowed_registry),
     workload_policy(_rule(
         "WL-08", "gpu-limits-valid", "nvidia.com/gpu is a whole-number limit, equal to any "
         "request, and at most maxGpusPerContainer.", Severity.HIGH,

@@ -141,7 +141,7 @@ def test_cli_stack_by_name_prices_the_stack_preview(monkeypatch, tmp_path):
     assert [name for name, _ in calls] == ["dev"]
     assert "mlp-system-pool" in out.read_text()
     bad = runner.invoke(app, ["cost", "stack", "nosuchstack"])
-    assert bad.exit_code == 2 and "known stacks" in bad.output
+    assert bad.exit_code == 2 and "'nosuchstack' is not one of 'dev', 'prod'" in bad.output
 
 
 @pytest.mark.parametrize("args", [[], ["dev", "--preview", "x.json"],

@@ -12,20 +12,27 @@ from mlp.cli import hoist_global_flags, main
     (["-v", "preview", "dev"], ["-v", "preview", "dev"]),
     (["preview", "dev", "--verbose", "--", "--debug"],
      ["--verbose", "preview", "dev", "--", "--debug"]),
+    # A root flag's spelling as the value of a sub-command's option stays that value.
+    (["cost", "per-model", "--model", "-v", "--debug"],
+     ["--debug", "cost", "per-model", "--model", "-v"]),
+    (["cost", "per-model", "--model=-v", "-v"], ["-v", "cost", "per-model", "--model=-v"]),
+    (["preview", "dev", "--json", "--verbose"], ["preview", "dev", "--json", "--verbose"]),
 ])
 def test_root_flags_move_before_the_subcommand(argv: list[str], hoisted: list[str]) -> None:
     assert hoist_global_flags(argv) == hoisted
 
 
-def _explode() -> None:
+def _explode(*_: object) -> None:
     raise RuntimeError("disk on fire\nsecond line")
 
 
 @pytest.fixture
 def exploding_stacks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import facts.stacks as stack_config
+    """`mlp stacks` fails inside the command, after the root options took effect (the stack
+    names themselves are read while the command is built, to offer them as choices)."""
+    import typer
 
-    monkeypatch.setattr(stack_config, "stack_names", _explode)
+    monkeypatch.setattr(typer, "echo", _explode)
     monkeypatch.delenv("MLP_DEBUG", raising=False)
 
 

@@ -120,7 +120,7 @@ def test_cli_invalid_config_exits_2_naming_the_field(tmp_path, dev_config):
 
 
 @pytest.mark.parametrize(("args", "says"), [
-    (["preview", "nosuchstack"], "known stacks: dev"),
+    (["preview", "nosuchstack"], "'nosuchstack' is not one of 'dev'"),
     (["preview"], "exactly one"),
     (["preview", "dev", "--stack-file", "stacks/Pulumi.dev.yaml"], "exactly one"),
     (["preview", "--stack-file", "README.md"], "Pulumi.<stack>.yaml"),

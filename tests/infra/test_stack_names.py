@@ -64,7 +64,7 @@ def test_stack_argument_is_checked_before_it_becomes_a_path() -> None:
         stack_path("../stacks/Pulumi.dev")
     result = runner.invoke(app, ["preview", "../stacks/dev"])
     assert result.exit_code == 2
-    assert "stack name '../stacks/dev' is not valid" in result.stderr
+    assert "'../stacks/dev' is not one of 'dev', 'prod', 'vertex'" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 

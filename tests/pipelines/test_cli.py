@@ -26,11 +26,12 @@ def test_compile_writes_ir(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["pipeline", "compile", "--target", "sagemaker"], "--target 'sagemaker' is not allowed"),
+    (["pipeline", "compile", "--target", "sagemaker"],
+     "'--target': 'sagemaker' is not one of 'kubeflow', 'vertex', 'local'"),
     (["pipeline", "compile", "--tag", "latest"], "image tag 'latest' is not allowed"),
     (["pipeline", "run"], "exactly one of --local or --target"),
     (["pipeline", "run", "--local", "--target", "vertex"], "exactly one of --local"),
-    (["pipeline", "run", "--target", "local"], "--target 'local' is not allowed"),
+    (["pipeline", "run", "--target", "local"], "'local' is not one of 'kubeflow', 'vertex'"),
     (["pipeline", "run", "--target", "vertex"], "--target vertex needs --stack-outputs"),
     (["pipeline", "run", "--local", "--schedule", "0 3 * * *"], "--schedule needs --target"),
     (["pipeline", "run", "--local", "-p", "epochs"], "'epochs' is not NAME=VALUE"),

@@ -39,7 +39,7 @@ def test_the_capacity_example_stack_passes_its_mandatory_policies() -> None:
 
     example = REPO_ROOT / "stacks" / "examples" / "Pulumi.capacity.yaml"
     preview = run_preview(read_stack_file(example), mode="apply")
-    report = evaluate(preview, config_for_stack("capacity"))
+    report = evaluate(preview, config_for_stack("capacity"))  # no config file: pack defaults
     assert report.mandatory == [], report.mandatory
     assert report.checks > 0
 

@@ -40,7 +40,7 @@ def test_bases_are_pinned_and_user_is_not_root(path: Path) -> None:
     assert uv_pin, "uv is not pinned"
     user = re.findall(r"^USER (\S+)", text, flags=re.M)
     assert user and user[-1].split(":")[0] not in ("0", "root")
-    assert "uv sync --frozen --no-dev" in text
+    assert "uv sync --frozen --no-default-groups --group" in text
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
@@ -60,10 +60,9 @@ def test_predictor_default_command_matches_its_arguments() -> None:
     assert (parsed.model_dir, parsed.host, parsed.port) == ("/mnt/models", "0.0.0.0", 8080)
 
 
-def test_gpu_tensorflow_matches_the_locked_cpu_build() -> None:
-    text = (DOCKER / "Dockerfile.trainer").read_text()
-    pinned = re.search(r"ARG TENSORFLOW_VERSION=(\S+)", text)
-    assert pinned and pinned.group(1) == _locked_version("tensorflow-cpu")
+def test_gpu_tensorflow_is_the_locked_cpu_version() -> None:
+    """The CUDA build (group trainer-gpu) and the CPU build are one TensorFlow release."""
+    assert _locked_version("tensorflow") == _locked_version("tensorflow-cpu")
 
 
 def test_both_images_use_one_uv_version() -> None:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from facts.cli import ArgumentParser
 from workloads.cifar10.distribute import ClusterConfigError, role_from_env
 
 Optimizer = Literal["sgd", "adam", "ftrl"]
@@ -62,6 +63,32 @@ so the replicas of one job, and its restarts, share one run folder."""
 DEFAULT_PEER_TIMEOUT_S = 900.0
 """How long a cluster task waits for its peers: long enough for GKE to add a GPU node and pull
 the trainer image, short enough that a missing peer ends the run instead of hanging it."""
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """The trainer's hyperparameter defaults, written here once.
+
+    `build_parser` takes its defaults from `DEFAULTS`; the pipeline's `TrainSettings` default to
+    them; the training chart passes no hyperparameter unless its values set one, so a TFJob, a
+    Katib trial and `mlp train` train the same network unless told otherwise; stacks set only
+    what they change (tests/workloads/test_hyperparameter_defaults.py holds each to it)."""
+
+    model: Architecture = "vgg"
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    num_units: int = 1024
+    num_layers: int = 3
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: Optimizer = "sgd"
+    width: float = 1.0
+    seed: int = 42
+
+
+DEFAULTS = Hyperparameters()
+SYNTHETIC_SIZES = (2048, 512)
+"""Default training and test images of `--data synthetic`."""
 
 
 @dataclass(frozen=True)
@@ -198,35 +225,41 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.ArgumentParser:
     """The trainer's parser; `mlp train` forwards its arguments here unchanged."""
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=prog, allow_abbrev=False,
         description="Train CIFAR-10 (VGG-like or residual net), print Katib metric lines, report "
                     "to Vertex HyperTune, checkpoint for resume, export a SavedModel.",
         formatter_class=_HelpFormatter)
     hp = p.add_argument_group("hyperparameters (study spellings)")
     hp.add_argument("--learning_rate", "--lr", "--learning-rate", dest="learning_rate",
-                    type=_number(float, 0.0, 10.0, True, "a float in (0, 10]"), default=0.01,
+                    type=_number(float, 0.0, 10.0, True, "a float in (0, 10]"),
+                    default=DEFAULTS.learning_rate,
                     help="optimizer learning rate")
     hp.add_argument("--momentum", type=_number(float, 0.0, 1.0, False, "a float in [0, 1]"),
-                    default=0.9, help="SGD momentum (ignored by adam and ftrl)")
+                    default=DEFAULTS.momentum, help="SGD momentum (ignored by adam and ftrl)")
     hp.add_argument("--num_units", "--num-units", dest="num_units",
-                    type=_number(int, 1, 8192, False, "an integer in [1, 8192]"), default=1024,
+                    type=_number(int, 1, 8192, False, "an integer in [1, 8192]"),
+                    default=DEFAULTS.num_units,
                     help="width of the first dense layer; the second has half as many units")
     hp.add_argument("--num-layers", "--num_layers", dest="num_layers",
                     type=_number(int, 1, MAX_CONV_BLOCKS, False,
-                                 f"an integer in [1, {MAX_CONV_BLOCKS}]"), default=3,
+                                 f"an integer in [1, {MAX_CONV_BLOCKS}]"),
+                    default=DEFAULTS.num_layers,
                     help="conv blocks of the VGG net (128, 256, 384 filters, then 384)")
     hp.add_argument("--epochs", type=_number(int, 1, 10_000, False, "an integer in [1, 10000]"),
-                    default=10, help="passes over the training set")
+                    default=DEFAULTS.epochs, help="passes over the training set")
     hp.add_argument("--batch-size", "--batch_size", dest="batch_size",
-                    type=_number(int, 1, 65_536, False, "an integer in [1, 65536]"), default=128,
+                    type=_number(int, 1, 65_536, False, "an integer in [1, 65536]"),
+                    default=DEFAULTS.batch_size,
                     help="global batch size (split across replicas)")
-    hp.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="optimizer")
+    hp.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer,
+                    help="optimizer")
     model = p.add_argument_group("model")
-    model.add_argument("--model", choices=ARCHITECTURES, default="vgg",
+    model.add_argument("--model", choices=ARCHITECTURES, default=DEFAULTS.model,
                        help="vgg: the study's network; resnet: a fast residual net")
     model.add_argument("--width", type=_number(float, 0.0, 4.0, True, "a float in (0, 4]"),
-                       default=1.0, help="multiplier on conv filters (1 = as published)")
+                       default=DEFAULTS.width,
+                       help="multiplier on conv filters (1 = as published)")
     model.add_argument("--no-augment", dest="augment", action="store_false",
                        help="train without random flip and crop (augmentation is on unless "
                             "this is given)")
@@ -237,10 +270,10 @@ def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.Ar
     data.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None,
                       help="tfds data_dir, or the folder holding *train*/*test* TFRecords")
     data.add_argument("--synthetic-train-size", type=_number(int, 1, 1_000_000, False,
-                      "an integer in [1, 1000000]"), default=2048,
+                      "an integer in [1, 1000000]"), default=SYNTHETIC_SIZES[0],
                       help="synthetic training images (10%% of them held out for validation)")
     data.add_argument("--synthetic-test-size", type=_number(int, 1, 1_000_000, False,
-                      "an integer in [1, 1000000]"), default=512,
+                      "an integer in [1, 1000000]"), default=SYNTHETIC_SIZES[1],
                       help="synthetic test images")
     out = p.add_argument_group("outputs (defaults: Vertex AI AIP_* variables, else local)")
     out.add_argument("--model-dir", "--model_dir", dest="model_dir", default=None,
@@ -262,7 +295,8 @@ def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.Ar
                      help="write the SavedModel and metrics.json to exactly this folder instead "
                           "(a pipeline step's own artifact); never a folder a server loads from")
     out.add_argument("--seed", type=_number(int, 0, 2**31 - 1, False, "an integer in [0, 2^31)"),
-                     default=42, help="seeds Python, NumPy, TensorFlow and the data order")
+                     default=DEFAULTS.seed,
+                     help="seeds Python, NumPy, TensorFlow and the data order")
     out.add_argument("--hypertune-metric", default="accuracy", choices=tuple(HYPERTUNE_METRICS),
                      metavar="TAG",
                      help="metric tag reported to Vertex HyperTune each epoch: accuracy or loss "

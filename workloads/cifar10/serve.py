@@ -38,6 +38,7 @@ from kserve import InferInput, InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from facts.cli import ArgumentParser, print_error
 from facts.verbosity import print_traceback_if_debug
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME
 from workloads.cifar10.guards import (
@@ -495,9 +496,9 @@ TIMEOUTS = (
 
 def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.ArgumentParser:
     """Arguments of the predictor; defaults follow Vertex AI (`AIP_*`) and KServe conventions."""
-    p = argparse.ArgumentParser(prog=prog, allow_abbrev=False,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                description="Serve the CIFAR-10 SavedModel over KServe V1 and V2.")
+    p = ArgumentParser(prog=prog, allow_abbrev=False,
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Serve the CIFAR-10 SavedModel over KServe V1 and V2.")
     p.add_argument("--model-dir", "--model_dir", dest="model_dir",
                    default=default_model_dir(),
                    help="SavedModel folder or its parent with numbered versions (local or gs://)")
@@ -542,14 +543,14 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     limits = limits_from(args, parser)
     problem = local_model_problem(args.model_dir)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
+        print_error(problem)
         return 2
     try:
         listener = bind(args.host, args.port)
     except OSError as err:
         print_traceback_if_debug()
-        print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror or err}; stop what "
-              "holds it or choose another --port", file=sys.stderr)
+        print_error(f"cannot listen on {args.host}:{args.port}: {err.strerror or err}; stop "
+                    "what holds it or choose another --port")
         return 2
     from workloads.quiet_tf import import_tensorflow_quietly
 
@@ -560,7 +561,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     except FileNotFoundError as err:
         listener.close()
         print_traceback_if_debug()
-        print(f"error: {err}", file=sys.stderr)
+        print_error(str(err))
         return 2
     server = PredictorServer(model, limits=limits, listener=listener)
     print(f"serving {args.model_name} from {model.classifier.path} on {server.url} (body limit "

@@ -21,12 +21,12 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any
 
+from facts.cli import print_error
 from workloads.cifar10.distribute import unreachable_peers
 
 STATUS_FD_ENV = "CIFAR10_TRAINER_STATUS_FD"
@@ -78,9 +78,9 @@ def _peer_message(peers: Sequence[tuple[str, str]], timeout_s: float, run_id: st
     missing = unreachable_peers(peers)
     if missing:
         named = ", ".join(f"{tag} at {address}" for tag, address in missing)
-        return (f"error: run {run_id}: the cluster did not form within --peer-timeout "
+        return (f"run {run_id}: the cluster did not form within --peer-timeout "
                 f"{timeout_s:g} s: no answer from {named}")
-    return (f"error: run {run_id}: the cluster did not form within --peer-timeout "
+    return (f"run {run_id}: the cluster did not form within --peer-timeout "
             f"{timeout_s:g} s although every peer accepts connections; check that all tasks "
             "run this trainer with the same TF_CONFIG cluster")
 
@@ -119,13 +119,12 @@ def supervise(command: Sequence[str], environ: Mapping[str, str],
         while child.poll() is None:
             if terminated:
                 _stop(child, formed)
-                print(f"error: run {run_id}: stopped by SIGTERM; the last finished epoch's "
-                      f"backup is kept, so the same --run-id {run_id} resumes",
-                      file=sys.stderr, flush=True)
+                print_error(f"run {run_id}: stopped by SIGTERM; the last finished epoch's "
+                            f"backup is kept, so the same --run-id {run_id} resumes")
                 return TERMINATED_EXIT
             if deadline is not None and time.monotonic() > deadline:
                 _stop(child, formed=False)
-                print(_peer_message(peers, peer_timeout_s, run_id), file=sys.stderr, flush=True)
+                print_error(_peer_message(peers, peer_timeout_s, run_id))
                 return 2
             if not reading:
                 time.sleep(POLL_S)

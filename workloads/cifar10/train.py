@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facts.cli import print_error
 from facts.progress import StepProgress
 from workloads.cifar10 import CLASS_NAMES, NUM_CLASSES
 from workloads.cifar10.config import HYPERTUNE_METRICS, KATIB_METRICS, TrainConfig, join, parse_args
@@ -342,7 +343,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         cfg = parse_args(args, prog=prog)
         role = role_from_env(os.environ)
     except ClusterConfigError as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
+        print_error(str(err))
         return 2
     if cfg.data == "tfds":
         from workloads.netcheck import tfds_offline_problem
@@ -350,7 +351,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         # Before TensorFlow starts: offline, tfds retries its download for minutes.
         problem = tfds_offline_problem(cfg.data_dir)
         if problem:
-            print(f"error: {problem}", file=sys.stderr, flush=True)
+            print_error(problem)
             return 2
     from facts.verbosity import quiet_libraries, verbose_enabled
     from workloads.quiet_tf import import_tensorflow_quietly
@@ -376,11 +377,11 @@ def _train_here(cfg: TrainConfig) -> int:
         from facts.verbosity import print_traceback_if_debug
 
         print_traceback_if_debug()
-        print(f"error: {err}", file=sys.stderr, flush=True)
+        print_error(str(err))
         return 2
     except Terminated:
-        print(f"error: run {cfg.run_id}: stopped by SIGTERM; the last finished epoch's backup "
-              f"is kept, so the same --run-id {cfg.run_id} resumes", file=sys.stderr, flush=True)
+        print_error(f"run {cfg.run_id}: stopped by SIGTERM; the last finished epoch's backup "
+              f"is kept, so the same --run-id {cfg.run_id} resumes")
         return TERMINATED_EXIT
     finally:
         signal.signal(signal.SIGTERM, previous)

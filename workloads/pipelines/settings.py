@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -16,47 +15,61 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from facts.images import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
-from workloads.cifar10.config import Architecture, Optimizer, build_parser
+from facts.documents import StrictModel as _Model
+from facts.images import (
+    PINNED_TAG_RULE,
+    PREDICTOR_IMAGE,
+    TAG,
+    TRAINER_IMAGE,
+    is_pinned_tag,
+    trainer_tag,
+)
+from workloads.cifar10.config import (
+    DEFAULTS,
+    SYNTHETIC_SIZES,
+    Architecture,
+    Optimizer,
+    build_parser,
+)
 
 DEFAULTS_PATH = Path(__file__).parent / "defaults.yaml"
 Target = Literal["kubeflow", "vertex", "local"]
 TARGETS: tuple[Target, ...] = ("kubeflow", "vertex", "local")
+SubmitTarget = Literal["kubeflow", "vertex"]
+"""Where `mlp pipeline run --target` submits; `local` is `--local`."""
 PIPELINE_NAME = "cifar10-pipeline"
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 class SettingsError(ValueError):
     """Invalid pipeline settings; the message names the field and the bad value."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TrainSettings(_Model):
     """Trainer flags the pipeline exposes as parameters (see `workloads/cifar10/config.py`).
 
-    Types and choices come from the trainer's config; ranges are the trainer's own parser's,
+    Types, choices and defaults come from the trainer's config (`DEFAULTS`), so `defaults.yaml`
+    sets only what a pipeline run does differently; ranges are the trainer's own parser's,
     checked by `check_hyperparameters` when the file is loaded.
     """
 
     data: Literal["tfds", "synthetic"]
     """The prepare-data step's sources (the trainer then reads its TFRecords)."""
-    synthetic_train_size: int = 2048
-    synthetic_test_size: int = 512
-    model: Architecture
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    momentum: float
-    optimizer: Optimizer
-    num_layers: int
-    num_units: int
-    width: float
-    seed: int
+    synthetic_train_size: int = SYNTHETIC_SIZES[0]
+    synthetic_test_size: int = SYNTHETIC_SIZES[1]
+    model: Architecture = DEFAULTS.model
+    epochs: int = DEFAULTS.epochs
+    batch_size: int = DEFAULTS.batch_size
+    learning_rate: float = DEFAULTS.learning_rate
+    momentum: float = DEFAULTS.momentum
+    optimizer: Optimizer = DEFAULTS.optimizer
+    num_layers: int = DEFAULTS.num_layers
+    num_units: int = DEFAULTS.num_units
+    width: float = DEFAULTS.width
+    seed: int = DEFAULTS.seed
 
 
 def _trainer_refusal(parser: Any, name: str, value: Any) -> str | None:
@@ -157,7 +170,7 @@ class Images:
 
 class PipelineSettings(_Model):
     registry: str
-    image_tag: str = Field(pattern=_TAG.pattern)
+    image_tag: str = Field(pattern=TAG.pattern)
     accuracy_threshold: float = Field(ge=0, le=1)
     accelerator: str
     accelerator_count: int = Field(ge=1)
@@ -174,9 +187,8 @@ class PipelineSettings(_Model):
             SettingsError: for a tag Docker would refuse, or `latest` (a moving tag).
         """
         tag = tag or self.image_tag
-        if not _TAG.match(tag) or tag == "latest":
-            raise SettingsError(f"image tag {tag!r} is not allowed; use a pinned tag of letters, "
-                                "digits, '_', '.', '-' (not 'latest')")
+        if not is_pinned_tag(tag):
+            raise SettingsError(f"image tag {tag!r} is not allowed; use {PINNED_TAG_RULE}")
         base = (registry or self.registry).rstrip("/")
         if not base or "://" in base:
             raise SettingsError(f"registry {registry!r} is not allowed; use host/project/repo "

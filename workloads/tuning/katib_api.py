@@ -12,9 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from facts.documents import StrictModel as _Strict
 
 
 class ObjectMeta(BaseModel):
@@ -36,8 +34,8 @@ class ObjectiveSpec(_Strict):
     type: Literal["maximize", "minimize"]
     goal: float | None = None
     objectiveMetricName: str
-    additionalMetricNames: list[str] = []
-    metricStrategies: list[MetricStrategy] = []
+    additionalMetricNames: list[str] = Field(default_factory=list)
+    metricStrategies: list[MetricStrategy] = Field(default_factory=list)
 
 
 class AlgorithmSetting(_Strict):
@@ -48,12 +46,12 @@ class AlgorithmSetting(_Strict):
 class AlgorithmSpec(_Strict):
     algorithmName: Literal["random", "grid", "bayesianoptimization", "tpe", "multivariate-tpe",
                            "cmaes", "sobol", "hyperband", "enas", "darts", "pbt"]
-    algorithmSettings: list[AlgorithmSetting] = []
+    algorithmSettings: list[AlgorithmSetting] = Field(default_factory=list)
 
 
 class EarlyStoppingSpec(_Strict):
     algorithmName: Literal["medianstop"]
-    algorithmSettings: list[AlgorithmSetting] = []
+    algorithmSettings: list[AlgorithmSetting] = Field(default_factory=list)
 
 
 Strings = list[str]  # spelled once here: FeasibleSpace has a field named "list"
@@ -91,7 +89,7 @@ class TrialParameterSpec(_Strict):
 
 class TrialTemplate(_Strict):
     retain: bool | None = None
-    primaryPodLabels: dict[str, str] = {}
+    primaryPodLabels: dict[str, str] = Field(default_factory=dict)
     primaryContainerName: str
     successCondition: str
     failureCondition: str

@@ -15,12 +15,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
+
+from facts.documents import StrictModel as _Model
 
 SPACES_DIR = Path(__file__).parent / "spaces"
 Target = Literal["katib", "vertex"]
 
 _PARAM_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+def space_names() -> list[str]:
+    """The shipped search spaces, by name (`load_space` takes one or a path)."""
+    return sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
 
 
 class SearchSpaceError(ValueError):
@@ -31,8 +38,6 @@ class NotExpressible(ValueError):
     """A valid search space that a given tuning service cannot run as written."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Objective(_Model):

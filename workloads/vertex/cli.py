@@ -14,6 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
+from facts.capacity import capacity
+from facts.cli import choice, completion
+from workloads.tuning.space import space_names
+
 app = typer.Typer(no_args_is_help=True, help="Vertex AI jobs for the CIFAR-10 trainer: custom "
                   "training (one or many workers) and hyperparameter tuning.")
 
@@ -32,7 +36,7 @@ DryRunOpt = Annotated[bool, typer.Option(
     "--dry-run", help="print the request as JSON and send nothing")]
 ArgOpt = Annotated[list[str] | None, typer.Option(
     "--arg", help="trainer flag passed through, e.g. --arg=--epochs=20 (repeatable)")]
-SchedulingOpt = Annotated[str, typer.Option(
+SchedulingOpt = Annotated[choice(capacity().vertex.strategies), typer.Option(  # type: ignore[valid-type]
     "--scheduling", help="standard (on demand), spot (Spot VMs: cheaper, preemptible; the "
                          "trainer resumes from its checkpoint) or flex-start (Dynamic Workload "
                          "Scheduler: starts when all GPUs are free; L4)")]
@@ -168,8 +172,9 @@ def custom_job_cmd(
 @app.command("tune")
 def tune_cmd(
     space: Annotated[str, typer.Option(
-        "--space", help="search-space name in workloads/tuning/spaces or a YAML path")
-    ] = "vertex-study",
+        "--space", help=f"a search space of workloads/tuning/spaces ({', '.join(space_names())}) "
+                        "or a YAML path", metavar="NAME|PATH",
+        autocompletion=completion(space_names))] = "vertex-study",
     stack_outputs: OutputsOpt = None, project: ProjectOpt = None, region: RegionOpt = None,
     staging_bucket: BucketOpt = None, image: ImageOpt = None, tag: TagOpt = None,
     arg: ArgOpt = None, scheduling: SchedulingOpt = "standard",

@@ -59,7 +59,6 @@ provreq.kueue.x-k8s.io/maxRunDurationSeconds: {{ $q.maxRunDurationSeconds | quot
 {{- with .Values.output.tensorboardDir }}
 - --tensorboard-dir={{ . }}
 {{- end }}
-- --seed={{ .Values.seed }}
 {{- end -}}
 
 {{/* A replica's pod template. Arguments: dict "root" $ "extraArgs" list. */}}
