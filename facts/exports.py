@@ -11,6 +11,8 @@ NODE_SERVICE_ACCOUNT = "nodeServiceAccount"
 KUBEFLOW_VERSIONS = "kubeflowVersions"
 ENDPOINT_ID = "vertexEndpointId"
 TENSORBOARD = "vertexTensorboard"
+PERSISTENT_RESOURCE = "vertexPersistentResource"
+"""Exported only by stacks that declare one."""
 
 
 def bucket(role: str) -> str:

@@ -14,6 +14,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from facts import exports
+from facts.capacity import capacity
+from facts.hardware import catalog
 from infra import names
 from infra.components.apis import Apis, ApisArgs
 from infra.components.budget import Budget, BudgetArgs
@@ -24,11 +26,17 @@ from infra.components.kms import SecretsKey, SecretsKeyArgs
 from infra.components.kubeflow import Kubeflow, KubeflowArgs
 from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
-from infra.components.node_pool import AcceleratorArgs, NodePool, NodePoolArgs
+from infra.components.node_pool import (
+    AcceleratorArgs,
+    FlexStartArgs,
+    NodePool,
+    NodePoolArgs,
+)
 from infra.components.storage import BUCKET_ROLES, Storage, StorageArgs
-from infra.components.vertex import VertexAi, VertexArgs
+from infra.components.vertex import PersistentResourceArgs, VertexAi, VertexArgs
 from infra.components.vertex import endpoint_id as vertex_endpoint_id
-from infra.config import PlatformConfig
+from infra.config import NodePoolConfig, PlatformConfig
+from infra.kueue import queue_specs
 
 COMMON_SERVICES = ("iam.googleapis.com", "artifactregistry.googleapis.com",
                    "storage.googleapis.com", "logging.googleapis.com",
@@ -96,11 +104,14 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
             project=cfg.project, region=cfg.region, stack=stack,
             endpoint_display_name=cfg.vertex.endpoint_display_name,
             tensorboard_display_name=cfg.vertex.tensorboard_display_name, labels=labels,
+            persistent_resource=_persistent_resource_args(cfg),
             pipelines_account=identity.workload_sas["pipelines"].email),
             opts=after_apis)
         outputs |= {exports.ENDPOINT_ID: vertex.endpoint.name,
                     exports.TENSORBOARD: vertex.tensorboard.id,
                     exports.PREDICTIONS_DATASET: vertex.predictions.dataset_id}
+        if vertex.persistent_resource is not None:
+            outputs[exports.PERSISTENT_RESOURCE] = vertex.persistent_resource.name
     if cfg.monitoring.enabled:
         outputs |= _monitoring(cfg, stack, labels, storage, identity, after_apis)
     if cfg.budget:
@@ -130,6 +141,38 @@ def _monitoring(cfg: PlatformConfig, stack: str, labels: dict[str, str], storage
     return {exports.ALERT_EMAILS: [c.address for c in m.notification_channels],
             exports.NOTIFICATION_CHANNELS: [c.name for c in monitoring.channels],
             exports.RETRAIN_ON_DRIFT: m.retrain_on_drift}
+
+
+def _persistent_resource_args(cfg: PlatformConfig) -> PersistentResourceArgs | None:
+    res = cfg.vertex.persistent_resource
+    if res is None:
+        return None
+    gpu = catalog().accelerators[res.accelerator_type].vertex_name if res.accelerator_type \
+        else None
+    return PersistentResourceArgs(res.name, res.machine_type, gpu, res.accelerator_count,
+                                  res.replicas, res.max_replicas)
+
+
+def _accelerator_args(pool: NodePoolConfig) -> AcceleratorArgs | None:
+    acc = pool.accelerator
+    if acc is None:
+        return None
+    sharing = acc.sharing
+    return AcceleratorArgs(
+        acc.type, acc.count, acc.driver_version,
+        sharing_strategy=capacity().sharing.strategies[sharing.strategy].api if sharing else None,
+        max_clients_per_gpu=sharing.max_clients_per_gpu if sharing else 1)
+
+
+def _flex_start_args(pool: NodePoolConfig) -> FlexStartArgs | None:
+    if not pool.flex_start:
+        return None
+    queued = capacity().queued
+    return FlexStartArgs(
+        queued=pool.queued,
+        max_run_seconds=pool.max_run_hours * 3600 if pool.max_run_hours else None,
+        reservation_affinity=queued.reservation_affinity,
+        location_policy=queued.location_policy)
 
 
 def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
@@ -164,7 +207,6 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
 
     pools = []
     for pool in cfg.node_pools:
-        acc = pool.accelerator
         pools.append(NodePool(f"{NAME}-{pool.name}", NodePoolArgs(
             pool_name=pool.name, project=cfg.project, cluster=cluster.name,
             location=cfg.location, node_locations=cfg.pool_zones(pool),
@@ -174,7 +216,8 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
             labels={**pool.labels, "node-pool": pool.name},
             resource_labels={**labels, "node-pool": pool.name},
             taints=tuple((t.key, t.value, t.effect) for t in pool.taints),
-            accelerator=AcceleratorArgs(acc.type, acc.count, acc.driver_version) if acc else None,
+            accelerator=_accelerator_args(pool),
+            flex_start=_flex_start_args(pool),
         )))
 
     outputs: dict[str, Any] = {
@@ -193,7 +236,8 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
             kserve_runtimes=cfg.workloads.serving.enabled
             and cfg.workloads.serving.runtime == "tensorflow",
             workload_service_accounts={w: sa.email for w, sa in identity.workload_sas.items()},
-            pipeline_root=storage.buckets["pipeline-root"].name.apply(lambda b: f"gs://{b}/")),
+            pipeline_root=storage.buckets["pipeline-root"].name.apply(lambda b: f"gs://{b}/"),
+            kueue=kf.kueue, queues=tuple(queue_specs(cfg))),
             # Upstream controllers need nodes to run on before their installs count as ready.
             opts=pulumi.ResourceOptions(depends_on=pools))
         outputs[exports.KUBEFLOW_VERSIONS] = kubeflow.versions
