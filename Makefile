@@ -2,45 +2,40 @@
 SHELL := /bin/bash
 # uv from PATH, or the one pip installs as a module when PATH has none.
 UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
-STACKS := $(patsubst stacks/Pulumi.%.yaml,%,$(wildcard stacks/Pulumi.*.yaml))
 REPORTS ?= reports
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench bench-gpu
 
 setup: .venv/.synced
 
-.venv/.synced: pyproject.toml uv.lock
+# --compile-bytecode: without it every process compiles the imported sources again wherever
+# Python may not write its caches (PYTHONDONTWRITEBYTECODE, a read-only environment), which is
+# several seconds per `mlp` command for the Pulumi SDKs alone (infra/benchmarks/toolchain.yaml).
+.venv/.synced: pyproject.toml uv.lock Makefile
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 ## demo: preview, check and price every stack offline, run the pipeline locally; each step's
 ## output goes to $(REPORTS)/logs/, the terminal gets one line per step and a summary table, and
-## $(REPORTS)/index.html links every file the steps wrote.
+## $(REPORTS)/index.html links every file the steps wrote. Each step covers every stack in one
+## process ({stack} in a path becomes each stack's name). PIPELINE=0 leaves the pipeline out.
 DEMO = $(UV) run --frozen python -m mlp.demo --reports $(REPORTS)
+PIPELINE ?= 1
 
 demo: setup
 	@$(DEMO) start
-	@for s in $(STACKS); do \
-	  $(DEMO) step "preview $$s" -- preview $$s --quiet --json $(REPORTS)/preview-$$s.json \
-	    || exit 1; \
-	done
-	@for s in $(STACKS); do \
-	  $(DEMO) step "preflight $$s" -- preflight $$s --json $(REPORTS)/preflight-$$s.json \
-	    || exit 1; \
-	done
+	@$(DEMO) step "preview" -- preview --all --quiet --json '$(REPORTS)/preview-{stack}.json'
+	@$(DEMO) step "preflight" -- preflight --all --json '$(REPORTS)/preflight-{stack}.json'
 	@$(DEMO) step "cost compare" -- cost compare --out $(REPORTS)/cost
 	@$(DEMO) step "cost compare study-2024" -- cost compare --scenario study-2024 \
 	  --out $(REPORTS)/cost-study
-	@for s in $(STACKS); do \
-	  $(DEMO) step "cost stack $$s" -- cost stack --preview $(REPORTS)/preview-$$s.json \
-	    --json $(REPORTS)/cost/plan-$$s.json --text $(REPORTS)/cost/plan-$$s.txt || exit 1; \
-	done
-	@for s in $(STACKS); do \
-	  $(DEMO) step "policy check $$s" -- policy check $$s \
-	    --json $(REPORTS)/policy-$$s.json --sarif $(REPORTS)/policy-$$s.sarif || exit 1; \
-	done
-	@$(DEMO) step "pipeline run --local" -- pipeline run --local --out $(REPORTS)/pipeline
+	@$(DEMO) step "cost stack" -- cost stack --all --preview '$(REPORTS)/preview-{stack}.json' \
+	  --json '$(REPORTS)/cost/plan-{stack}.json' --text '$(REPORTS)/cost/plan-{stack}.txt'
+	@$(DEMO) step "policy check" -- policy check --all \
+	  --json '$(REPORTS)/policy-{stack}.json' --sarif '$(REPORTS)/policy-{stack}.sarif'
+	@if [ "$(PIPELINE)" != 0 ]; then \
+	  $(DEMO) step "pipeline run --local" -- pipeline run --local --out $(REPORTS)/pipeline; fi
 	@$(DEMO) summary
 
 test: setup
@@ -51,5 +46,20 @@ lint: setup
 
 bench: setup
 	$(UV) run --frozen python -m infra.bench
+	$(UV) run --frozen python -m infra.bench --table README.md
 	$(UV) run --frozen python -m workloads.cifar10.bench
 	$(UV) run --frozen python -m workloads.image_sizes
+	$(UV) run --frozen python -m workloads.cifar10.bench_report --write workloads/README.md
+
+## bench-gpu: the GPU benchmark (one NVIDIA GPU, under 8 minutes), writing
+## workloads/cifar10/benchmarks/results-gpu.yaml. It runs in .venv-gpu, the locked `bench-gpu`
+## group: the trainer's CUDA build and the predictor's server. `--smoke` of the same entry point
+## runs in the tests, on a CPU.
+bench-gpu: .venv-gpu/.synced
+	.venv-gpu/bin/python -m workloads.cifar10.bench_gpu
+
+.venv-gpu/.synced: pyproject.toml uv.lock Makefile
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	UV_PROJECT_ENVIRONMENT=.venv-gpu $(UV) sync --frozen --no-default-groups --group bench-gpu \
+	  --compile-bytecode
+	@touch $@

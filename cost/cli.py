@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from cost.catalog import Pricing, snapshots
-from facts.cli import choice, stack_choice
+from facts.cli import choice
+from facts.stack_selection import AllOpt, StacksArg
 
 app = typer.Typer(no_args_is_help=True, help="Cost: compare GKE and Vertex AI, price plans.")
 
@@ -76,14 +77,14 @@ def compare(
 
 @app.command()
 def stack(
-    stack_name: Annotated[stack_choice() | None, typer.Argument(  # type: ignore[valid-type]
-        metavar="STACK", help="Stack name: stacks/Pulumi.<stack>.yaml.")] = None,
+    stacks: StacksArg = None,
+    all_stacks: AllOpt = False,
     stack_file: Annotated[Path | None, typer.Option(
         "--stack-file", help="Any Pulumi.<name>.yaml instead of a shipped stack.",
         dir_okay=False)] = None,
     preview_file: Annotated[Path | None, typer.Option(
-        "--preview", help="A preview JSON written by `mlp preview --json`.",
-        dir_okay=False)] = None,
+        "--preview", help="A preview JSON written by `mlp preview --json` ({stack} becomes "
+                          "each named stack).", dir_okay=False)] = None,
     usage_file: Annotated[Path | None, typer.Option(
         "--usage", help="Usage YAML for usage-based parts (pool node-hours, Vertex endpoints).",
         dir_okay=False)] = None,
@@ -93,7 +94,39 @@ def stack(
     text_path: Annotated[Path | None, typer.Option(
         "--text", help="Also write the plan as a text bill.")] = None,
 ) -> None:
-    """Price a stack's offline preview per resource and component (hourly and monthly)."""
+    """Price a stack's offline preview per resource and component (hourly and monthly).
+
+    Several stacks (or --all) are priced in one process; file options then take {stack}."""
+    from facts.cli import fail
+    from facts.stack_selection import (
+        STACK_FIELD,
+        check_templates,
+        chosen_stacks,
+        for_each_stack,
+    )
+    from infra.cli import PREVIEW_SOURCES
+
+    names = chosen_stacks(stacks, all_stacks)
+    several = len(names) > 1
+    # Stack names with --preview name saved previews by a {stack} path; a fixed path would
+    # stand for a preview of one stack priced as another.
+    if names and (stack_file is not None
+                  or (preview_file is not None and STACK_FIELD not in str(preview_file))):
+        raise fail(f"{PREVIEW_SOURCES} (or stack names with --preview PATH holding {STACK_FIELD})")
+    check_templates(several, json=json_path, text=text_path)
+    options = dict(usage_file=usage_file, catalog=catalog, json_path=json_path,
+                   text_path=text_path, several=several)
+    if not names:
+        _price_stack(None, stack_file, preview_file, **options)
+        return
+    for_each_stack(names, lambda name: _price_stack(
+        None if preview_file else name, None, preview_file, **options, name=name))
+
+
+def _price_stack(stack_name: str | None, stack_file: Path | None, preview_file: Path | None,
+                 usage_file: Path | None, catalog: str | None, json_path: Path | None,
+                 text_path: Path | None, several: bool, name: str | None = None) -> None:
+    """`mlp cost stack` for one stack, stack file or saved preview; `name` fills {stack}."""
     from rich.console import Console
 
     from cost.plan import plan_region, price_preview
@@ -101,8 +134,14 @@ def stack(
     from cost.scenario import ScenarioError
     from cost.usage import load_usage
     from facts.cli import fail
+    from facts.stack_selection import stack_file_path
     from infra.cli import preview_from
 
+    if name is not None:
+        preview_file = stack_file_path(preview_file, name, several, "--preview", output=False)
+        usage_file = stack_file_path(usage_file, name, several, "--usage", output=False)
+        json_path = stack_file_path(json_path, name, several, "--json")
+        text_path = stack_file_path(text_path, name, several, "--text")
     try:
         usage = load_usage(usage_file)
     except ScenarioError as err:
@@ -219,6 +258,7 @@ def per_model_cmd(
 ) -> None:
     """Hours and USD per trained model, per tuning study and per million predictions."""
     from cost.per_model import (
+        GPU_RESULTS_FILE,
         PerModelError,
         load_results,
         load_throughput_data,
@@ -235,7 +275,8 @@ def per_model_cmd(
         gpu_spec = None if gpu in (None, "", "none") else parse_gpu(gpu)
         result = per_model(
             prices, load_throughput_data(), load_results(), model=model, machine=machine,
-            gpu=gpu_spec, serving_machine=serving_machine, epochs=epochs, trials=trials,
+            gpu=gpu_spec, serving_machine=serving_machine,
+            gpu_results=load_results(GPU_RESULTS_FILE), epochs=epochs, trials=trials,
             throughput=parse_number(throughput, "--throughput"),
             requests_per_s=parse_number(requests_per_s, "--requests-per-s"),
             utilisation=parse_number(utilisation, "--utilisation"),

@@ -3,8 +3,8 @@
 A throughput (images/s in training, requests/s per serving node) turns into hours, and hours
 into dollars at each option's hourly price. Every throughput says where it comes from:
 
-- `measured`: a row of the benchmark results file (`workloads/cifar10/benchmarks/results.yaml`),
-  on the CPU or GPU that file records;
+- `measured`: a row of the benchmark results (`workloads/cifar10/benchmarks/results.yaml` for
+  the CPU, `results-gpu.yaml` from `make bench-gpu` for a GPU), on the hardware it records;
 - `estimated`: no measurement on that GPU yet, so the model's training FLOPs per image against
   the GPU's peak FLOP/s at a stated utilisation (`data/throughput.yaml`);
 - `given`: `--throughput` / `--requests-per-s` on the command line.
@@ -32,6 +32,8 @@ from cost.scenario import Gpu
 THROUGHPUT_FILE = Path(__file__).parent / "data" / "throughput.yaml"
 RESULTS_FILE = (Path(__file__).parent.parent / "workloads" / "cifar10" / "benchmarks"
                 / "results.yaml")
+GPU_RESULTS_FILE = RESULTS_FILE.with_name("results-gpu.yaml")
+"""Written only by a real GPU run of `make bench-gpu`; absent until a GPU has been measured."""
 MILLION = Decimal(1_000_000)
 SECONDS_PER_HOUR = Decimal(3600)
 TERA = Decimal(10) ** 12
@@ -163,6 +165,17 @@ def _dec(raw: Any, where: str) -> Decimal:
     return value
 
 
+def gpu_peaks() -> dict[str, GpuPeak]:
+    """Peak TFLOPS of every GPU of the hardware catalog that has them, with their sources."""
+    from facts.hardware import catalog
+
+    return {name: GpuPeak(name, {p: _dec(v, f"hardware.yaml accelerators.{name}.peak_tflops"
+                                            f".{p}")
+                                 for p, v in gpu.peak_tflops.items() if p in ("fp16", "fp32")},
+                          gpu.peak_sources, gpu.peak_note)
+            for name, gpu in catalog().accelerators.items() if gpu.peak_tflops}
+
+
 def load_throughput_data(path: Path = THROUGHPUT_FILE) -> ThroughputData:
     """Read the data file of FLOPs, peaks and assumptions.
 
@@ -175,10 +188,7 @@ def load_throughput_data(path: Path = THROUGHPUT_FILE) -> ThroughputData:
             str(k): ModelSpec(str(k), str(v["architecture"]), int(v["forward_flops"]),
                               float(v["width"]), v.get("num_layers"), v.get("num_units"))
             for k, v in raw["models"].items()}
-        gpus = {str(k): GpuPeak(str(k), {p: _dec(v[p], f"gpus.{k}.{p}")
-                                         for p in ("fp16", "fp32") if p in v},
-                                tuple(v["sources"]), str(v.get("note", "")))
-                for k, v in raw["gpus"].items()}
+        gpus = gpu_peaks()
         assumptions = {str(k): Assumption(_dec(v["value"], f"assumptions.{k}"), str(v["note"]))
                        for k, v in raw["assumptions"].items()}
         data = ThroughputData(str(raw["as_of"]), int(raw["dataset"]["train_images"]),
@@ -195,11 +205,25 @@ def load_throughput_data(path: Path = THROUGHPUT_FILE) -> ThroughputData:
 
 
 def load_results(path: Path = RESULTS_FILE) -> dict[str, Any]:
-    """The benchmark results file as a mapping (empty if it is absent)."""
+    """A benchmark results file as a mapping (empty if it is absent).
+
+    Raises:
+        PerModelError: naming the file when it cannot be read or is not a YAML mapping (a
+            half-written file, say).
+    """
     if not path.exists():
         return {}
-    raw = yaml.safe_load(path.read_text())
-    return raw if isinstance(raw, dict) else {}
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise PerModelError(f"{path}: cannot read benchmark results: {first}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise PerModelError(f"{path}: benchmark results must be a YAML mapping, got "
+                            f"{type(raw).__name__}")
+    return raw
 
 
 # --- arithmetic -------------------------------------------------------------------------------
@@ -292,25 +316,60 @@ def estimated_training(data: ThroughputData, model: ModelSpec, gpu: Gpu,
                       f"{model.forward_flops:,} forward FLOPs per image); no GPU benchmark yet")
 
 
+def measured_gpu_training(gpu_results: dict[str, Any], model: ModelSpec,
+                          gpu: Gpu | None) -> Throughput | None:
+    """The GPU benchmark's images/s for `model` as the trainer runs it (its row marked
+    `trainer_default`: the default batch size and mixed_float16, no XLA), when the benchmark
+    ran on `gpu`'s type and count."""
+    machine = _bench_machine(gpu_results)
+    if gpu is None or machine.get("gpu_type") != gpu_name(gpu.type) or int(
+            machine.get("gpus") or 0) != gpu.count:
+        return None
+    training = gpu_results.get("training") or {}
+    for key, section in training.items():
+        if not isinstance(section, dict) or section.get("model") != model.description:
+            continue
+        for index, row in enumerate(section.get("runs") or []):
+            if isinstance(row, dict) and row.get("trainer_default") and row.get("images_per_s"):
+                return Throughput(
+                    _dec(row["images_per_s"], f"results-gpu.training.{key}.runs[{index}]"),
+                    "images/s", "measured", f"GPU: {gpu.count} × {machine.get('gpu_type')}",
+                    f"results-gpu.yaml training.{key}, {row.get('precision')} at batch "
+                    f"{row.get('batch_size')}, GPU benchmark of {machine.get('date', '?')}")
+    return None
+
+
 def measured_serving(results: dict[str, Any], target_p99_ms: Decimal
                      ) -> tuple[Throughput | None, str]:
-    """The predictor's measured requests/s, if its p99 meets the target; else why not."""
+    """The predictor's highest measured requests/s with one-image requests whose p99 meets the
+    target (the benchmark's serving matrix); else why there is none."""
     serving = results.get("serving") or {}
-    row = serving.get("ours_kserve") if isinstance(serving, dict) else None
-    if not isinstance(row, dict) or "requests_per_s" not in row:
+    cells = ((serving.get("matrix") or {}).get("1_image_per_request") or {}
+             if isinstance(serving, dict) else {})
+    rows = [(key, cell["ours_kserve"]) for key, cell in cells.items()
+            if isinstance(cell, dict) and isinstance(cell.get("ours_kserve"), dict)
+            and "requests_per_s" in cell["ours_kserve"]]
+    if not rows:
         return None, "no serving measurement in results.yaml; give --requests-per-s"
-    p99 = _dec(row.get("p99_ms"), "results.serving.ours_kserve.p99_ms")
-    if p99 > target_p99_ms:
-        return None, (f"the measured p99 {p99} ms is above the target {target_p99_ms} ms: no "
-                      f"measured rate meets it; give --requests-per-s")
+    p99 = {key: _dec(row.get("p99_ms"), f"results.serving.matrix.{key}.ours_kserve.p99_ms")
+           for key, row in rows}
+    meeting = [(key, row) for key, row in rows if p99[key] <= target_p99_ms]
+    if not meeting:
+        lowest = min(rows, key=lambda kv: p99[kv[0]])[0]
+        return None, (f"the lowest measured p99, {p99[lowest]} ms ({lowest}), is above the "
+                      f"target {target_p99_ms} ms: no measured rate meets it; give "
+                      f"--requests-per-s")
+    key, row = max(meeting, key=lambda kv: _dec(kv[1]["requests_per_s"], "requests_per_s"))
     machine = _bench_machine(results)
-    return Throughput(_dec(row["requests_per_s"], "results.serving.ours_kserve.requests_per_s"),
+    return Throughput(_dec(row["requests_per_s"],
+                           f"results.serving.matrix.{key}.ours_kserve.requests_per_s"),
                       "requests/s per node", "measured",
                       f"CPU: {machine.get('cpu', '?')}, {machine.get('usable_cpus', '?')} usable "
                       f"CPUs",
-                      f"results.yaml serving.ours_kserve ({serving.get('model', '?')}), p99 "
-                      f"{p99} ms ≤ target {target_p99_ms} ms; one predictor per node, not scaled "
-                      f"to the node's vCPUs"), ""
+                      f"results.yaml serving.matrix.1_image_per_request.{key}.ours_kserve "
+                      f"({serving.get('model', '?')}), p99 {p99[key]} ms ≤ target "
+                      f"{target_p99_ms} ms; one predictor per node, not scaled to the node's "
+                      f"vCPUs"), ""
 
 
 # --- prices -----------------------------------------------------------------------------------
@@ -387,6 +446,7 @@ def fill(row: OptionCost, training: Throughput, serving: Throughput | None, epoc
 
 def per_model(prices: PriceCatalog, data: ThroughputData, results: dict[str, Any], *,
               model: str, machine: str, gpu: Gpu | None, serving_machine: str,
+              gpu_results: dict[str, Any] | None = None,
               epochs: int | None = None, trials: int | None = None,
               throughput: Decimal | None = None, requests_per_s: Decimal | None = None,
               utilisation: Decimal | None = None, overhead_hours: Decimal | None = None,
@@ -423,7 +483,8 @@ def per_model(prices: PriceCatalog, data: ThroughputData, results: dict[str, Any
         training = Throughput(throughput, "images/s", "given", "--throughput",
                               "given on the command line")
     else:
-        found = measured_training(results, spec, gpu)
+        found = (measured_gpu_training(gpu_results or {}, spec, gpu)
+                 or measured_training(results, spec, gpu))
         if found is None and gpu is None:
             raise PerModelError(f"--throughput: not given, and results.yaml has no CPU "
                                 f"measurement of {spec.description} and CPUs have no peak to "

@@ -8,7 +8,7 @@ vCPU and memory figures are never copied next to prices.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -67,6 +67,12 @@ class Accelerator:
     memory_gb: int
     tier: str
     limits: dict[int, GpuLimit]
+    peak_tflops: dict[str, str] = field(default_factory=dict)
+    """Dense peak TFLOPS by precision (`fp16`, `fp32`) as exact decimal strings."""
+    peak_sources: tuple[str, ...] = ()
+    peak_note: str = ""
+    device_names: tuple[str, ...] = ()
+    """How CUDA names this GPU, e.g. `Tesla T4`."""
 
     @property
     def allowed_counts(self) -> tuple[int, ...]:
@@ -181,6 +187,13 @@ class HardwareCatalog:
                 for shape, (_, sizes) in f.shapes.items()
                 for n in sizes]
 
+    def accelerator_named(self, device_name: str) -> Accelerator | None:
+        """The GPU whose CUDA device name is `device_name` (`Tesla T4`), or None."""
+        for gpu in self.accelerators.values():
+            if device_name.strip() in gpu.device_names:
+                return gpu
+        return None
+
     def zones(self, region: str) -> tuple[str, ...]:
         return tuple(self.regions[region])
 
@@ -210,6 +223,10 @@ def _load(path: Path) -> HardwareCatalog:
             tier=a["tier"],
             limits={int(n): GpuLimit(int(v["max_vcpus"]), float(v["max_memory_gb"]))
                     for n, v in a["limits"].items()},
+            peak_tflops={str(k): str(v) for k, v in (a.get("peak_tflops") or {}).items()},
+            peak_sources=tuple(a.get("peak_sources") or ()),
+            peak_note=str(a.get("peak_note") or ""),
+            device_names=tuple(a.get("device_names") or ()),
         )
         for name, a in raw["accelerators"].items()
     }

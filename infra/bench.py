@@ -1,26 +1,36 @@
-"""Benchmark of the offline preview: how long `mlp preview <stack>` takes, as a user waits for it.
+"""Benchmarks of the toolchain: how long the offline commands take, as a user waits for them.
 
-Measures the wall time of the whole command (interpreter start, imports, program run, rendering)
-and of `run_preview` alone inside a warm process, five runs each, and writes the medians with the
-machine they ran on to `infra/benchmarks/preview.json`.
+1. `mlp preview <stack>`: the wall time of the whole command (interpreter start, imports, program
+   run, rendering) and of `run_preview` alone inside a warm process, five runs each, written with
+   the machine they ran on to `infra/benchmarks/preview.json`.
+2. `mlp preview --all`, `make demo PIPELINE=0` (the demo without the local pipeline run) and
+   commands that import no Pulumi (`mlp --help`, `mlp cost machine`), whole-process wall time,
+   into the `after` block of `infra/benchmarks/toolchain.yaml` with the goals they are held to.
+   The file's `before` block, measured once before these commands took several stacks, is kept.
 
-Run with `make bench` or `python -m infra.bench`.
+Run with `make bench` or `python -m infra.bench` (`--toolchain-only` for part 2 alone).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from facts.machine import machine_info
 
 RESULTS = Path(__file__).parent / "benchmarks" / "preview.json"
+TOOLCHAIN = Path(__file__).parent / "benchmarks" / "toolchain.yaml"
 RUNS = 5
+TOOLCHAIN_RUNS = 3
+GOALS_S = {"preview_all": 10.0, "demo_without_pipeline": 40.0}
+"""Wall-time goals, seconds, on 2 cores."""
 
 
 def _time(fn, runs: int = RUNS) -> list[float]:
@@ -32,7 +42,100 @@ def _time(fn, runs: int = RUNS) -> list[float]:
     return times
 
 
-def main() -> None:
+def _median(times: list[float]) -> dict[str, object]:
+    return {"median": round(statistics.median(times), 2), "min": min(times), "max": max(times),
+            "all": times}
+
+
+def toolchain(runs: int = TOOLCHAIN_RUNS) -> dict[str, object]:
+    """Whole-process wall seconds of the toolchain commands, `runs` each (after one warm-up)."""
+    import tempfile
+
+    repo = Path(__file__).resolve().parents[1]
+    mlp = [sys.executable, "-m", "mlp"]
+    with tempfile.TemporaryDirectory(prefix="toolchain-bench-") as tmp:
+        commands = {
+            "preview_all": [*mlp, "preview", "--all", "--quiet"],
+            "demo_without_pipeline": ["make", "--no-print-directory", "demo", "PIPELINE=0",
+                                      f"REPORTS={tmp}/reports"],
+            "help": [*mlp, "--help"],
+            "cost_machine": [*mlp, "cost", "machine", "n1-standard-8"],
+        }
+        timings = {}
+        for name, command in commands.items():
+            def run(c: list[str] = command) -> None:
+                subprocess.run(c, check=True, capture_output=True, cwd=repo)
+
+            run()  # warm the file cache
+            timings[name] = _median(_time(run, runs))
+            print(f"{name}: median {timings[name]['median']:.2f} s wall")
+    goals = {name: {"goal_s": goal, "median_s": timings[name]["median"],
+                    "met": bool(timings[name]["median"] <= goal)}
+             for name, goal in GOALS_S.items()}
+    return {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_info(), "load_average": [round(x, 2) for x in os.getloadavg()],
+            "runs": runs, "wall_s": timings, "goals": goals}
+
+
+def write_toolchain(after: dict[str, object], path: Path = TOOLCHAIN) -> None:
+    """Replace the `after` block of the toolchain results, keeping the recorded `before`."""
+    import yaml
+
+    previous = yaml.safe_load(path.read_text()) if path.exists() else {}
+    data = {"before": (previous or {}).get("before"), "after": after}
+    path.write_text("# Written by `python -m infra.bench` (make bench): `after` is regenerated, "
+                    "`before` kept.\n" + yaml.safe_dump(data, sort_keys=False))
+    print(f"written {path}")
+
+
+TABLE_START = "<!-- toolchain-table:start"
+TABLE_END = "<!-- toolchain-table:end -->"
+ROWS = (("preview_all", "`mlp preview` of every stack"),
+        ("demo_without_pipeline", "`make demo PIPELINE=0`"))
+
+
+def toolchain_table(data: dict[str, object]) -> str:
+    """The before/after table of `toolchain.yaml`, with each goal and whether it is met."""
+    before = (data.get("before") or {}).get("wall_s", {})  # type: ignore[union-attr]
+    after = data.get("after") or {}
+    lines = ["| command | before (s) | after (s) | goal | |", "|---|---|---|---|---|"]
+    for key, label in ROWS:
+        then = before.get(key, {}).get("median")
+        now = (after.get("wall_s") or {}).get(key, {}).get("median")  # type: ignore[union-attr]
+        goal = (after.get("goals") or {}).get(key, {})  # type: ignore[union-attr]
+        met = {True: "**met**", False: "not met"}.get(goal.get("met"), "not measured")
+        lines.append(f"| {label} | {then if then is not None else '—'} | "
+                     f"{now if now is not None else '—'} | ≤ {GOALS_S[key]:g} s | {met} |")
+    when = after.get("measured_at", "not yet")
+    load = after.get("load_average")
+    lines += ["", f"Before: {(data.get('before') or {}).get('commit', '?')}, one process per "  # type: ignore[union-attr]
+              f"stack; after: measured {when}"
+              + (f", load average {load[0]:g}" if load else "") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(markdown: Path, path: Path = TOOLCHAIN) -> None:
+    """Replace the toolchain table between the markers of `markdown`."""
+    import yaml
+
+    text = markdown.read_text()
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"error: {markdown}: no toolchain-table markers")
+    head = text.index("\n", start) + 1
+    table = toolchain_table(yaml.safe_load(path.read_text()) or {})
+    markdown.write_text(text[:head] + table + text[end:])
+    print(f"toolchain table written to {markdown}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["--table"] and len(args) == 2:
+        write_table(Path(args[1]))
+        return
+    if "--toolchain-only" in args:
+        write_toolchain(toolchain())
+        return
     from facts.stacks import stack_names, stack_path
     from infra.preview import run_preview
     from infra.stack_config import read_stack_file
@@ -55,6 +158,7 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written {RESULTS}")
+    write_toolchain(toolchain())
 
 
 if __name__ == "__main__":

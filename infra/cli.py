@@ -14,9 +14,12 @@ import typer
 from rich.console import Console
 
 from facts.cli import fail, print_error, stack_choice
+from facts.stack_selection import AllOpt, StacksArg
 
 StackArg = Annotated[stack_choice() | None, typer.Argument(  # type: ignore[valid-type]
     help="Stack name: stacks/Pulumi.<stack>.yaml.", show_default=False)]
+STACK_SOURCES = "give stack names, --all or --stack-file PATH (exactly one of these)"
+"""The one message for commands that take several stacks or one stack file."""
 StackFileOpt = Annotated[Path | None, typer.Option(
     "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",
     exists=False, dir_okay=False)]
@@ -82,10 +85,12 @@ def preview_from(stack: str | None, stack_file: Path | None, preview_file: Path 
 
 
 def preview(
-    stack: StackArg = None,
+    stacks: StacksArg = None,
+    all_stacks: AllOpt = False,
     stack_file: StackFileOpt = None,
     json_path: Annotated[Path | None, typer.Option(
-        "--json", help="Also write the preview JSON (the contract policies and cost read).",
+        "--json", help="Also write the preview JSON (the contract policies and cost read); "
+                       "{stack} in the path becomes each stack's name.",
     )] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the counts.")] = False,
     against: Annotated[Path | None, typer.Option(
@@ -100,15 +105,36 @@ def preview(
 ) -> None:
     """Show every resource a stack would create, offline, under Pulumi's mocks.
 
-    With --against, show instead what applying it over an earlier preview would do to each
-    resource (create, update, replace, delete); exit 1 when a protected resource would be
-    replaced or deleted, or a fixed-name resource replaced into a name collision."""
-    from infra.placeholders import find_placeholders
-    from infra.render import render_counts, render_outputs, render_tree
+    Several stacks (or --all) are previewed in one process. With --against, show instead what
+    applying it over an earlier preview would do to each resource (create, update, replace,
+    delete); exit 1 when a protected resource would be replaced or deleted, or a fixed-name
+    resource replaced into a name collision."""
+    from facts.stack_selection import check_templates, chosen_stacks, for_each_stack
 
     if against is None and (diff_json or diff_md):
         raise fail("--diff-json and --diff-md need --against OLD.json")
-    resolved = resolve_stack_file(stack, stack_file)
+    names = chosen_stacks(stacks, all_stacks)
+    if (not names) == (stack_file is None):
+        raise fail(STACK_SOURCES)
+    if len(names) > 1 and against is not None:
+        raise fail(f"--against compares one stack's preview; name one stack, not "
+                   f"{len(names)}")
+    check_templates(len(names) > 1, json=json_path)
+    options = dict(json_path=json_path, quiet=quiet, against=against, diff_json=diff_json,
+                   diff_md=diff_md, several=len(names) > 1)
+    if stack_file is not None:
+        _preview_one(resolve_stack_file(None, stack_file), **options)
+        return
+    for_each_stack(names, lambda name: _preview_one(resolve_stack_file(name, None), **options))
+
+
+def _preview_one(resolved: Any, json_path: Path | None, quiet: bool, against: Path | None,
+                 diff_json: Path | None, diff_md: Path | None, several: bool) -> None:
+    """`mlp preview` for one read stack file."""
+    from facts.stack_selection import stack_file_path
+    from infra.placeholders import find_placeholders
+    from infra.render import render_counts, render_outputs, render_tree
+
     result = _run_preview(resolved)
     if against is not None:
         _plan_diff(against, result, diff_json, diff_md)
@@ -123,9 +149,10 @@ def preview(
         console.print(f"offline preview with {len(found)} placeholder value(s); a real "
                       "`pulumi up` stops until they are set: " + "; ".join(map(str, found)),
                       soft_wrap=True)
-    if json_path:
-        result.write(json_path)
-        console.print(f"preview JSON written to {json_path}")
+    path = stack_file_path(json_path, resolved.name, several, "--json")
+    if path:
+        result.write(path)
+        console.print(f"preview JSON written to {path}")
     _check_ownership(result)
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from facts.cli import choice
+from facts.stack_selection import AllOpt, stacks_argument
 from facts.stacks import stack_names
 from policies import CONFIG_DIR
 
@@ -31,11 +31,17 @@ ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", help="Policy-pack config JSON (default: policies/config/<stack>.json).",
     dir_okay=False)]
 
-CheckedStack = choice(sorted({*stack_names(), *(p.stem for p in CONFIG_DIR.glob("*.json"))}))
-"""Stacks `check` knows: a shipped stack file or a shipped policy config names each."""
+def checked_stacks() -> list[str]:
+    """Stacks `check` knows: a shipped stack file or a shipped policy config names each."""
+    return sorted({*stack_names(), *(p.stem for p in CONFIG_DIR.glob("*.json"))})
 
-SOURCES = ("give a stack name or --stack-file PATH to preview and check, or --preview FILE "
-           "with the stack name whose policy config applies (or --config FILE)")
+
+CheckedStacks = stacks_argument(checked_stacks,
+                                "stacks/Pulumi.<stack>.yaml, or policies/config/<stack>.json")
+
+SOURCES = ("give a stack name or --stack-file PATH to preview and check (or several stack "
+           "names, or --all), or --preview FILE with the stack name whose policy config applies "
+           "(or --config FILE)")
 """The one message for a `check` given no preview source, several, or a preview file alone."""
 
 
@@ -63,8 +69,8 @@ def _config(stack: str | None, config_file: Path | None, shipped_only: bool = Tr
 
 @app.command()
 def check(
-    stack: Annotated[CheckedStack | None, typer.Argument(
-        help="Stack name: stacks/Pulumi.<stack>.yaml, or policies/config/<stack>.json.")] = None,
+    stacks: CheckedStacks = None,
+    all_stacks: AllOpt = False,
     stack_file: Annotated[Path | None, typer.Option(
         "--stack-file", help="Any Pulumi.<name>.yaml to use instead of a shipped stack.",
         dir_okay=False)] = None,
@@ -76,23 +82,51 @@ def check(
     """Evaluate the pack against a stack's offline preview. Exit 0 with no mandatory
     violation, 1 with one or more, 2 on bad input.
 
-    The policy config is the caller's choice (the stack named here, or `--config`), never
-    something a preview file says about itself: a saved preview is data to check, not a source
-    of its own enforcement levels.
+    Several stacks (or --all) are checked in one process, one preview each; file options then
+    take {stack}, and the exit code is the highest any stack got. The policy config is the
+    caller's choice (the stack named here, or `--config`), never something a preview file says
+    about itself: a saved preview is data to check, not a source of its own enforcement levels.
     """
+    from facts.cli import fail
+    from facts.stack_selection import check_templates, chosen_stacks, for_each_stack
+
+    # With --preview a name only chooses the policy config: it needs no stack file.
+    names = chosen_stacks(stacks, all_stacks, need_file=preview_file is None)
+    if preview_file is not None and (stack_file is not None
+                                     or (not names and config_file is None)):
+        raise fail(SOURCES)
+    if preview_file is None and (not names) == (stack_file is None):
+        raise fail(SOURCES)
+    several = len(names) > 1
+    if several and json_path is not None and str(json_path) == "-":
+        raise fail("--json -: several stacks cannot share stdout; write each to a file with "
+                   "{stack} in its path")
+    check_templates(several, json=json_path, sarif=sarif_path)
+    if not names:
+        _check_one(None, stack_file, preview_file, config_file, json_path, sarif_path, False)
+        return
+    for_each_stack(names, lambda name: _check_one(
+        name, None, preview_file, config_file, json_path, sarif_path, several))
+
+
+def _check_one(stack: str | None, stack_file: Path | None, preview_file: Path | None,
+               config_file: Path | None, json_path: Path | None, sarif_path: Path | None,
+               several: bool) -> None:
+    """`mlp policy check` for one stack, one stack file or one saved preview."""
     from rich.console import Console
 
-    from facts.cli import fail
+    from facts.stack_selection import stack_file_path
     from infra.cli import preview_from
     from policies.pack import all_policies
     from policies.render import render_report, to_sarif, write_json
     from policies.runner import evaluate
 
-    if preview_file is not None and (stack_file is not None
-                                     or (stack is None and config_file is None)):
-        raise fail(SOURCES)
-    if preview_file is None and (stack is None) == (stack_file is None):
-        raise fail(SOURCES)
+    name = stack or (stack_file.stem.removeprefix("Pulumi.") if stack_file else "")
+    preview_file = stack_file_path(preview_file, name, several, "--preview", output=False)
+    config_file = stack_file_path(config_file, name, several, "--config", output=False)
+    if json_path is not None and str(json_path) != "-":
+        json_path = stack_file_path(json_path, name, several, "--json")
+    sarif_path = stack_file_path(sarif_path, name, several, "--sarif")
     # Checked before anything is read or previewed, so bad input costs nothing.
     config = _config(stack, config_file) if stack is not None or config_file else None
     if preview_file is not None:

@@ -96,13 +96,37 @@ def test_gpu_without_benchmark_is_estimated(model: str, gpu: str, peak: str) -> 
     assert any("peak sources" in a for a in r.assumptions)
 
 
+def _bench_row(results: dict, description: str) -> dict:
+    return next(section for section in results["training"].values()
+                if isinstance(section, dict) and section.get("model") == description)
+
+
 def test_cpu_row_of_the_benchmark_is_measured() -> None:
+    results = load_results()
     r = _run(model="vgg-width-0.25", gpu=None)
+    row = _bench_row(results, "vgg (num_layers 3, num_units 1024, width 0.25)")
     assert r.training.kind == "measured"
-    assert r.training.value == Decimal("531.8")
-    assert r.training.hardware.startswith("CPU: AMD EPYC, 2 usable CPUs")
+    assert r.training.value == Decimal(str(row["ours"]["images_per_s_after_first_epoch"]))
+    assert r.training.hardware.startswith(f"CPU: {results['machine']['cpu']}, 2 usable CPUs")
+
+
+def _serving(cells: dict[str, tuple[float, float]]) -> dict:
+    """A results mapping whose serving matrix has `ours_kserve` at (requests/s, p99) per cell."""
+    return {"machine": {"cpu": "test CPU", "usable_cpus": 2}, "serving": {
+        "model": "vgg (num_layers 3, num_units 1024, width 0.25), untrained weights",
+        "matrix": {"1_image_per_request": {
+            key: {"ours_kserve": {"requests_per_s": rps, "p99_ms": p99}}
+            for key, (rps, p99) in cells.items()}}}}
+
+
+def test_serving_takes_the_fastest_load_whose_p99_meets_the_target() -> None:
+    results = _serving({"1_clients": (200.0, 8.0), "4_clients": (400.0, 90.0),
+                        "16_clients": (500.0, 600.0)})
+    r = per_model(PRICES, load_throughput_data(), results, model="vgg", machine="n1-standard-8",
+                  gpu=None, serving_machine="n1-standard-4", throughput=Decimal(10),
+                  target_p99_ms=Decimal(100))
     assert r.serving is not None and r.serving.kind == "measured"
-    assert r.serving.value == Decimal("181.9")
+    assert r.serving.value == Decimal(400) and "4_clients" in r.serving.basis
 
 
 def test_a_gpu_benchmark_replaces_the_estimate() -> None:
@@ -119,9 +143,57 @@ def test_a_gpu_benchmark_replaces_the_estimate() -> None:
     assert r.training.kind == "estimated"
 
 
+def _gpu_results(path, gpu_type: str = "nvidia-tesla-t4") -> dict:
+    import yaml
+
+    path.write_text(yaml.safe_dump({
+        "machine": {"gpus": 1, "gpu_type": gpu_type, "date": "2027-01-01T00:00:00Z"},
+        "training": {"vgg": {"model": "vgg (num_layers 3, num_units 1024, width 1.0)", "runs": [
+            {"mode": "mixed_float16", "precision": "mixed_float16", "xla": False,
+             "batch_size": 512, "images_per_s": 9999.0, "trainer_default": False},
+            {"mode": "mixed_float16", "precision": "mixed_float16", "xla": False,
+             "batch_size": 128, "images_per_s": 1234.5, "trainer_default": True}]}}}))
+    return load_results(path)
+
+
+def test_a_gpu_results_file_is_the_measured_rate_for_its_gpu(tmp_path) -> None:
+    gpu_results = _gpu_results(tmp_path / "results-gpu.yaml")
+    r = _run(model="vgg", gpu=T4, gpu_results=gpu_results)
+    assert r.training.kind == "measured" and r.training.value == Decimal("1234.5")
+    assert "results-gpu.yaml training.vgg, mixed_float16 at batch 128" in r.training.basis
+    assert r.training.hardware == "GPU: 1 × nvidia-tesla-t4"
+    on_v100 = _run(model="vgg", gpu=Gpu(type="nvidia-tesla-v100", count=1),
+                   gpu_results=gpu_results)
+    assert on_v100.training.kind == "estimated"
+    two_t4 = _run(model="vgg", gpu=Gpu(type="nvidia-tesla-t4", count=2), gpu_results=gpu_results)
+    assert two_t4.training.kind == "estimated"
+    assert _run(model="resnet", gpu=T4, gpu_results=gpu_results).training.kind == "estimated"
+
+
+def test_the_cli_reads_the_gpu_results_file_and_refuses_a_half_written_one(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cost.per_model
+
+    path = tmp_path / "results-gpu.yaml"
+    _gpu_results(path)
+    monkeypatch.setattr(cost.per_model, "GPU_RESULTS_FILE", path)
+    done = runner.invoke(app, ["cost", "per-model", "--model", "vgg"])
+    assert done.exit_code == 0, done.output
+    assert "1,234.5 images/s, measured (GPU: 1 × nvidia-tesla-t4)" in done.output
+    path.write_text("machine: {gpus: 1\ntraining: [")
+    done = runner.invoke(app, ["cost", "per-model", "--model", "vgg"])
+    assert done.exit_code == 2
+    assert f"{path}: cannot read benchmark results" in done.output
+    assert "Traceback" not in done.output
+
+
 def test_serving_rate_that_misses_the_p99_target_is_not_used() -> None:
-    r = _run(target_p99_ms=Decimal(100))
-    assert r.serving is None and "315.1 ms is above the target 100 ms" in r.serving_note
+    results = _serving({"1_clients": (200.0, 150.0), "16_clients": (500.0, 600.0)})
+    r = per_model(PRICES, load_throughput_data(), results, model="vgg", machine="n1-standard-8",
+                  gpu=T4, serving_machine="n1-standard-4", target_p99_ms=Decimal(100))
+    assert r.serving is None
+    assert ("the lowest measured p99, 150.0 ms (1_clients), is above the target 100 ms"
+            in r.serving_note)
     assert all(o.per_million is None for o in r.options)
 
 
@@ -131,7 +203,7 @@ def test_cpu_without_measurement_needs_a_throughput() -> None:
 
 
 def test_flops_data_match_the_keras_models() -> None:
-    from cost.flops import forward_flops
+    from facts.flops import forward_flops
     from workloads.cifar10.model import build_model
 
     for spec in load_throughput_data().models.values():

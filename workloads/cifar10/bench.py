@@ -16,8 +16,11 @@ Everything runs on synthetic data, so numbers compare pipelines and servers, not
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import json
+import math
 import os
 import socket
 import statistics
@@ -26,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -69,35 +72,6 @@ def _consume(ds, epochs: int) -> list[float]:
     return seconds
 
 
-def _make_step(model):
-    """A compiled SGD step with its own optimizer, as `fit` would build it."""
-    import keras
-    import tensorflow as tf
-
-    optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
-
-    @tf.function
-    def step(images: tf.Tensor, labels: tf.Tensor) -> None:
-        with tf.GradientTape() as tape:
-            loss = loss_fn(labels, model(images, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-
-    return step
-
-
-def _train_epochs(ds, step, epochs: int) -> list[float]:
-    """Seconds per epoch of running `step` over every batch of `ds`."""
-    seconds = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        for images, labels in ds:
-            step(images, labels)
-        seconds.append(time.perf_counter() - start)
-    return seconds
-
-
 def _rates(images: int, seconds: list[float]) -> dict[str, object]:
     steady = seconds[1:] or seconds
     return {"epoch_seconds": [round(s, 3) for s in seconds],
@@ -105,57 +79,187 @@ def _rates(images: int, seconds: list[float]) -> dict[str, object]:
             "images_per_s_after_first_epoch": round(images * len(steady) / sum(steady), 1)}
 
 
+def _ratio(section: dict, a: str, b: str, key: str = "after_first_epoch") -> float:
+    return round(section[a][f"images_per_s_{key}"] / section[b][f"images_per_s_{key}"], 2)
+
+
 def _speedups(section: dict) -> None:
     for key in ("after_first_epoch", "all_epochs"):
-        section[f"speedup_{key}"] = round(section["ours"][f"images_per_s_{key}"]
-                                          / section["study"][f"images_per_s_{key}"], 2)
+        section[f"speedup_{key}"] = _ratio(section, "ours", "study", key)
+
+
+def _study_fit(make_ds, width: float, epochs: int) -> list[float]:
+    """Seconds per epoch of the study's way: its pipeline into Keras `fit`, float32."""
+    import keras
+
+    from workloads.cifar10.model import build_vgg
+
+    keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(0)
+    model = build_vgg(width=width)
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    seconds: list[float] = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            seconds.append(time.perf_counter() - self.started)
+
+    model.fit(make_ds(), epochs=epochs, verbose=0, callbacks=[EpochTimer()])
+    return seconds
+
+
+def _our_trainer(make_ds, width: float, batch: int, steps: int, epochs: int, policy: str,
+                 backup_dir: Path) -> list[float]:
+    """Seconds per epoch of our trainer's loop (`loop.TrainingLoop`: distributed step, metrics,
+    a checkpoint after each epoch) on our pipeline, under the Keras policy `policy`."""
+    import keras
+    import tensorflow as tf
+
+    from workloads.cifar10.loop import TrainingLoop
+    from workloads.cifar10.model import build_vgg
+
+    keras.mixed_precision.set_global_policy(policy)
+    keras.utils.set_random_seed(0)
+    try:
+        loop = TrainingLoop(tf.distribute.get_strategy(), lambda: build_vgg(width=width),
+                            lambda: keras.optimizers.SGD(0.01, momentum=0.9), batch,
+                            str(backup_dir), {"benchmark": policy})
+        seconds: list[float] = []
+        mark = [time.perf_counter()]
+
+        def on_epoch_end(_result: object) -> None:
+            now = time.perf_counter()
+            seconds.append(now - mark[0])
+            mark[0] = now
+
+        loop.run(make_ds(), steps, epochs, None, on_epoch_end)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    return seconds
 
 
 def bench_training(n_images: int, batch: int, epochs: int, widths: Sequence[float],
                    workdir: Path) -> dict[str, object]:
-    """Pipelines alone, then pipeline + train step per model width, for ours and the study's.
+    """Pipelines alone, then each trainer end to end per model width.
 
-    On a CPU the full-width step dominates; narrower models stand in for a fast accelerator,
-    where the input pipeline decides throughput.
+    The study's trainer is its pipeline (map → shuffle → batch) into Keras `fit` in float32.
+    Ours is our pipeline (cached, with augmentation, prefetched) into our training loop, once in
+    float32 and once in the policy `--precision auto` picks here (mixed bfloat16 on a CPU that
+    has it), so the precision's effect is measured on the same model and pipeline. On a CPU
+    the full-width step dominates; narrower models stand in for a fast accelerator, where the
+    input pipeline decides throughput.
     """
-    import keras
+    import tensorflow as tf
 
     from workloads.cifar10 import data
-    from workloads.cifar10.model import build_vgg
+    from workloads.cifar10.precision import choose_policy, cpu_flags
 
     images, labels = data.synthetic_arrays(n_images, seed=0)
     data.write_tfrecords(images, labels, str(workdir / "records"), "train", shards=4)
     source = str(workdir / "records")
     steps = n_images // batch
 
-    def ours():
-        return data.train_pipeline(data.load_tfrecords(source, "train"), batch, seed=0)
+    def ours(repeat: bool = False):
+        return data.train_pipeline(data.load_tfrecords(source, "train"), batch, seed=0,
+                                   repeat=repeat)
 
     def study():
         # without the ragged last batch, so both feed the step the same images per epoch
         return data.study_pipeline(data.load_tfrecords(source, "train"), batch, seed=0).take(steps)
 
-    pipelines = (("study", study), ("ours", ours))
     pipeline_only = {name: _rates(steps * batch, _consume(make(), epochs))
-                     for name, make in pipelines}
+                     for name, make in (("study", study), ("ours", ours))}
     _speedups(pipeline_only)
+    auto, why = choose_policy("auto", bool(tf.config.list_physical_devices("GPU")), cpu_flags())
     result: dict[str, object] = {
         "source": f"{n_images} synthetic images as PNG-encoded CIFAR-10 TFRecords, 4 shards",
         "batch_size": batch, "epochs": epochs, "ours_includes_augmentation": True,
+        "precision_auto": f"{auto} ({why})",
         "pipeline_only": pipeline_only,
     }
     for width in widths:
-        keras.utils.set_random_seed(0)
-        model = build_vgg(width=width)
-        section: dict[str, object] = {"model": f"vgg (num_layers 3, num_units 1024, "
-                                               f"width {width})"}
-        for name, make in pipelines:
-            step = _make_step(model)
-            _train_epochs(make().take(2), step, 1)  # trace the step outside the timing
-            section[name] = _rates(steps * batch, _train_epochs(make(), step, epochs))
+        section: dict[str, object] = {
+            "model": f"vgg (num_layers 3, num_units 1024, width {width})",
+            "study": _rates(steps * batch, _study_fit(study, width, epochs)),
+            "ours_float32": _rates(steps * batch, _our_trainer(
+                lambda: ours(repeat=True), width, batch, steps, epochs, "float32",
+                workdir / f"backup-{width}-float32")),
+        }
+        if auto == "float32":
+            section["ours"] = section["ours_float32"]
+        else:
+            section["ours"] = _rates(steps * batch, _our_trainer(
+                lambda: ours(repeat=True), width, batch, steps, epochs, auto,
+                workdir / f"backup-{width}-{auto}"))
+        section["ours_policy"] = auto
         _speedups(section)
-        result[f"pipeline_plus_step_width_{width}"] = section
+        section["precision_speedup_after_first_epoch"] = _ratio(section, "ours", "ours_float32")
+        result[f"end_to_end_width_{width}"] = section
     return result
+
+
+PRECISION_GOAL = 1.3
+"""Mixed bfloat16 should train at least this many times as many images/s as float32."""
+
+
+def bench_precision_accuracy(seeds: Sequence[int], epochs: int, train_size: int,
+                             workdir: Path) -> dict[str, object]:
+    """Test accuracy of the trainer on the synthetic task per seed, in float32 and in mixed
+    bfloat16: whether the policy changes accuracy beyond the spread between seeds."""
+    from workloads.cifar10.config import parse_args
+    from workloads.cifar10.train import train
+
+    runs: dict[str, list[float]] = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        for seed in seeds:
+            run = f"{policy}-{seed}"
+            cfg = parse_args(["--data", "synthetic", "--model", "vgg", "--width", "0.25",
+                              "--epochs", str(epochs), "--synthetic-train-size",
+                              str(train_size), "--seed", str(seed), "--precision", policy,
+                              "--run-id", run, "--model-dir", str(workdir / "acc" / "model"),
+                              "--checkpoint-dir", str(workdir / "acc" / "ckpt"),
+                              "--tensorboard-dir", str(workdir / "acc" / "tb")], environ={})
+            with contextlib.redirect_stdout(io.StringIO()):
+                metrics = train(cfg, environ={})
+            runs.setdefault(policy, []).append(round(float(metrics["accuracy"]), 4))
+    summary = {policy: {"test_accuracy_by_seed": accs,
+                        "mean": round(statistics.mean(accs), 4),
+                        "stdev": round(statistics.stdev(accs), 4) if len(accs) > 1 else 0.0}
+               for policy, accs in runs.items()}
+    difference = summary["mixed_bfloat16"]["mean"] - summary["float32"]["mean"]
+    # two standard errors of the difference of two means over the seeds
+    noise = 2 * math.sqrt(sum(summary[p]["stdev"] ** 2 / len(runs[p]) for p in summary))
+    return {"task": f"synthetic, {train_size} training images (10 % held out), vgg width "
+                    f"0.25, {epochs} epoch(s), seeds {', '.join(map(str, seeds))}",
+            **summary, "mean_difference": round(difference, 4),
+            "noise": f"2 standard errors of the difference of the means: {noise:.4f}",
+            "within_noise": bool(abs(difference) <= noise)}
+
+
+PRECISION_GOAL_SECTION = "end_to_end_width_0.25"
+"""The model the precision goal is judged on: the VGG at width 0.25, the benchmark's model. At
+width 0.0625 a step is too small to be bound by arithmetic, so its ratio is shown, not judged."""
+
+
+def precision_goal(training: dict[str, object]) -> dict[str, object]:
+    """The bfloat16 throughput goal, judged on `PRECISION_GOAL_SECTION`."""
+    section = training.get(PRECISION_GOAL_SECTION)
+    goal = (f"mixed bfloat16 ≥ {PRECISION_GOAL:g}× float32 images/s, same model (VGG, width "
+            f"0.25) and pipeline, after the first epoch")
+    if not isinstance(section, dict) or section.get("ours_policy") != "mixed_bfloat16":
+        return {"goal": goal, "met": None,
+                "why": "this CPU has no native bfloat16: not measured"}
+    ratio = section["precision_speedup_after_first_epoch"]
+    others = {key: value["precision_speedup_after_first_epoch"]
+              for key, value in training.items()
+              if key.startswith("end_to_end_") and key != PRECISION_GOAL_SECTION
+              and isinstance(value, dict) and value.get("ours_policy") == "mixed_bfloat16"}
+    return {"goal": goal, "ratio": ratio, "other_widths": others,
+            "met": bool(ratio >= PRECISION_GOAL)}
 
 
 # --- serving -----------------------------------------------------------------------------------
@@ -183,40 +287,89 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError(f"server at {url} not ready after {timeout}s")
 
 
-def _load(url: str, requests: int, concurrency: int, images_per_request: int) -> dict[str, object]:
-    """Send `requests` V1 predicts from `concurrency` keep-alive clients; latency percentiles."""
-    import httpx
-
+def _bodies(images_per_request: int, count: int = 8) -> list[bytes]:
+    """`count` V1 bodies of `images_per_request` synthetic images each, encoded once."""
     from workloads.cifar10.data import synthetic_arrays
 
-    images = synthetic_arrays(images_per_request * 8, seed=9)[0]
-    bodies = [{"instances": images[i * images_per_request:(i + 1) * images_per_request].tolist()}
-              for i in range(8)]
+    images = synthetic_arrays(images_per_request * count, seed=9)[0]
+    return [json.dumps({"instances": images[i * images_per_request:
+                                            (i + 1) * images_per_request].tolist()}).encode()
+            for i in range(count)]
+
+
+def _load(url: str, seconds: float, concurrency: int, images_per_request: int,
+          warmup: int = 3) -> dict[str, object]:
+    """`concurrency` keep-alive clients each sending V1 predicts back to back for `seconds`
+    (after `warmup` requests each); requests/s, images/s and latency percentiles.
+
+    Bodies are encoded before the clock starts and sent with `http.client`, so the clients,
+    which share the machine with the server, spend as little CPU as a client can.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    bodies = _bodies(images_per_request)
+    headers = {"content-type": "application/json"}
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
-    per_client = requests // concurrency
+    warmed = threading.Barrier(concurrency + 1, timeout=300)
+    go = threading.Event()
+    stop_at = [0.0]
 
     def client(index: int) -> None:
         nonlocal errors
-        with httpx.Client(timeout=60) as http:
-            for i in range(per_client):
-                start = time.perf_counter()
-                response = http.post(url, json=bodies[(index + i) % len(bodies)])
-                elapsed = time.perf_counter() - start
-                with lock:
-                    latencies.append(elapsed)
-                    errors += response.status_code != 200
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+        connection.connect()
+        # As curl and most HTTP clients do: a request's last packet leaves without waiting
+        # for the server to acknowledge the one before.
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        mine: list[float] = []
+        failed = 0
+
+        def post(body: bytes) -> bool:
+            connection.request("POST", parts.path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status == 200
+
+        try:
+            try:
+                for i in range(warmup):
+                    post(bodies[(index + i) % len(bodies)])
+            except BaseException:
+                warmed.abort()  # the others, and the caller, stop waiting for this client
+                raise
+            warmed.wait()
+            go.wait()
+            i = 0
+            while time.perf_counter() < stop_at[0]:
+                began = time.perf_counter()
+                ok = post(bodies[(index + i) % len(bodies)])
+                mine.append(time.perf_counter() - began)
+                failed += not ok
+                i += 1
+        finally:
+            connection.close()
+            with lock:
+                latencies.extend(mine)
+                errors += failed
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
-    start = time.perf_counter()
     for thread in threads:
         thread.start()
+    warmed.wait()
+    start = time.perf_counter()
+    stop_at[0] = start + seconds
+    go.set()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - start
     ms = sorted(1000 * x for x in latencies)
-    return {"requests": len(ms), "errors": errors, "requests_per_s": round(len(ms) / wall, 1),
+    return {"requests": len(ms), "errors": errors,
+            "requests_per_s": round(len(ms) / wall, 1),
+            "images_per_s": round(len(ms) * images_per_request / wall, 1),
             "p50_ms": round(statistics.median(ms), 2),
             "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 2)}
 
@@ -240,41 +393,192 @@ def _server_env() -> dict[str, str]:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
 
 
-def bench_serving(width: float, requests: int, concurrency: int, images_per_request: int,
-                  workdir: Path) -> dict[str, object]:
-    """The KServe predictor vs per-request `model.predict`, each in its own process."""
-    _export(width, workdir)
-    env = _server_env()
-    commands = {
-        "study_model_predict": [sys.executable, "-m", "workloads.cifar10.naive_server",
-                                "--model", str(workdir / "model.keras")],
-        "ours_kserve": [sys.executable, "-m", "workloads.cifar10.serve",
-                        "--model-dir", str(workdir / "model"), "--host", "127.0.0.1"],
-    }
-    result: dict[str, object] = {
-        "model": f"vgg (num_layers 3, num_units 1024, width {width}), untrained weights",
-        "client": f"{concurrency} keep-alive httpx clients, {images_per_request} image(s) per "
-                  f"V1 request, after 20 warm-up requests",
-    }
-    for name, command in commands.items():
-        port = _free_port()
-        proc = subprocess.Popen([*command, "--port", str(port)], cwd=REPO, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}/v1/models/cifar10:predict"
+SERVERS = {
+    "study_model_predict": "the study's server: Keras model.predict per request",
+    "direct_serving_function": "plain HTTP server calling the SavedModel's serving_default "
+                               "per request, batch as sent",
+    "ours_unbatched": "the KServe predictor with --batch-max-size 1 (each request alone)",
+    "ours_kserve": "the KServe predictor as shipped (adaptive batching, default settings)",
+}
+"""The servers the benchmark compares, by the key their results are stored under."""
+CONCURRENCY = (1, 4, 16)
+IMAGES_PER_REQUEST = (1, 32)
+GOALS = {"requests_per_s_ratio_at_16_clients": 3.0, "p50_ratio_at_1_client": 1.10}
+"""Serving goals: at 16 one-image clients, ours ≥ 3× the direct server's requests/s with a p99
+no worse; at 1 client, our p50 within 10 % of its."""
+
+
+def _server_command(name: str, workdir: Path, batching: Sequence[str] = ()) -> list[str]:
+    if name == "study_model_predict":
+        return [sys.executable, "-m", "workloads.cifar10.naive_server",
+                "--model", str(workdir / "model.keras")]
+    if name == "direct_serving_function":
+        return [sys.executable, "-m", "workloads.cifar10.naive_server",
+                "--saved-model", str(workdir / "model" / "1")]
+    extra = ["--batch-max-size", "1"] if name == "ours_unbatched" else list(batching)
+    return [sys.executable, "-m", "workloads.cifar10.serve", "--model-dir",
+            str(workdir / "model"), "--host", "127.0.0.1", *extra]
+
+
+class _Server:
+    """A server process on a free port for the time of a `with` block."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1/models/cifar10:predict"
+        self.proc = subprocess.Popen([*command, "--port", str(self.port)], cwd=REPO,
+                                     env=_server_env(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+    def __enter__(self) -> _Server:
         try:
-            _wait_ready(url, proc)
-            _load(url, 20, 1, images_per_request)
-            result[name] = _load(url, requests, concurrency, images_per_request)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    ours, study = result["ours_kserve"], result["study_model_predict"]
-    result["speedup_requests_per_s"] = round(ours["requests_per_s"] / study["requests_per_s"], 2)
-    result["p50_ratio_study_over_ours"] = round(study["p50_ms"] / ours["p50_ms"], 2)
-    return result
+            _wait_ready(self.url, self.proc)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
-def bench_feature_log(width: float, workdir: Path, requests: int = 400, rounds: int = 3,
+def model_call_rates(width: float, workdir: Path, sizes: Sequence[int],
+                     seconds: float) -> dict[int, float]:
+    """Images/s of the exported model's serving function called in-process, per batch size:
+    what batching can gain before any HTTP or JSON work."""
+    import numpy as np
+
+    from workloads.cifar10.export import LoadedClassifier
+
+    _export(width, workdir)
+    classifier = LoadedClassifier(str(workdir / "model" / "1"))
+    rng = np.random.default_rng(0)
+    rates = {}
+    for size in sizes:
+        images = rng.uniform(0, 255, (size, 32, 32, 3)).astype(np.float32)
+        classifier(images)
+        calls, start = 0, time.perf_counter()
+        while calls < 3 or time.perf_counter() - start < seconds:
+            classifier(images).numpy()
+            calls += 1
+        rates[size] = round(size * calls / (time.perf_counter() - start), 1)
+    return rates
+
+
+def _median_row(runs: list[dict[str, object]]) -> dict[str, object]:
+    """One cell from its repeated runs: the median of each figure, and how many runs."""
+    keys = ("requests_per_s", "images_per_s", "p50_ms", "p99_ms")
+    row: dict[str, object] = {key: round(statistics.median(r[key] for r in runs), 2)
+                              for key in keys}
+    row["requests"] = sum(int(r["requests"]) for r in runs)
+    row["errors"] = sum(int(r["errors"]) for r in runs)
+    row["runs"] = len(runs)
+    return row
+
+
+def bench_serving(width: float, seconds: float, workdir: Path, repeats: int = 3,
+                  concurrency: Sequence[int] = CONCURRENCY,
+                  images_per_request: Sequence[int] = IMAGES_PER_REQUEST,
+                  servers: Sequence[str] = tuple(SERVERS)) -> dict[str, object]:
+    """Each of `servers` (keys of `SERVERS`) under every load of the matrix.
+
+    Each server runs in its own process, all of them started first and idle while another is
+    measured. Each cell runs `repeats` times, the servers taking turns within a repeat, and
+    keeps the median of each figure: on a shared machine a slow moment then falls on one
+    server's run and not on one server's whole column.
+    """
+    from workloads.cifar10.batching import DEFAULT_MAX_SIZE, DEFAULT_MAX_WAIT_MS
+
+    _export(width, workdir)
+    matrix: dict[str, dict[str, dict[str, object]]] = {}
+    with contextlib.ExitStack() as stack:
+        running = {name: stack.enter_context(_Server(_server_command(name, workdir)))
+                   for name in servers}
+        for n in images_per_request:
+            row = matrix.setdefault(f"{n}_image{'s' if n > 1 else ''}_per_request", {})
+            for c in concurrency:
+                runs: dict[str, list[dict[str, object]]] = {name: [] for name in running}
+                for _ in range(repeats):
+                    for name, server in running.items():
+                        runs[name].append(_load(server.url, seconds, c, n))
+                row[f"{c}_clients"] = {name: _median_row(r) for name, r in runs.items()}
+    return {
+        "model": f"vgg (num_layers 3, num_units 1024, width {width}), untrained weights",
+        "client": f"keep-alive http.client connections, one per client, each sending V1 "
+                  f"requests back to back for {seconds:g} s after 3 warm-up requests; bodies "
+                  f"encoded beforehand; clients and servers share the machine",
+        "cells": f"each cell the median of {repeats} runs, the servers taking turns",
+        "servers": {name: SERVERS[name] for name in servers},
+        "ours_batching": {"max_size": DEFAULT_MAX_SIZE, "max_wait_ms": DEFAULT_MAX_WAIT_MS},
+        "matrix": matrix,
+    }
+
+
+def serving_goals(matrix: dict[str, dict[str, dict[str, dict]]]) -> dict[str, object]:
+    """The serving goals of `GOALS`, each with its figures and whether it is met."""
+    one = matrix.get("1_image_per_request", {})
+    goals: dict[str, object] = {}
+    busy, lone = one.get("16_clients"), one.get("1_clients")
+    pair = ("ours_kserve", "direct_serving_function")
+    busy = busy if busy and all(name in busy for name in pair) else None
+    lone = lone if lone and all(name in lone for name in pair) else None
+    if busy:
+        ours, base = busy["ours_kserve"], busy["direct_serving_function"]
+        ratio = round(ours["requests_per_s"] / base["requests_per_s"], 2)
+        target = GOALS["requests_per_s_ratio_at_16_clients"]
+        goals["16_clients_1_image"] = {
+            "goal": f"requests/s ≥ {target:g}× the direct server's, p99 no worse",
+            "ours_requests_per_s": ours["requests_per_s"],
+            "direct_requests_per_s": base["requests_per_s"], "ratio": ratio,
+            "ours_p99_ms": ours["p99_ms"], "direct_p99_ms": base["p99_ms"],
+            "met": bool(ours["requests_per_s"] >= target * base["requests_per_s"]
+                        and ours["p99_ms"] <= base["p99_ms"])}
+    if lone:
+        ours, base = lone["ours_kserve"], lone["direct_serving_function"]
+        ratio = round(ours["p50_ms"] / base["p50_ms"], 2)
+        target = GOALS["p50_ratio_at_1_client"]
+        goals["1_client_1_image"] = {
+            "goal": f"p50 within {round((target - 1) * 100):d} % of the direct server's",
+            "ours_p50_ms": ours["p50_ms"], "direct_p50_ms": base["p50_ms"], "ratio": ratio,
+            "met": bool(ours["p50_ms"] <= target * base["p50_ms"])}
+    return goals
+
+
+def bench_batch_settings(width: float, seconds: float, workdir: Path, sizes: Sequence[int],
+                         waits: Sequence[float], clients: int = 16,
+                         repeats: int = 3) -> dict[str, object]:
+    """Our predictor at `clients` one-image clients per batching setting: each max size at the
+    default wait, each wait at the default size, every server started first and taking turns,
+    the median of `repeats` runs each. The defaults come from here."""
+    from workloads.cifar10.batching import DEFAULT_MAX_SIZE, DEFAULT_MAX_WAIT_MS
+
+    _export(width, workdir)
+    settings = [(size, DEFAULT_MAX_WAIT_MS) for size in sizes]
+    settings += [(DEFAULT_MAX_SIZE, wait) for wait in waits
+                 if (DEFAULT_MAX_SIZE, wait) not in settings]
+    runs: dict[tuple[int, float], list[dict[str, object]]] = {key: [] for key in settings}
+    with contextlib.ExitStack() as stack:
+        servers = {(size, wait): stack.enter_context(_Server(_server_command(
+            "ours_kserve", workdir, ["--batch-max-size", str(size),
+                                     "--batch-max-wait-ms", f"{wait:g}"])))
+            for size, wait in settings}
+        for _ in range(repeats):
+            for key, server in servers.items():
+                runs[key].append(_load(server.url, seconds, clients, 1))
+    return {"clients": clients, "images_per_request": 1,
+            "cells": f"each the median of {repeats} runs, the servers taking turns",
+            "model_call_images_per_s_by_batch_size": model_call_rates(
+                width, workdir, sorted({1, 4, *sizes, 128}), seconds / 2),
+            "runs": [{"max_size": size, "max_wait_ms": wait, **_median_row(runs[(size, wait)])}
+                     for size, wait in settings]}
+
+
+def bench_feature_log(width: float, workdir: Path, seconds: float = 3.0, rounds: int = 3,
                       concurrency: int = 4) -> dict[str, object]:
     """The predictor with and without its feature log (every request logged), alternating
     `rounds` times so both variants see the same machine; medians per variant, and the spread
@@ -297,17 +601,16 @@ def bench_feature_log(width: float, workdir: Path, requests: int = 400, rounds: 
             url = f"http://127.0.0.1:{port}/v1/models/cifar10:predict"
             try:
                 _wait_ready(url, proc)
-                _load(url, 20, 1, 1)
-                runs[name].append(_load(url, requests, concurrency, 1))
+                runs[name].append(_load(url, seconds, concurrency, 1))
             finally:
                 proc.terminate()  # SIGTERM: the server drains and the log writes what it holds
                 proc.wait(timeout=60)
             logged += sum(len(f.read_text().splitlines()) for f in log.rglob("*.jsonl"))
     result: dict[str, object] = {
         "model": f"vgg (num_layers 3, num_units 1024, width {width}), untrained weights",
-        "client": f"{concurrency} keep-alive httpx clients, 1 image per V1 request, "
-                  f"{requests} requests per round after 20 warm-up requests, {rounds} rounds "
-                  "alternating the two servers",
+        "client": f"{concurrency} keep-alive clients, 1 image per V1 request, {seconds:g} s "
+                  f"per round after 3 warm-up requests each, {rounds} rounds alternating the "
+                  "two servers",
         "records_logged": logged}
     for name, rounds_of in runs.items():
         result[name] = {key: statistics.median(float(r[key]) for r in rounds_of)
@@ -391,67 +694,102 @@ def bench_body_limit(width: float, workdir: Path) -> dict[str, object]:
     return result
 
 
+SECTIONS = ("training", "precision", "serving", "batch-settings", "body-limit",
+            "feature-log")
+"""What `--only` can re-measure alone; each is a top-level key of the results file."""
+
+
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (Linux): how busy the machine was around a run."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def measure(section: str, workdir: Path, quick: bool) -> dict[str, object]:
+    """One section of the results, at full size or (`quick`) as a smoke run."""
+    if section == "training":
+        return bench_training(n_images=256 if quick else 4096, batch=64 if quick else 128,
+                              epochs=2 if quick else 3, widths=(0.25, 0.0625),
+                              workdir=workdir)
+    if section == "precision":
+        return bench_precision_accuracy(seeds=(0, 1) if quick else (0, 1, 2, 3, 4),
+                                        epochs=1 if quick else 2,
+                                        train_size=256 if quick else 2048, workdir=workdir)
+    if section == "serving":
+        return bench_serving(width=0.25, seconds=0.3 if quick else 3.0,
+                             repeats=1 if quick else 3, workdir=workdir,
+                             concurrency=(1, 4) if quick else CONCURRENCY,
+                             images_per_request=(1,) if quick else IMAGES_PER_REQUEST)
+    if section == "batch-settings":
+        return bench_batch_settings(width=0.25, seconds=0.3 if quick else 3.0,
+                                    workdir=workdir, sizes=(8,) if quick else (8, 16, 32, 64),
+                                    waits=(0.0,) if quick else (0.0, 1.0, 2.0, 5.0))
+    if section == "feature-log":
+        return bench_feature_log(width=0.25, workdir=workdir, seconds=0.3 if quick else 3.0,
+                                 rounds=1 if quick else 3)
+    return bench_body_limit(width=0.25, workdir=workdir)
+
+
+RESULT_KEYS = {"training": "training", "precision": "precision_accuracy",
+               "serving": "serving", "batch-settings": "serving_batch_settings",
+               "body-limit": "predictor_memory_at_body_limit",
+               "feature-log": "serving_feature_log"}
+"""The results file's key of each section."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run both benchmarks and write the results file (`--quick` for a smoke run)."""
+    """Run the benchmarks and write the results file (`--quick`: a smoke run, nothing
+    written unless `--out` is given; `--only`: one section, the others kept)."""
     parser = argparse.ArgumentParser(prog="python -m workloads.cifar10.bench")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes; do not write results")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", choices=["body-limit", "feature-log"],
-                        help="measure only this and replace its section of the results file")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes; write results only to an explicit --out")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"results file (default {RESULTS.relative_to(REPO)})")
+    parser.add_argument("--only", choices=SECTIONS, action="append",
+                        help="measure only this section (repeatable) and replace it in the "
+                             "results file, keeping the others")
     args = parser.parse_args(argv)
-    if args.only == "feature-log":
-        return _update_section(args.out, "serving_feature_log", lambda workdir: (
-            bench_feature_log(width=0.25, workdir=workdir, requests=40 if args.quick else 400,
-                              rounds=1 if args.quick else 3)), write=not args.quick)
-    if args.only:
-        return _update_body_limit(args.out)
-    quick = args.quick
-    sizes = dict(n_images=256 if quick else 4096, batch=64 if quick else 128,
-                 epochs=2 if quick else 3, widths=(0.25, 0.0625))
+    out = args.out or (None if args.quick else RESULTS)
+    sections = args.only or list(SECTIONS)
+    results: dict[str, object] = {}
+    if args.only and out is not None and out.exists():
+        results = yaml.safe_load(out.read_text()) or {}
+    results["machine"] = machine_info()
     with tempfile.TemporaryDirectory(prefix="cifar10-bench-") as tmp:
-        workdir = Path(tmp)
-        results = {
-            "machine": machine_info(),
-            "training": bench_training(workdir=workdir, **sizes),
-            "serving": bench_serving(width=0.25, requests=40 if quick else 400, concurrency=4,
-                                     images_per_request=1, workdir=workdir),
-            "predictor_memory_at_body_limit": bench_body_limit(width=0.25, workdir=workdir),
-            "serving_feature_log": bench_feature_log(width=0.25, workdir=workdir,
-                                                     requests=40 if quick else 400,
-                                                     rounds=1 if quick else 3),
-        }
-    text = yaml.safe_dump(results, sort_keys=False)
+        for section in sections:
+            before = _load_average()
+            measured = measure(section, Path(tmp), args.quick)
+            measured["measured"] = {"date": dt.datetime.now(dt.UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"), "load_average_before": before,
+                "load_average_after": _load_average()}
+            results[RESULT_KEYS[section]] = measured
+    results["goals"] = goals(results)
+    text = yaml.safe_dump(results, sort_keys=False, allow_unicode=True)
     print(text)
-    if not quick:
-        _write(args.out, text)
+    if out is not None:
+        _write(out, text)
     return 0
 
 
-def _update_body_limit(out: Path) -> int:
-    """Re-measure the body-limit section alone, with its own date, keeping the other results."""
-    results = yaml.safe_load(out.read_text()) if out.exists() else {}
-    with tempfile.TemporaryDirectory(prefix="cifar10-bench-") as tmp:
-        section = bench_body_limit(width=0.25, workdir=Path(tmp))
-    section["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    results["predictor_memory_at_body_limit"] = section
-    text = yaml.safe_dump(results, sort_keys=False)
-    print(yaml.safe_dump(section, sort_keys=False))
-    _write(out, text)
-    return 0
-
-
-def _update_section(out: Path, key: str, measure: Callable[[Path], dict[str, object]],
-                    write: bool = True) -> int:
-    """Measure one section alone, with its own date, keeping the other results."""
-    results = yaml.safe_load(out.read_text()) if out.exists() else {}
-    with tempfile.TemporaryDirectory(prefix="cifar10-bench-") as tmp:
-        section = measure(Path(tmp))
-    section["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    results[key] = section
-    print(yaml.safe_dump(section, sort_keys=False))
-    if write:
-        _write(out, yaml.safe_dump(results, sort_keys=False))
-    return 0
+def goals(results: dict[str, object]) -> dict[str, object]:
+    """Every goal the results can judge, each with its figures and `met`."""
+    found: dict[str, object] = {}
+    training = results.get("training")
+    if isinstance(training, dict):
+        found["training_mixed_bfloat16"] = precision_goal(training)
+    accuracy = results.get("precision_accuracy")
+    if isinstance(accuracy, dict):
+        found["accuracy_unchanged_by_bfloat16"] = {
+            "goal": "test accuracy in mixed bfloat16 within the noise between seeds of "
+                    "float32's", "difference": accuracy["mean_difference"],
+            "met": accuracy["within_noise"]}
+    serving = results.get("serving")
+    if isinstance(serving, dict):
+        found.update({f"serving_{key}": value
+                      for key, value in serving_goals(serving["matrix"]).items()})
+    return found
 
 
 def _write(out: Path, text: str) -> None:

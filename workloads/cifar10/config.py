@@ -24,6 +24,7 @@ from typing import Literal
 
 from facts.cli import ArgumentParser
 from workloads.cifar10.distribute import ClusterConfigError, role_from_env
+from workloads.cifar10.precision import PRECISIONS
 
 Optimizer = Literal["sgd", "adam", "ftrl"]
 Architecture = Literal["vgg", "resnet"]
@@ -118,11 +119,13 @@ class TrainConfig:
     run_id: str
     export_override: str | None
     peer_timeout: float
+    precision: str = "auto"
+    """`--precision`: the policy asked for; `precision.choose_policy` turns `auto` into one."""
 
     def hyperparameters(self) -> dict[str, object]:
         """The knobs that change the trained model (not where its files go)."""
         keep = ("model", "learning_rate", "momentum", "num_units", "num_layers", "epochs",
-                "batch_size", "optimizer", "width", "augment", "data", "seed")
+                "batch_size", "optimizer", "width", "augment", "data", "seed", "precision")
         values = asdict(self)
         return {key: values[key] for key in keep}
 
@@ -260,6 +263,10 @@ def build_parser(prog: str = "python -m workloads.cifar10.train") -> argparse.Ar
     model.add_argument("--width", type=_number(float, 0.0, 4.0, True, "a float in (0, 4]"),
                        default=DEFAULTS.width,
                        help="multiplier on conv filters (1 = as published)")
+    model.add_argument("--precision", choices=PRECISIONS, default="auto",
+                       help="Keras precision policy; auto: mixed_float16 on a GPU, "
+                            "mixed_bfloat16 on a CPU with avx512_bf16 or amx_bf16, else "
+                            "float32 (float32 turns mixed precision off)")
     model.add_argument("--no-augment", dest="augment", action="store_false",
                        help="train without random flip and crop (augmentation is on unless "
                             "this is given)")
@@ -342,5 +349,5 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
                          or join(DEFAULT_LOCAL_ROOT, "tensorboard")),
         version=int(ns.version), seed=int(ns.seed), hypertune_metric=ns.hypertune_metric,
         run_id=resolve_run_id(ns.run_id, env, role.num_workers), export_override=ns.export_dir,
-        peer_timeout=float(ns.peer_timeout),
+        peer_timeout=float(ns.peer_timeout), precision=ns.precision,
     )

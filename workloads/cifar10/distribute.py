@@ -3,7 +3,8 @@
 - `TF_CONFIG` naming more than one task (TFJob, Vertex multi-replica jobs) →
   `MultiWorkerMirroredStrategy`.
 - Several local GPUs → `MirroredStrategy`; one GPU or none → the default strategy.
-- Any GPU → the `mixed_float16` Keras policy.
+- The Keras precision policy from `--precision` (`precision.choose_policy`): by default
+  `mixed_float16` on a GPU, `mixed_bfloat16` on a CPU with native bfloat16, else `float32`.
 
 `TF_CONFIG` is validated in full by `role_from_env` without importing TensorFlow, so a malformed
 one is one line and exit 2 before TensorFlow starts, never a traceback from inside it.
@@ -190,15 +191,19 @@ def unreachable_peers(peers: Sequence[tuple[str, str]],
     return missing
 
 
-def choose_strategy(environ: Mapping[str, str] | None = None) -> tf.distribute.Strategy:
-    """Pick the strategy (see module docstring) and set mixed precision on GPU machines."""
+def choose_strategy(environ: Mapping[str, str] | None = None,
+                    precision: str = "auto") -> tf.distribute.Strategy:
+    """Pick the strategy (see module docstring) and set the precision policy `precision`
+    asks for on this hardware (see `precision.choose_policy`)."""
     import keras
     import tensorflow as tf
 
+    from workloads.cifar10.precision import choose_policy, cpu_flags
+
     role = role_from_env(environ)
     gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    policy, _why = choose_policy(precision, bool(gpus), cpu_flags())
+    keras.mixed_precision.set_global_policy(policy)
     if role.num_workers > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
     if len(gpus) > 1:

@@ -11,6 +11,8 @@ With a single output, TF Serving and Vertex AI's prebuilt TensorFlow containers 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 import tensorflow as tf
 
@@ -19,6 +21,26 @@ from workloads.cifar10 import IMAGE_SHAPE
 INPUT_NAME = "images"
 OUTPUT_NAME = "probabilities"
 SIGNATURES = ("serving_default", "serving_uint8")
+
+
+def float32_copy(model: keras.Model, build: Callable[[], keras.Model]) -> keras.Model:
+    """`model` itself if it computes in float32, else the same network built by `build` under
+    the float32 policy with `model`'s weights (mixed-precision variables are float32 already).
+
+    A model trained under `mixed_bfloat16` or `mixed_float16` would otherwise be exported with
+    its casts, and run in that precision wherever it is served: on a CPU without bfloat16
+    support TensorFlow emulates it, slower than float32.
+    """
+    if model.dtype_policy.name == "float32":
+        return model
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def export_saved_model(model: keras.Model, path: str) -> str:

@@ -1,8 +1,15 @@
-"""The benchmark's serving baseline: a plain HTTP server calling `model.predict` per request.
+"""The benchmark's serving baselines: plain HTTP servers, one model call per request.
 
-This is how the study served its model: load the Keras model, and for every request turn the
-JSON instances into an array and call `model.predict`. It answers the same V1 route and body as
-the KServe predictor so one load generator can drive both. Not for production use.
+- `--model FILE.keras`: how the study served its model. Load the Keras model and, for every
+  request, turn the JSON instances into an array and call `model.predict`, which builds a
+  dataset and a prediction loop each time.
+- `--saved-model DIR`: what a user would write instead of the study's server. Load the exported
+  SavedModel and call its `serving_default` function directly, on the batch as sent.
+
+Both answer the same V1 route and body as the KServe predictor, from a thread per connection,
+so one load generator drives all three, and send each answer as one write with Nagle's algorithm
+off, as the KServe predictor's uvicorn does. Neither batches requests or checks its input: not for
+production use.
 """
 
 from __future__ import annotations
@@ -10,30 +17,48 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Serve `--model` (a `.keras` file) on 127.0.0.1:`--port` until killed."""
-    parser = argparse.ArgumentParser(prog="python -m workloads.cifar10.naive_server")
-    parser.add_argument("--model", required=True, help="a .keras model file")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args(argv)
-
+def _keras_predict(path: str) -> Callable[[np.ndarray], np.ndarray]:
     import keras
 
-    model = keras.models.load_model(args.model)
+    model = keras.models.load_model(path)
+    return lambda images: model.predict(images, verbose=0)
+
+
+def _serving_function(path: str) -> Callable[[np.ndarray], np.ndarray]:
+    from workloads.cifar10.export import LoadedClassifier
+
+    classifier = LoadedClassifier(path)
+    return lambda images: classifier(images).numpy()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve `--model` or `--saved-model` on 127.0.0.1:`--port` until killed."""
+    parser = argparse.ArgumentParser(prog="python -m workloads.cifar10.naive_server")
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--model", help="a .keras model file: model.predict per request")
+    model.add_argument("--saved-model", help="a SavedModel folder: its serving function per "
+                                             "request")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    infer = _keras_predict(args.model) if args.model else _serving_function(args.saved_model)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # One write per answer and no Nagle delay, as uvicorn does: otherwise headers and body
+        # leave in two packets and the client's delayed ACK adds about 40 ms to each request.
+        disable_nagle_algorithm = True
+        wbufsize = 1 << 16
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             instances = np.asarray(json.loads(body)["instances"], dtype=np.float32)
-            predictions = model.predict(instances, verbose=0)
+            predictions = infer(instances)
             payload = json.dumps({"predictions": predictions.tolist()}).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
@@ -44,8 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         def log_message(self, *_: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    print(f"naive server on 127.0.0.1:{args.port}", flush=True)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the listen backlog; Python's default of 5 resets clients
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", args.port), Handler)
+    print(f"baseline server on 127.0.0.1:{args.port}", flush=True)
     server.serve_forever()
     return 0
 

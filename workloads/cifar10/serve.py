@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from facts.cli import ArgumentParser, print_error
 from facts.verbosity import print_traceback_if_debug
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME
+from workloads.cifar10.batching import Batcher, BatchSettings, add_arguments, settings_from
 from workloads.cifar10.features import FEATURE_LOG_ENV, FEATURE_RATE_ENV, FeatureLog
 from workloads.cifar10.guards import (
     DEFAULT_DRAIN_TIMEOUT_S,
@@ -260,13 +261,16 @@ class Cifar10Model(Model):
     """Loads the SavedModel and answers V1 and V2 predict requests."""
 
     def __init__(self, model_dir: str, name: str = MODEL_NAME,
-                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
+                 max_batch: int = DEFAULT_MAX_BATCH, batching: BatchSettings | None = None
+                 ) -> None:
         super().__init__(name)
         self.model_dir = model_dir
         self.max_batch = max_batch
         self.classifier = None
         self.feature_log: FeatureLog | None = None
         """Where the monitored features of sampled requests go (`features.FeatureLog`)."""
+        settings = batching or BatchSettings()
+        self.batcher = Batcher(self._probabilities, settings) if settings.enabled else None
 
     def load(self) -> bool:
         from workloads.cifar10.export import LoadedClassifier
@@ -283,12 +287,18 @@ class Cifar10Model(Model):
         if self.feature_log is not None:
             self.feature_log.observe(images, probs, (headers or {}).get(REQUEST_ID_HEADER))
 
+    async def _infer(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities for `images`, batched with concurrent requests (see `batching`)."""
+        if self.batcher is not None:
+            return await self.batcher.predict(images)
+        return await asyncio.get_running_loop().run_in_executor(None, self._probabilities,
+                                                                images)
+
     async def predict(self, payload: dict | InferRequest | bytes, headers: dict | None = None,
                       response_headers: dict | None = None) -> dict | InferResponse:
-        loop = asyncio.get_running_loop()
         if isinstance(payload, InferRequest):
             images = self._v2_images(payload)
-            probs = await loop.run_in_executor(None, self._probabilities, images)
+            probs = await self._infer(images)
             self._observe(images, probs, headers)
             output = InferOutput("probabilities", list(probs.shape), "FP32")
             output.set_data_from_numpy(probs.astype(np.float32), binary_data=False)
@@ -300,7 +310,7 @@ class Cifar10Model(Model):
             raise InvalidInput('request body has no "instances" field; send '
                                '{"instances": [image, ...]}')
         images = validate_images(payload["instances"], "instances", self.max_batch)
-        probs = await loop.run_in_executor(None, self._probabilities, images)
+        probs = await self._infer(images)
         self._observe(images, probs, headers)
         body: dict[str, Any] = {"predictions": probs.tolist()}
         if payload.get("return_labels") is True:
@@ -342,6 +352,7 @@ class PredictorServer:
         from kserve import ModelServer
         from kserve.protocol.rest.server import RESTServer
 
+        from workloads.cifar10.fast_v1 import FastV1Predict
         from workloads.cifar10.guards import BodyLimit, guarded_protocol
         from workloads.cifar10.http_metrics import RequestMetrics
 
@@ -356,7 +367,8 @@ class PredictorServer:
                                 workers=1, grace_period=math.ceil(self.limits.drain_timeout_s))
         config = self._rest.config
         config.host = self.host
-        config.app = RequestMetrics(BodyLimit(_kserve_app(), self.limits.max_body_bytes))
+        config.app = RequestMetrics(
+            BodyLimit(FastV1Predict(_kserve_app(), model), self.limits.max_body_bytes))
         config.http = guarded_protocol(self.limits)
         config.timeout_keep_alive = self.limits.idle_timeout_s
         self._thread: threading.Thread | None = None
@@ -521,6 +533,7 @@ def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.Ar
                    metavar="RATE",
                    help=f"share of requests whose features are logged, (0, 1] "
                         f"(${FEATURE_RATE_ENV}; default: workloads/monitoring/defaults.yaml)")
+    add_arguments(p)
     return p
 
 
@@ -558,6 +571,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     rate = args.feature_sample_rate
     if not (math.isfinite(rate) and 0 < rate <= 1):
         parser.error(f"--feature-sample-rate {rate} is not allowed; use a number in (0, 1]")
+    batching = settings_from(args, parser)
     problem = local_model_problem(args.model_dir)
     if problem:
         print_error(problem)
@@ -572,7 +586,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     from workloads.quiet_tf import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    model = Cifar10Model(args.model_dir, name=args.model_name, max_batch=args.max_batch)
+    model = Cifar10Model(args.model_dir, name=args.model_name, max_batch=args.max_batch,
+                         batching=batching)
     try:
         model.load()
     except FileNotFoundError as err:
@@ -585,7 +600,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
                                        sample_rate=rate)
     server = PredictorServer(model, limits=limits, listener=listener)
     print(f"serving {args.model_name} from {model.classifier.path} on {server.url} (body limit "
-          f"{limits.max_body_bytes} bytes)", flush=True)
+          f"{limits.max_body_bytes} bytes; batches of up to {batching.max_size} images, waiting "
+          f"at most {batching.max_wait_ms:g} ms)", flush=True)
     try:
         server.run()
     finally:

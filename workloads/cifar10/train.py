@@ -197,11 +197,14 @@ def export_run(model: keras.Model, cfg: TrainConfig, metrics: Mapping[str, objec
     `--run-id` exports again without training."""
     import tensorflow as tf
 
-    from workloads.cifar10.export import export_saved_model
+    from workloads.cifar10.export import export_saved_model, float32_copy
     from workloads.cifar10.features import REFERENCE_FILE
+    from workloads.cifar10.model import build_model
 
+    served = float32_copy(model, lambda: build_model(cfg.model, cfg.num_layers, cfg.num_units,
+                                                     cfg.width))
     try:
-        export_saved_model(model, target)
+        export_saved_model(served, target)
         if reference is not None:
             with tf.io.gfile.GFile(join(target, REFERENCE_FILE), "w") as f:
                 f.write(reference)
@@ -266,6 +269,16 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def precision_reason(requested: str) -> str:
+    """Why the run trains in the policy it does, in a few words (for its start line)."""
+    import tensorflow as tf
+
+    from workloads.cifar10.precision import choose_policy, cpu_flags
+
+    return choose_policy(requested, bool(tf.config.list_physical_devices("GPU")),
+                         cpu_flags())[1]
+
+
 def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """Run training as described in the module docstring; returns the metrics it writes."""
     import keras
@@ -280,10 +293,11 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
     role = role_from_env(env)
     print(f"run {cfg.run_id} as {role.tag}: export to {cfg.export_dir}", flush=True)
     report(FORMING, env)
-    strategy = choose_strategy(env)
+    strategy = choose_strategy(env, cfg.precision)
     report(FORMED, env)
     reclaim_sigterm()
-    shape = fingerprint(cfg, keras.mixed_precision.global_policy().name)
+    policy = keras.mixed_precision.global_policy().name
+    shape = fingerprint(cfg, policy)
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
@@ -312,8 +326,8 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
                         role.num_workers)
     model = loop.model
     print(f"training {cfg.model} on {cfg.data} with {strategy.num_replicas_in_sync} replica(s) "
-          f"as {role.tag}; {steps_per_epoch} steps per epoch; checkpoints in {backup_dir}",
-          flush=True)
+          f"as {role.tag} in {policy} ({precision_reason(cfg.precision)}); {steps_per_epoch} "
+          f"steps per epoch; checkpoints in {backup_dir}", flush=True)
     started = time.perf_counter()
     resumed_at = loop.run(train_ds, steps_per_epoch, cfg.epochs, val_ds,
                           EpochReporter(cfg, env, role.is_chief))
@@ -331,6 +345,7 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
         "class_names": list(CLASS_NAMES),
         "hyperparameters": cfg.hyperparameters(),
         "seed": cfg.seed,
+        "precision_policy": policy,
         "train_seconds": round(train_seconds, 3),
         "resumed_at_epoch": resumed_at,
         "replicas": int(strategy.num_replicas_in_sync),

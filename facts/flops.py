@@ -1,7 +1,8 @@
 """Floating-point operations per image of a Keras model, from its layer shapes.
 
-Used to estimate training throughput on a GPU that has not been benchmarked: the estimate is
-peak FLOP/s × utilisation / (training FLOPs per image). Only convolutions and dense layers are
+Shared by the cost estimate of a GPU that has not been benchmarked (peak FLOP/s × utilisation /
+training FLOPs per image) and the GPU benchmark's model FLOPs utilisation; it reads the layers it
+is given and imports no TensorFlow. Only convolutions and dense layers are
 counted (multiply and add = 2 FLOPs per weight use); batch-norm, activations, pooling and
 dropout add well under 1 % for these networks and are left out, so the count is a lower bound.
 """
