@@ -101,7 +101,7 @@ def test_a_misspelt_stack_is_an_error_not_the_defaults(tmp_path: Path) -> None:
     plan = _prod_plan_with_violations(tmp_path, "prod")
     result = runner.invoke(app, ["policy", "check", "prdo", "--preview", str(plan)])
     assert result.exit_code == 2
-    assert "'stack': 'prdo' is not one of 'dev', 'prod', 'vertex'" in result.stderr
+    assert "'prdo' is not one of 'dev', 'prod', 'vertex'" in result.stderr
 
 
 def test_config_for_stack_never_builds_a_path_from_its_argument() -> None:

@@ -142,7 +142,8 @@ def test_gpu_training_uses_mixed_precision(tmp_path: Path) -> None:
     if not tf.config.list_physical_devices("GPU"):
         pytest.skip("needs an NVIDIA GPU")
     try:
-        run = train_in_process(tmp_path, "--model", "resnet", "--epochs", "2")
+        run = train_in_process(tmp_path, "--model", "resnet", "--epochs", "2", "--precision",
+                               "auto")
         assert keras.mixed_precision.global_policy().name == "mixed_float16"
         assert run.metrics["accuracy"] > 0.3
         assert (run.export_dir / "saved_model.pb").exists()

@@ -5,7 +5,7 @@ mixed float16 compiled with XLA) and per batch size (128, 512): training images/
 pipeline (cached, augmented, prefetched) into a training step (SGD with momentum; a loss-scale
 optimizer under mixed float16, as the trainer does). With the model's FLOPs per image
 (`facts.flops`, 3 × forward for a training step) and the GPU's peak from the hardware catalog
-(`infra/data/hardware.yaml`) each row carries its model FLOPs utilisation (MFU). Then the
+(`facts/data/hardware.yaml`) each row carries its model FLOPs utilisation (MFU). Then the
 predictor's serving throughput on the GPU against the direct serving-function server.
 
 Results go to `workloads/cifar10/benchmarks/results-gpu.yaml`, beside the CPU results, and
@@ -80,7 +80,7 @@ def gpu_device() -> dict[str, object]:
             "gpu_type": known.name if known else None,
             "peak_tflops": dict(known.peak_tflops) if known and known.peak_tflops else None,
             "peak_sources": list(known.peak_sources) if known else [],
-            "peak_note": ("" if known else f"'{name}' is not in infra/data/hardware.yaml "
+            "peak_note": ("" if known else f"'{name}' is not in facts/data/hardware.yaml "
                           "(accelerators.*.device_names): no peak, so no MFU")}
 
 
