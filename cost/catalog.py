@@ -19,7 +19,9 @@ import yaml
 
 PRICES_DIR = Path(__file__).parent / "data" / "prices"
 
-Pricing = Literal["on-demand", "spot", "cud-1y", "cud-3y"]
+Pricing = Literal["on-demand", "spot", "cud-1y", "cud-3y", "flex-start"]
+"""How capacity is bought: on demand, Spot VMs, 1- or 3-year commitments, or Dynamic Workload
+Scheduler flex-start (GKE flex-start and queued-provisioning pools)."""
 PRICING_MODELS: tuple[str, ...] = get_args(Pricing)
 STATUSES = ("verified", "derived", "unverified")
 """How far a price is proven, enforced when a snapshot loads:
@@ -32,6 +34,11 @@ STATUSES = ("verified", "derived", "unverified")
 """
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OPERATORS = {"×": "*", "*": "*", "/": "/", "÷": "/", "+": "+", "-": "-", "(": "(", ")": ")"}
+
+
+VERTEX_TABLES = ("training_machine", "training_gpu", "prediction_machine", "prediction_gpu",
+                 "spot_training_machine", "spot_training_gpu")
+"""Vertex AI price tables of a snapshot; the spot ones are optional (older snapshots lack them)."""
 
 
 class CatalogError(ValueError):
@@ -92,6 +99,9 @@ class PriceCatalog:
     vertex_pipeline_run: Price
     vertex_sustained_use: bool
     path: Path = field(default=Path())
+    vertex_spot_training_machine: dict[str, Price] = field(default_factory=dict)
+    """Custom training on Spot VMs, per node-hour (absent from older snapshots)."""
+    vertex_spot_training_gpu: dict[str, Price] = field(default_factory=dict)
 
     def machine(self, machine_type: str, pricing: str = "on-demand") -> Price:
         """The Compute Engine price of one node-hour of a machine type."""
@@ -117,8 +127,8 @@ class PriceCatalog:
         return entry[0] if entry else None
 
     def vertex(self, table: str, key: str) -> Price:
-        """A Vertex price: table is training_machine, training_gpu, prediction_machine or
-        prediction_gpu."""
+        """A Vertex price: table is training_machine, training_gpu, prediction_machine,
+        prediction_gpu, spot_training_machine or spot_training_gpu."""
         prices: dict[str, Price] = getattr(self, f"vertex_{table}")
         if key not in prices:
             raise PriceNotFound(f"catalog {self.snapshot}: no Vertex {table.replace('_', ' ')} "
@@ -135,8 +145,7 @@ class PriceCatalog:
                 rows += [(f"{table_name}.{key}.{p}", v) for p, v in by_pricing.items()]
         rows += [(f"disks.{k}", v) for k, v in self.disks.items()]
         rows += [(f"gke.{k}", v) for k, v in self.gke.items()]
-        for table in ("training_machine", "training_gpu", "prediction_machine",
-                      "prediction_gpu"):
+        for table in VERTEX_TABLES:
             rows += [(f"vertex.{table}.{k}", v)
                      for k, v in getattr(self, f"vertex_{table}").items()]
         rows.append(("vertex.pipeline_run", self.vertex_pipeline_run))
@@ -358,6 +367,10 @@ def load_catalog_file(path: Path) -> PriceCatalog:
             vertex_pipeline_run=_price(vertex["pipeline_run"], "vertex.pipeline_run", sources),
             vertex_sustained_use=bool(vertex.get("sustained_use", False)),
             path=Path(path),
+            vertex_spot_training_machine=_table(vertex.get("spot_training_machine") or {},
+                                                "vertex.spot_training_machine", sources),
+            vertex_spot_training_gpu=_table(vertex.get("spot_training_gpu") or {},
+                                            "vertex.spot_training_gpu", sources),
         )
     except KeyError as err:
         raise CatalogError(f"{path}: missing key {err}") from None

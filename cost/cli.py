@@ -197,6 +197,29 @@ def machine(
                                 bills))
 
 
+@app.command()
+def gpus(
+    write: Annotated[Path | None, typer.Option(
+        "--write", help="Replace the block between the getting-gpus markers in this Markdown "
+        "file (README.md).", dir_okay=False)] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Ways to obtain GPUs side by side, priced from the catalog (README "Getting GPUs")."""
+    from cost.gpu_options import markdown, replace_block
+    from facts.cli import fail
+
+    text = markdown(_catalog(catalog))
+    if write is None:
+        typer.echo(text)
+        return
+    try:
+        updated = replace_block(write.read_text(), text)
+    except (OSError, ValueError) as err:
+        raise fail(f"{write}: {err}") from None
+    write.write_text(updated)
+    typer.echo(f"getting-gpus block written to {write}")
+
+
 @app.command("per-model")
 def per_model_cmd(
     model: Annotated[str, typer.Option("--model", help="Model key of cost/data/throughput.yaml "

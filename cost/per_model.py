@@ -395,7 +395,7 @@ def vertex_hourly(prices: PriceCatalog, kind: str, machine: str,
     return _hourly(vertex_lines(prices, kind, kind, machine, gpu, Decimal(1)))
 
 
-VERTEX_SPOT_REASON = "the price snapshot has no Vertex spot rates"
+VERTEX_SPOT_REASON = "the price snapshot has no Vertex spot prediction rates"
 
 
 def _price_or_reason(fn, *args) -> tuple[Decimal | None, list[str], str]:
@@ -416,15 +416,16 @@ def price_options(prices: PriceCatalog, machine: str, gpu: Gpu | None, serving_m
             ("GKE spot", lambda: gke_hourly(prices, machine, gpu, "spot"),
              lambda: gke_hourly(prices, serving_machine, None, "spot")),
             ("Vertex on-demand", lambda: vertex_hourly(prices, "training", machine, gpu),
-             lambda: vertex_hourly(prices, "prediction", serving_machine, None))):
+             lambda: vertex_hourly(prices, "prediction", serving_machine, None)),
+            ("Vertex spot", lambda: vertex_hourly(prices, "spot_training", machine, gpu),
+             None)):
         train, train_flags, train_why = _price_or_reason(train_fn)
-        serve, serve_flags, serve_why = _price_or_reason(serve_fn)
+        serve, serve_flags, serve_why = (_price_or_reason(serve_fn) if serve_fn
+                                         else (None, [], VERTEX_SPOT_REASON))
         row = OptionCost(option, train, serve, price_flags=sorted(set(train_flags + serve_flags)))
         row.notes += [f"training not priced: {train_why}"] if train_why else []
         row.notes += [f"serving not priced: {serve_why}"] if serve_why else []
         rows.append(row)
-    rows.append(OptionCost("Vertex spot", None, None,
-                           notes=[f"not priced: {VERTEX_SPOT_REASON}"]))
     return rows
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from cost.catalog import PriceCatalog, PriceNotFound
 from cost.models import vertex_lines
-from cost.money import ZERO
+from cost.money import ZERO, plain, usd
 from cost.pricing import Bill, PricingError, cluster_fee_lines, node_lines, relabelled
-from cost.scenario import ScenarioError
+from cost.scenario import Gpu, ScenarioError
 from cost.usage import PlanUsage
 from facts.node_pools import ZONE, pool_node_range, pool_zone_count
 from facts.preview import SECRET, UNKNOWN, Preview, PreviewResource
@@ -25,6 +25,7 @@ from facts.preview import SECRET, UNKNOWN, Preview, PreviewResource
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 VERTEX_ENDPOINT = "gcp:vertex/aiEndpoint:AiEndpoint"
+PERSISTENT_RESOURCE = "gcp:vertex/aiPersistentResource:AiPersistentResource"
 BUDGET = "gcp:billing/budget:Budget"
 
 FREE_TYPES: dict[str, str] = {
@@ -114,7 +115,8 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage,
     if not isinstance(accelerators, list):
         return PricedResource(r.type, r.name, "not priced", bill,
                               "accelerators unknown at preview")
-    pricing = "spot" if cfg.get("spot") or cfg.get("preemptible") else "on-demand"
+    pricing = ("spot" if cfg.get("spot") or cfg.get("preemptible")
+               else "flex-start" if cfg.get("flexStart") else "on-demand")
     gpus = [g for g in accelerators if _known(g.get("type"))]
     gpu_type = gpus[0]["type"] if gpus else None
     gpu_count = (1 if gpus[0].get("count") is None else gpus[0]["count"]) if gpus else 0
@@ -149,6 +151,7 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage,
         bill.lines += relabelled(node_lines(prices, machine, nodes=1, hours=extra,
                                             sustained_use=False, **common),
                                  suffix=" [usage, per node-hour]")
+    bill.notes += _sharing_notes(prices, gpus[0] if gpus else None, pricing, bill.lines)
     if high > low and not extra:
         bill.notes.append(f"scales {low}–{high} nodes over {zones} zone(s): node-hours above the "
                           f"minimum are usage-based (usage: node_pools.{pool_name}."
@@ -158,6 +161,66 @@ def _node_pool(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage,
                           f"scales {low}–{high} nodes over {zones} zone(s)")
     return PricedResource(r.type, r.name, "priced" if bill.lines else "usage-based", bill,
                           "" if bill.lines else "no always-on nodes and no usage given")
+
+
+def _sharing_notes(prices: PriceCatalog, gpu: dict[str, Any] | None, pricing: str,
+                   lines: list[Any]) -> list[str]:
+    """On a pool whose GPUs are shared, what one client's share of a GPU-hour costs, and of
+    the pool's GPU lines this month."""
+    sharing = gpu.get("gpuSharingConfig") if isinstance(gpu, dict) else None
+    if not isinstance(sharing, dict) or not _known(sharing.get("maxSharedClientsPerGpu")):
+        return []
+    clients = int(sharing["maxSharedClientsPerGpu"])
+    share = shared_gpu_hour(prices, str(gpu["type"]), pricing, clients)
+    if share is None:
+        return []
+    hourly, per_client = share
+    monthly = sum((line.monthly for line in lines if line.unit == "GPU-hours"), ZERO)
+    month = (f"; the pool's GPU-hours this month, {usd(monthly)} USD, are "
+             f"{usd(monthly / clients)} USD per client" if monthly else "")
+    return [f"GPUs shared ({sharing.get('gpuSharingStrategy')}) by up to {clients} clients: "
+            f"{plain(hourly)} USD per GPU-hour is {plain(round(per_client, 6))} USD per client "
+            f"GPU-hour when all {clients} are in use{month}"]
+
+
+def shared_gpu_hour(prices: PriceCatalog, gpu_type: str, pricing: str,
+                    clients: int) -> tuple[Decimal, Decimal] | None:
+    """(price of one GPU-hour, its share per client) for a GPU shared by `clients` containers;
+    None when the GPU has no price under `pricing`."""
+    try:
+        price = prices.gpu(gpu_type, pricing).usd
+    except PriceNotFound:
+        return None
+    return price, price / clients
+
+
+def _persistent_resource(r: PreviewResource, prices: PriceCatalog,
+                         usage: PlanUsage) -> PricedResource:
+    """Reserved Vertex AI training capacity: its replicas billed at custom-training rates all
+    month, whether jobs run or not (autoscaled pools: at their minimum, the rest is usage)."""
+    bill = Bill(r.name)
+    pools = r.inputs.get("resourcePools")
+    if not isinstance(pools, list):
+        return PricedResource(r.type, r.name, "not priced", bill, "resource pools unknown")
+    for i, pool in enumerate(pools):
+        spec = pool.get("machineSpec") or {}
+        machine = spec.get("machineType")
+        scaling = pool.get("autoscalingSpec") or {}
+        replicas = scaling.get("minReplicaCount", pool.get("replicaCount", 1))
+        if not _known(machine) or not _known(replicas):
+            return PricedResource(r.type, r.name, "not priced", bill,
+                                  f"resourcePools[{i}]: machine or replicas unknown at preview")
+        gpu = (Gpu(type=str(spec["acceleratorType"]), count=int(spec.get("acceleratorCount") or 1))
+               if _known(spec.get("acceleratorType")) and spec.get("acceleratorType") else None)
+        bill.lines += vertex_lines(prices, "Persistent resource, custom training", "training",
+                                   str(machine), gpu,
+                                   prices.hours_per_month * Decimal(str(replicas)))
+        if scaling.get("maxReplicaCount") not in (None, replicas):
+            bill.notes.append(f"resourcePools[{i}] scales up to {scaling['maxReplicaCount']} "
+                              f"replicas; replicas above {replicas} are billed as jobs use them")
+    bill.notes.append("billed while the resource exists at the custom-training rates, whether "
+                      "jobs run or not")
+    return PricedResource(r.type, r.name, "priced", bill)
 
 
 def pool_keys(r: PreviewResource) -> list[str]:
@@ -189,7 +252,8 @@ def _endpoint(r: PreviewResource, prices: PriceCatalog, usage: PlanUsage) -> Pri
     return PricedResource(r.type, r.name, "priced", bill)
 
 
-PRICERS = {CLUSTER: _cluster, NODE_POOL: _node_pool, VERTEX_ENDPOINT: _endpoint}
+PRICERS = {CLUSTER: _cluster, NODE_POOL: _node_pool, VERTEX_ENDPOINT: _endpoint,
+           PERSISTENT_RESOURCE: _persistent_resource}
 
 
 def price_resource(r: PreviewResource, prices: PriceCatalog,

@@ -34,6 +34,20 @@ def parse_gpu(spec: str | None) -> Gpu | None:
     return Gpu(type=name, count=n)
 
 
+def built_in_gpus(machine_type: str) -> Gpu | None:
+    """The GPUs a shape comes with (G2: its L4s), which a quote without --gpu still bills."""
+    from facts.hardware import UnknownMachineType, catalog
+
+    try:
+        machine = catalog().machine(machine_type)
+    except UnknownMachineType:
+        return None  # node_lines reports the unknown machine type
+    family = catalog().families[machine.family]
+    if not family.fixed_gpus:
+        return None
+    return Gpu(type=family.accelerators_attachable[0], count=family.fixed_gpus[machine.vcpus])
+
+
 def quote(prices: PriceCatalog, machine_type: str, gpu_spec: str | None, hours: str,
           pricing: str) -> dict[str, Bill]:
     """Bills for one GKE node and the same shape as Vertex training and prediction."""
@@ -45,7 +59,7 @@ def quote(prices: PriceCatalog, machine_type: str, gpu_spec: str | None, hours: 
         raise QuoteError(f"--hours: '{hours}' is not a number") from None
     if not h.is_finite() or not 0 <= h <= prices.hours_per_month:
         raise QuoteError(f"--hours: {hours} must be between 0 and {prices.hours_per_month}")
-    gpu = parse_gpu(gpu_spec)
+    gpu = parse_gpu(gpu_spec) or built_in_gpus(machine_type)
     try:
         gke = Bill(f"GKE node ({pricing})").extend(node_lines(
             prices, machine_type, nodes=1, hours=h, pricing=pricing,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -21,7 +22,7 @@ from typing import Any
 import yaml
 
 from cost.billing import Rate, Selection, load_rules
-from cost.catalog import CatalogError, load_catalog_file, snapshots
+from cost.catalog import VERTEX_TABLES, CatalogError, evaluate, load_catalog_file, snapshots
 
 # Snapshot key prefix -> the rate names its prices come from ({key} is the machine or GPU).
 _MACHINE_TABLES = {
@@ -92,6 +93,8 @@ def _refresh_entry(path: str, key: str, pricing: str | None, selection: Selectio
                    source: str) -> dict[str, Any] | None:
     """The new price for one snapshot entry, or None when the rates do not give it."""
     pricing_model = pricing or "on-demand"
+    if path.startswith("vertex.") and path in _MACHINE_TABLES and _family(key) != "n1":
+        return None  # the Vertex AI rules read N1 core and RAM SKUs only
     if path in _MACHINE_TABLES:
         core_name, ram_name = (n.format(family=_family(key)) for n in _MACHINE_TABLES[path])
         core = selection.rate(core_name, pricing_model)
@@ -116,8 +119,9 @@ def _entries(raw: dict[str, Any]) -> list[tuple[str, str, str | None, dict[str, 
             rows += [(table, key, p, v) for p, v in by_pricing.items()]
     rows += [("disks", k, None, v) for k, v in raw["disks"].items()]
     rows += [("gke", k, None, v) for k, v in raw["gke"].items()]
-    for table in ("training_machine", "training_gpu", "prediction_machine", "prediction_gpu"):
-        rows += [(f"vertex.{table}", k, None, v) for k, v in raw["vertex"][table].items()]
+    for table in VERTEX_TABLES:
+        rows += [(f"vertex.{table}", k, None, v)
+                 for k, v in (raw["vertex"].get(table) or {}).items()]
     rows.append(("vertex", "pipeline_run", None, raw["vertex"]["pipeline_run"]))
     for family, entry in (raw.get("sustained_use") or {}).items():
         rows.append(("sustained_use", family, None, entry))
@@ -158,6 +162,7 @@ def build_snapshot(selection: Selection, base_path: Path, day: date, origin: str
         target.clear()
         target.update(fresh)
         result.updated.append((_dotted(path, key, pricing), fresh["usd"], fresh["status"]))
+    _rederive(new, result, source)
     if not result.updated:
         raise RefreshError(f"no SKU gave any price for {raw['region']} on {stamp}; nothing "
                            f"written (all would be copies of snapshot {result.base})")
@@ -173,6 +178,46 @@ def build_snapshot(selection: Selection, base_path: Path, day: date, origin: str
     skus = sorted({(sku, desc) for sku, desc in _skus(selection)})
     result.text = render(new, base=result.base, skus=skus)
     return result
+
+
+def _rederive(new: dict[str, Any], result: Refreshed, source: str) -> None:
+    """Carried-over derived prices whose inputs were refreshed to other values, computed again
+    from the new inputs by their own formula (a G2 machine from a refreshed L4 price, say), so
+    the snapshot stays consistent. Such a price takes the refresh's source and date and names the
+    SKUs of the inputs that moved; one whose inputs kept their values stays carried as it was."""
+    fresh = {key: Decimal(usd) for key, usd, _ in result.updated}
+    still_carried = []
+    for key, entry in result.carried:
+        inputs = {k: Decimal(str(v)) for k, v in (entry.get("derived_from") or {}).items()}
+        moved = sorted(k for k in inputs if k in fresh and fresh[k] != inputs[k])
+        if entry.get("status") != "derived" or not moved:
+            still_carried.append((key, entry))
+            continue
+        values = inputs | {k: fresh[k] for k in moved}
+        skus = sorted({sku for k in moved
+                       for sku in _SKU_ID.findall(str(_find_dotted(new, k).get("note", "")))})
+        entry = {**entry, "derived_from": {k: _fmt(v) for k, v in values.items()},
+                 "usd": _fmt(evaluate(entry["formula"], values)), "as_of": result.date,
+                 "source": source,
+                 "note": f"{entry.get('note', '')}; computed again on {result.date} from "
+                         f"{', '.join(moved)} (SKUs {', '.join(skus) or 'none named'})"}
+        target = _find_dotted(new, key)
+        target.clear()
+        target.update(entry)
+        result.updated.append((key, entry["usd"], entry["status"]))
+    result.carried[:] = still_carried
+
+
+_SKU_ID = re.compile(r"\b[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}\b")
+"""A Cloud Billing Catalog SKU id, as refreshed prices name them in their notes."""
+
+
+def _find_dotted(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    """The entry of a raw snapshot at a dotted key such as ``compute.g2-standard-8.spot``."""
+    for path, name, pricing, entry in _entries(raw):
+        if _dotted(path, name, pricing) == key:
+            return entry
+    raise KeyError(key)
 
 
 def _skus(selection: Selection) -> list[tuple[str, str]]:
@@ -225,7 +270,9 @@ def render(raw: dict[str, Any], base: str, skus: list[tuple[str, str]]) -> str:
         lines.append(f"{table}:")
         lines += [f"  {k}: {_flow(v)}" for k, v in raw[table].items()]
     lines.append("vertex:")
-    for table in ("training_machine", "training_gpu", "prediction_machine", "prediction_gpu"):
+    for table in VERTEX_TABLES:
+        if table not in raw["vertex"]:
+            continue
         lines.append(f"  {table}:")
         lines += [f"    {k}: {_flow(v)}" for k, v in raw["vertex"][table].items()]
     lines.append(f"  pipeline_run: {_flow(raw['vertex']['pipeline_run'])}")

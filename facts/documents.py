@@ -107,7 +107,11 @@ def load_yaml(text: str, source: str) -> Any:
     Raises:
         DocumentError: `<source>: <line>: <problem>` on one line.
     """
-    loader = _StrictLoader(text)
+    try:
+        # The reader checks the characters while it is built: a control character fails here.
+        loader = _StrictLoader(text)
+    except yaml.YAMLError as err:
+        raise DocumentError(f"{source}: cannot read it as YAML: {_yaml_problem(err)}") from None
     try:
         return loader.get_single_data()
     except DocumentError as err:

@@ -11,6 +11,8 @@ NODE_SERVICE_ACCOUNT = "nodeServiceAccount"
 KUBEFLOW_VERSIONS = "kubeflowVersions"
 ENDPOINT_ID = "vertexEndpointId"
 TENSORBOARD = "vertexTensorboard"
+PERSISTENT_RESOURCE = "vertexPersistentResource"
+"""Exported only by stacks that declare one."""
 
 
 def bucket(role: str) -> str:
@@ -22,3 +24,11 @@ def bucket(role: str) -> str:
 def workload_service_account(workload: str) -> str:
     """Output name of a workload's service account email, e.g. ``trainingServiceAccount``."""
     return f"{workload}ServiceAccount"
+ALERT_EMAILS = "alertEmails"
+"""E-mail addresses the stack's monitoring alerts go to (Vertex AI Model Monitoring too)."""
+NOTIFICATION_CHANNELS = "notificationChannels"
+"""Resource names of the stack's Cloud Monitoring notification channels."""
+RETRAIN_ON_DRIFT = "retrainOnDrift"
+"""Whether the stack lets the monitoring pipeline launch retraining when it finds drift."""
+PREDICTIONS_DATASET = "predictionsDataset"
+"""BigQuery dataset (id) that Vertex AI batch predictions are loaded into."""

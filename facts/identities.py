@@ -40,7 +40,8 @@ WORKLOADS: dict[WorkloadName, Workload] = {
                       "pipeline-root": "roles/storage.objectAdmin",
                       "models": "roles/storage.objectAdmin",
                       "vertex-staging": "roles/storage.objectAdmin"},
-        vertex_roles=("roles/aiplatform.user",)),
+        # jobUser: the BigQuery load job of batch predictions (the dataset grants the writes).
+        vertex_roles=("roles/aiplatform.user", "roles/bigquery.jobUser")),
     "training": Workload(
         namespace="ml-training", ksas=("trainer",),
         description="Training jobs and tuning trials: read datasets, write checkpoints and models",

@@ -107,8 +107,8 @@ def schema_errors(chart: Path | str, message: str) -> list[str]:
 
     Helm reports each failed rule in its validator's terms (`at '/image/tag': 'not' failed`);
     these say which key a values file must change and how (`image.tag must not be `latest``).
-    A parent's summary ("validation failed") is dropped when its own fields are listed; the
-    phrases are sorted, because Helm's order varies from run to run."""
+    A parent's summary ("validation failed", "'allOf' failed") is dropped when its own fields
+    are listed; the phrases are sorted, because Helm's order varies from run to run."""
     try:
         schema = json.loads((Path(chart) / "values.schema.json").read_text())
     except (OSError, ValueError):
@@ -116,7 +116,7 @@ def schema_errors(chart: Path | str, message: str) -> list[str]:
     found = [m.groups() for m in map(_SCHEMA_ITEM.match, message.splitlines()) if m]
     phrases = []
     for pointer, rule in found:
-        if rule == "validation failed" and any(
+        if rule in ("validation failed", "'allOf' failed") and any(
                 p.startswith(pointer.rstrip("/") + "/") for p, _ in found):
             continue
         phrases.append(f"{_field(pointer)} {_rule_in_words(rule, _schema_node(schema, pointer))}")

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
+from facts.capacity import CapacityCatalog, capacity
 from facts.documents import MAX_DEPTH, too_deep
 from facts.documents import StrictModel as _Model
 from facts.hardware import AttachmentError, HardwareCatalog, UnknownMachineType, catalog
@@ -168,6 +169,17 @@ class Taint(_Model):
         return value
 
 
+class GpuSharingConfig(_Model):
+    """Several containers share each physical GPU of a pool (GKE GPU sharing)."""
+
+    strategy: Literal["time-sharing", "mps"] = "time-sharing"
+    """time-sharing: containers take turns on the whole GPU; mps: NVIDIA MPS runs them side by
+    side. Each container asks for one `nvidia.com/gpu` and gets a share."""
+    max_clients_per_gpu: int
+    """How many containers may share one GPU; the allowed range is in
+    `facts/data/capacity.yaml`. The cost module divides the GPU-hour by it."""
+
+
 class AcceleratorConfig(_Model):
     """GPUs attached to every node of a pool."""
 
@@ -175,6 +187,15 @@ class AcceleratorConfig(_Model):
     count: int = Field(default=1, ge=1)
     driver_version: Literal["DEFAULT", "LATEST"] = "DEFAULT"
     """GKE installs the NVIDIA driver itself; changing this recreates the pool's nodes."""
+    sharing: GpuSharingConfig | None = None
+    """Share each GPU among several containers (experiment and serving pools)."""
+
+
+Provisioning = Literal["standard", "flex-start", "queued"]
+"""How a pool obtains its nodes. standard: on demand (or spot) when the autoscaler asks;
+flex-start: Dynamic Workload Scheduler finds the GPUs when it can, for at most `max_run_hours`;
+queued: flex-start nodes that only a ProvisioningRequest obtains, all of a job's nodes at once
+(Kueue creates the request when it admits a job)."""
 
 
 MIN_BOOT_DISK_GB = 50
@@ -199,6 +220,10 @@ class NodePoolConfig(_Model):
     accelerator: AcceleratorConfig | None = None
     zones: tuple[str, ...] | None = None
     """Zones for this pool; defaults to the cluster's zones. GPU pools may need fewer."""
+    provisioning: Provisioning = "standard"
+    max_run_hours: int | None = Field(default=None, ge=1)
+    """Flex-start pools only: GKE removes a node after this many hours (at most the limit in
+    `facts/data/capacity.yaml`; GKE's default when unset). Jobs must finish or checkpoint."""
 
     @field_validator("name")
     @classmethod
@@ -211,6 +236,18 @@ class NodePoolConfig(_Model):
     @property
     def is_gpu(self) -> bool:
         return self.accelerator is not None
+
+    @property
+    def flex_start(self) -> bool:
+        return self.provisioning in ("flex-start", "queued")
+
+    @property
+    def queued(self) -> bool:
+        return self.provisioning == "queued"
+
+    @property
+    def shared(self) -> GpuSharingConfig | None:
+        return self.accelerator.sharing if self.accelerator else None
 
 
 Flavor = Literal["kubeflow", "vertex", "both"]
@@ -225,6 +262,37 @@ class KubeflowConfig(_Model):
     training_operator: bool = True
     katib: bool = True
     kserve: bool = True
+    kueue: bool = False
+    """Kueue, which admits training jobs into queued-provisioning pools through a
+    ProvisioningRequest; needed by any pool with `provisioning: queued`."""
+
+
+_RESOURCE_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class PersistentResourceConfig(_Model):
+    """Reserved Vertex AI training capacity: machines that stay up while the resource exists,
+    billed whether jobs run or not; custom and tuning jobs run on them with
+    `mlp vertex ... --persistent-resource <name>`."""
+
+    name: str
+    """The resource id: 1-63 lowercase letters, digits or hyphens, starting with a letter."""
+    machine_type: str
+    accelerator_type: str | None = None
+    """GKE name from the hardware catalog (e.g. nvidia-tesla-t4); Vertex gets its own name."""
+    accelerator_count: int = Field(default=0, ge=0)
+    replicas: int = Field(default=1, ge=1)
+    """Machines kept up all the time."""
+    max_replicas: int | None = Field(default=None, ge=1)
+    """With a maximum, Vertex AI scales between `replicas` and it as jobs need."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _RESOURCE_ID.match(value):
+            raise ValueError("must be 1-63 lowercase letters, digits or hyphens, starting with "
+                             "a letter and not ending with a hyphen")
+        return value
 
 
 class VertexConfig(_Model):
@@ -233,6 +301,55 @@ class VertexConfig(_Model):
     endpoint_display_name: str = Field(default="cifar10", min_length=1, max_length=128)
     tensorboard_display_name: str = Field(default="cifar10", min_length=1, max_length=128)
     """Vertex AI display names are 1-128 characters."""
+    persistent_resource: PersistentResourceConfig | None = None
+
+
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
+
+
+class NotificationChannel(_Model):
+    """Where alerts go: a Cloud Monitoring notification channel of type e-mail."""
+
+    type: Literal["email"] = "email"
+    address: str = Field(max_length=254)
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError("must be an e-mail address such as ml-oncall@example.com")
+        return value
+
+
+class ServingSlo(_Model):
+    """Service-level objectives of the CIFAR-10 predictor; the serving alerts fire beyond them."""
+
+    latency_p99_ms: float = Field(default=500.0, gt=0, le=60_000)
+    """99th percentile of request latency, over 5 minutes."""
+    error_rate: float = Field(default=0.01, gt=0, lt=1)
+    """Share of predict requests answered with a 5xx (Vertex AI: counted errors), over 5 min."""
+
+
+class MonitoringConfig(_Model):
+    """Dashboards, alert policies and the predictor's feature log (model monitoring).
+
+    With `enabled`, the stack declares its notification channels, a dashboard, log-based metrics
+    and alert policies (serving error rate and latency against `serving_slo`, GPUs idle for
+    `gpu_idle_hours`, drift, failed runs), and the predictor logs the monitored features of
+    sampled requests to `gs://<models bucket>/cifar10/monitoring/features`."""
+
+    enabled: bool = False
+    notification_channels: tuple[NotificationChannel, ...] = ()
+    serving_slo: ServingSlo = ServingSlo()
+    gpu_idle_hours: int = Field(default=6, ge=1, le=24)
+    """A GPU at 0 % utilisation this long alerts: a node that costs money and does nothing."""
+    feature_sample_rate: float | None = Field(default=None, gt=0, le=1)
+    """Share of requests whose features the predictor logs; None: the monitoring defaults
+    (`workloads/monitoring/defaults.yaml`)."""
+    retrain_on_drift: bool = False
+    """Whether the monitoring pipeline may launch the training pipeline when it finds drift
+    (exported as `retrainOnDrift`; `mlp monitor run --stack-outputs` follows it)."""
 
 
 _BILLING_ACCOUNT = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
@@ -334,6 +451,7 @@ class PlatformConfig(_Model):
     vertex: VertexConfig = VertexConfig()
     storage: StorageConfig = StorageConfig()
     budget: BudgetConfig | None = None
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @field_validator("project")
     @classmethod
@@ -418,6 +536,9 @@ def _check_hardware(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list
     if cfg.region not in hw.regions:
         return [Problem(REGION_KEY, cfg.region,
                         f"supported regions: {', '.join(sorted(hw.regions))}")]
+    problems += _check_monitoring(cfg, root)
+    if problems:
+        return problems
     if not cfg.has_cluster:
         return [Problem(f"{root}.{key}", list(value),
                         f"flavor '{cfg.flavor}' creates no GKE cluster; remove {key} or use "
@@ -454,11 +575,27 @@ def _check_hardware(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list
                                         f"a pool's zones must be cluster zones: "
                                         f"{', '.join(cfg.zones)}"))
         problems += _check_pool_hardware(cfg, pool, at, hw)
+        problems += _check_capacity(cfg, pool, at, hw, capacity())
 
     if not any(not p.is_gpu and not p.taints for p in cfg.node_pools):
         problems.append(Problem(f"{root}.node_pools", names,
                                 "add an untainted CPU pool so system pods have somewhere to run"))
     return problems
+
+
+def _check_monitoring(cfg: PlatformConfig, root: str) -> list[Problem]:
+    """Alert policies need somewhere to send alerts: a stack that monitors names a channel."""
+    m = cfg.monitoring
+    if m.enabled and not m.notification_channels:
+        return [Problem(f"{root}.monitoring.notification_channels", [],
+                        "alert policies need at least one notification channel; add one such "
+                        "as {type: email, address: ml-oncall@example.com}, or set "
+                        "monitoring.enabled: false")]
+    addresses = [c.address.lower() for c in m.notification_channels]
+    return [Problem(f"{root}.monitoring.notification_channels[{i}].address", c.address,
+                    "each address may appear once")
+            for i, c in enumerate(m.notification_channels)
+            if addresses.count(c.address.lower()) > 1][:1]
 
 
 def _check_network(net: NetworkConfig, root: str) -> list[Problem]:
@@ -554,6 +691,11 @@ def _check_workloads(cfg: PlatformConfig, root: str) -> list[Problem]:
                                 "the cifar10-predictor image is a CPU build "
                                 "(workloads/cifar10/docker/Dockerfile.predictor): serve it on "
                                 "CPU nodes, or use runtime tensorflow"))
+    for kind in ("training", "serving"):
+        release = getattr(cfg.workloads, kind)
+        pool = next((p for p in cfg.node_pools if p.name == release.gpu_pool), None)
+        if release.enabled and pool is not None:
+            problems += _check_pool_target(release, pool, f"{root}.workloads.{kind}", capacity())
     if serving.enabled and serving.min_replicas > serving.max_replicas:
         problems.append(Problem(f"{root}.workloads.serving.min_replicas", serving.min_replicas,
                                 f"must be at most max_replicas ({serving.max_replicas})"))
@@ -580,6 +722,98 @@ def _check_search_space(cfg: PlatformConfig, at: str) -> list[Problem]:
     except (SearchSpaceError, NotExpressible) as err:
         return [Problem(at, name, str(err))]
     return []
+
+
+def _check_capacity(cfg: PlatformConfig, pool: NodePoolConfig, at: str, hw: HardwareCatalog,
+                    cap: CapacityCatalog) -> list[Problem]:
+    """Flex-start, queued provisioning and GPU sharing as the capacity catalog allows them."""
+    problems: list[Problem] = []
+    acc = pool.accelerator
+    fs = cap.flex_start
+    if pool.flex_start:
+        try:
+            family = hw.machine(pool.machine_type).family
+        except UnknownMachineType:
+            family = None  # reported by the hardware check
+        if acc is None:
+            problems.append(Problem(f"{at}.provisioning", pool.provisioning,
+                                    f"flex-start provisions GPUs ({fs.described()}); this pool "
+                                    "has no accelerator"))
+        elif family is not None and not fs.supports(family, acc.type):
+            problems.append(Problem(f"{at}.provisioning", pool.provisioning,
+                                    f"flex-start provisions {fs.described()} "
+                                    f"(facts/data/capacity.yaml); not {acc.type} on "
+                                    f"{pool.machine_type}: use provisioning standard"))
+        if pool.spot:
+            problems.append(Problem(f"{at}.spot", True,
+                                    f"a {pool.provisioning} pool cannot also be spot: flex-start "
+                                    "and Spot are two provisioning models; choose one"))
+        if pool.min_nodes:
+            problems.append(Problem(f"{at}.min_nodes", pool.min_nodes,
+                                    f"a {pool.provisioning} pool scales from zero: set "
+                                    "min_nodes 0 (nodes come only when jobs ask for them)"))
+        if pool.max_run_hours is not None and pool.max_run_hours > fs.max_run_hours:
+            problems.append(Problem(f"{at}.max_run_hours", pool.max_run_hours,
+                                    f"flex-start nodes run at most {fs.max_run_hours} hours"))
+        if pool.queued and not cfg.kubeflow.kueue:
+            problems.append(Problem(f"{at}.provisioning", pool.provisioning,
+                                    "queued provisioning admits jobs only through Kueue's "
+                                    "ProvisioningRequest check: set kubeflow.kueue: true"))
+    elif pool.max_run_hours is not None:
+        problems.append(Problem(f"{at}.max_run_hours", pool.max_run_hours,
+                                "only flex-start pools have a maximum run duration; set "
+                                "provisioning flex-start or queued, or remove it"))
+    sharing = acc.sharing if acc else None
+    if acc is not None and sharing is not None:
+        share = cap.sharing
+        where = f"{at}.accelerator.sharing"
+        if not share.min_clients <= sharing.max_clients_per_gpu <= share.max_clients:
+            problems.append(Problem(f"{where}.max_clients_per_gpu", sharing.max_clients_per_gpu,
+                                    f"GKE shares a GPU among {share.min_clients} to "
+                                    f"{share.max_clients} containers"))
+        if acc.type not in share.accelerators:
+            problems.append(Problem(f"{at}.accelerator.type", acc.type,
+                                    f"GPU sharing takes {', '.join(share.accelerators)}"))
+    return problems
+
+
+def _check_pool_target(release: _Release, pool: NodePoolConfig, at: str,
+                       cap: CapacityCatalog) -> list[Problem]:
+    """A workload on a shared pool asks for one GPU per container, as GKE requires."""
+    if pool.shared is None:
+        return []
+    gpu = release.values.get("gpu") if isinstance(release.values, dict) else None
+    count = gpu.get("count") if isinstance(gpu, dict) else None
+    limit = cap.sharing.max_gpus_per_container
+    if isinstance(count, int) and not isinstance(count, bool) and count > limit:
+        return [Problem(f"{at}.values.gpu.count", count,
+                        f"pool {pool.name} shares its GPUs ({pool.shared.strategy}): a "
+                        f"container there gets at most {limit} nvidia.com/gpu; use a pool "
+                        "without sharing for multi-GPU runs")]
+    return []
+
+
+def _check_vertex(cfg: PlatformConfig, root: str, hw: HardwareCatalog) -> list[Problem]:
+    """A declared persistent resource: a vertex stack's, on a machine the catalog attaches."""
+    res = cfg.vertex.persistent_resource
+    if res is None:
+        return []
+    at = f"{root}.vertex.persistent_resource"
+    if not cfg.has_vertex:
+        return [Problem(at, res.name, f"flavor '{cfg.flavor}' has no Vertex AI; use flavor "
+                                      "vertex or both, or remove it")]
+    problems = []
+    try:
+        hw.check_attachment(res.machine_type, res.accelerator_type, res.accelerator_count)
+    except UnknownMachineType as err:
+        return [Problem(f"{at}.machine_type", res.machine_type, str(err))]
+    except AttachmentError as err:
+        field = {"accelerator": "accelerator_type"}.get(err.field, err.field)
+        problems.append(Problem(f"{at}.{field}", getattr(res, field), str(err)))
+    if res.max_replicas is not None and res.max_replicas < res.replicas:
+        problems.append(Problem(f"{at}.max_replicas", res.max_replicas,
+                                f"must be at least replicas ({res.replicas})"))
+    return problems
 
 
 def _check_pool_hardware(cfg: PlatformConfig, pool: NodePoolConfig, at: str,
@@ -648,7 +882,8 @@ def parse_platform(stack: str, config: Mapping[str, Any],
         cfg = PlatformConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(stack, _from_pydantic(err, root, data)) from None
-    problems = _check_hardware(cfg, root, hw or catalog())
+    problems = _check_hardware(cfg, root, hw or catalog()) + _check_vertex(cfg, root,
+                                                                           hw or catalog())
     if problems:
         raise ConfigError(stack, problems)
     return cfg

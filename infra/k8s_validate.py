@@ -90,6 +90,16 @@ def validate_object(obj: dict[str, Any]) -> list[str]:
         trial = experiment.spec.trialTemplate.trialSpec
         return validate_object(trial) if trial.get("kind") else [
             f"{where}.spec.trialTemplate.trialSpec: has no kind"]
+    if (api_version, kind) == ("monitoring.googleapis.com/v1", "PodMonitoring"):
+        from pydantic import ValidationError
+
+        from infra.podmonitoring import PodMonitoring
+
+        try:
+            PodMonitoring.model_validate(obj)
+        except ValidationError as err:
+            return [f"{where}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()]
+        return []
     import kubernetes_validate
 
     try:

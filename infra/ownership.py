@@ -41,6 +41,8 @@ import yaml
 from facts.cli import print_error
 from facts.stacks import REPO_ROOT
 from facts.versions import Pin, pins
+from infra.kueue import KUEUE_NAMESPACE
+from infra.kueue import chart_values as kueue_chart_values
 
 CATALOGUE_PATH = Path(__file__).parent / "data" / "ownership.yaml"
 REFRESH_COMMAND = "uv run python -m infra.ownership refresh --mirrors MIRRORS"
@@ -88,6 +90,11 @@ class ChartSource:
     path: str
     namespace: str
     values: dict[str, Any]
+    tag_prefix: str = ""
+    """What the repository's release tags put before the chart version (Kueue: ``v``)."""
+
+    def tag(self, version: str) -> str:
+        return self.tag_prefix + version
 
 
 CHART_SOURCES: dict[str, ChartSource] = {
@@ -100,6 +107,8 @@ CHART_SOURCES: dict[str, ChartSource] = {
     "kserve_runtime_configs": ChartSource(
         "kserve/kserve", "charts/kserve-runtime-configs", "kserve",
         {"kserve": {"servingruntime": {"enabled": True}}}),
+    "kueue": ChartSource("kubernetes-sigs/kueue", "charts/kueue", KUEUE_NAMESPACE,
+                         kueue_chart_values(), tag_prefix="v"),
 }
 """The values are those `infra.components.kubeflow` installs each chart with; the preview check
 refuses a chart whose values differ from the ones its catalogue entry was rendered with."""
@@ -679,7 +688,7 @@ def _helm_install(name: str, pin: Pin, mirrors: Path, tags: dict[str, str]
     from infra.charts import ChartError, render_templates
 
     source = CHART_SOURCES[pin.key]
-    tag = tags.get(pin.key, pin.version)
+    tag = tags.get(pin.key, source.tag(pin.version))
     tree = GitTree(mirror_dir(mirrors, source.repo), source.repo, tag)
     with tempfile.TemporaryDirectory() as tmp:
         chart_dir = tree.extract(source.path, Path(tmp))
@@ -728,11 +737,11 @@ def build_catalogue(mirrors: Path, tags: dict[str, str] | None = None) -> Catalo
             source = CHART_SOURCES[key]
             try:
                 built, tag = _helm_install(name, pin, mirrors, tags)
-                note = None if tag == pin.version else (
+                note = None if tag == source.tag(pin.version) else (
                     f"rendered from {source.repo} at {tag}: the mirror has no tag "
                     f"{pin.version}; regenerate once it does")
             except MissingTagError:
-                built, tag = [], tags.get(key, pin.version)
+                built, tag = [], tags.get(key, source.tag(pin.version))
                 note = (f"not rendered offline: the {source.repo} mirror has no tag {tag}; "
                         "no objects, no footprint until it is regenerated from one that has")
             raw[name] = (pin, built, {

@@ -23,6 +23,9 @@ DOCUMENTATION_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 """TEST-NET-1/2/3, reserved for documentation by RFC 5737
 (https://www.rfc-editor.org/rfc/rfc5737): no real client ever has such an address."""
+EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
+"""Second-level domains reserved for examples by RFC 2606
+(https://www.rfc-editor.org/rfc/rfc2606): no alert sent there reaches anyone."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ def find_placeholders(cfg: PlatformConfig) -> list[Placeholder]:
     if cfg.budget and cfg.budget.billing_account == PLACEHOLDER_BILLING_ACCOUNT:
         found.append(Placeholder("budget.billing_account", cfg.budget.billing_account,
                                  "set your billing account id"))
+    for i, channel in enumerate(cfg.monitoring.notification_channels):
+        if channel.address.lower().rsplit("@", 1)[-1] in EXAMPLE_DOMAINS:
+            found.append(Placeholder(f"monitoring.notification_channels[{i}].address",
+                                     channel.address,
+                                     "an RFC 2606 example domain; set your team's address"))
     if cfg.has_cluster:
         for i, net in enumerate(cfg.cluster.authorized_networks):
             cidr = ipaddress.ip_network(net.cidr, strict=False)

@@ -14,6 +14,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from facts import exports
+from facts.capacity import capacity
+from facts.hardware import catalog
 from infra import names
 from infra.components.apis import Apis, ApisArgs
 from infra.components.budget import Budget, BudgetArgs
@@ -22,11 +24,19 @@ from infra.components.cluster import Cluster, ClusterArgs, MaintenanceArgs
 from infra.components.identity import Identity, IdentityArgs
 from infra.components.kms import SecretsKey, SecretsKeyArgs
 from infra.components.kubeflow import Kubeflow, KubeflowArgs
+from infra.components.monitoring import Monitoring, MonitoringArgs
 from infra.components.network import Network, NetworkArgs
-from infra.components.node_pool import AcceleratorArgs, NodePool, NodePoolArgs
+from infra.components.node_pool import (
+    AcceleratorArgs,
+    FlexStartArgs,
+    NodePool,
+    NodePoolArgs,
+)
 from infra.components.storage import BUCKET_ROLES, Storage, StorageArgs
-from infra.components.vertex import VertexAi, VertexArgs
-from infra.config import PlatformConfig
+from infra.components.vertex import PersistentResourceArgs, VertexAi, VertexArgs
+from infra.components.vertex import endpoint_id as vertex_endpoint_id
+from infra.config import NodePoolConfig, PlatformConfig
+from infra.kueue import queue_specs
 
 COMMON_SERVICES = ("iam.googleapis.com", "artifactregistry.googleapis.com",
                    "storage.googleapis.com", "logging.googleapis.com",
@@ -37,7 +47,8 @@ GKE_SERVICES = ("compute.googleapis.com", "container.googleapis.com",
                 "binaryauthorization.googleapis.com")
 """The cluster enforces the project's Binary Authorization policy, which needs its API."""
 KMS_SERVICES = ("cloudkms.googleapis.com",)
-VERTEX_SERVICES = ("aiplatform.googleapis.com",)
+VERTEX_SERVICES = ("aiplatform.googleapis.com", "bigquery.googleapis.com")
+"""BigQuery holds the batch predictions (the predictions dataset)."""
 BUDGET_SERVICES = ("billingbudgets.googleapis.com",)
 
 NAME = names.PREFIX
@@ -92,10 +103,17 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         vertex = VertexAi(f"{NAME}-vertex", VertexArgs(
             project=cfg.project, region=cfg.region, stack=stack,
             endpoint_display_name=cfg.vertex.endpoint_display_name,
-            tensorboard_display_name=cfg.vertex.tensorboard_display_name, labels=labels),
+            tensorboard_display_name=cfg.vertex.tensorboard_display_name, labels=labels,
+            persistent_resource=_persistent_resource_args(cfg),
+            pipelines_account=identity.workload_sas["pipelines"].email),
             opts=after_apis)
         outputs |= {exports.ENDPOINT_ID: vertex.endpoint.name,
-                    exports.TENSORBOARD: vertex.tensorboard.id}
+                    exports.TENSORBOARD: vertex.tensorboard.id,
+                    exports.PREDICTIONS_DATASET: vertex.predictions.dataset_id}
+        if vertex.persistent_resource is not None:
+            outputs[exports.PERSISTENT_RESOURCE] = vertex.persistent_resource.name
+    if cfg.monitoring.enabled:
+        outputs |= _monitoring(cfg, stack, labels, storage, identity, after_apis)
     if cfg.budget:
         b = cfg.budget
         Budget(f"{NAME}-budget", BudgetArgs(
@@ -103,6 +121,58 @@ def build_platform(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
             amount_usd=b.amount_usd, thresholds=b.thresholds,
             quota_project=b.quota_project or cfg.project), opts=after_apis)
     return outputs
+
+
+def _monitoring(cfg: PlatformConfig, stack: str, labels: dict[str, str], storage: Storage,
+                identity: Identity, opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    """Channels, dashboard and alert policies (`monitoring.enabled`)."""
+    m = cfg.monitoring
+    monitoring = Monitoring(f"{NAME}-monitoring", MonitoringArgs(
+        project=cfg.project, stack=stack,
+        emails=tuple((c.address, c.display_name) for c in m.notification_channels),
+        labels=labels, cluster_name=names.cluster_name(stack) if cfg.has_cluster else None,
+        gpu=cfg.has_cluster and any(p.is_gpu for p in cfg.node_pools),
+        serving_gke=cfg.has_cluster and cfg.workloads.serving.enabled
+        and cfg.workloads.serving.runtime == "custom",
+        endpoint_id=vertex_endpoint_id(cfg.project, stack) if cfg.has_vertex else None,
+        latency_p99_ms=m.serving_slo.latency_p99_ms, error_rate=m.serving_slo.error_rate,
+        gpu_idle_hours=m.gpu_idle_hours, models_bucket=storage.buckets["models"].name,
+        serving_account=identity.workload_sas["serving"].email), opts=opts)
+    return {exports.ALERT_EMAILS: [c.address for c in m.notification_channels],
+            exports.NOTIFICATION_CHANNELS: [c.name for c in monitoring.channels],
+            exports.RETRAIN_ON_DRIFT: m.retrain_on_drift}
+
+
+def _persistent_resource_args(cfg: PlatformConfig) -> PersistentResourceArgs | None:
+    res = cfg.vertex.persistent_resource
+    if res is None:
+        return None
+    gpu = catalog().accelerators[res.accelerator_type].vertex_name if res.accelerator_type \
+        else None
+    return PersistentResourceArgs(res.name, res.machine_type, gpu, res.accelerator_count,
+                                  res.replicas, res.max_replicas)
+
+
+def _accelerator_args(pool: NodePoolConfig) -> AcceleratorArgs | None:
+    acc = pool.accelerator
+    if acc is None:
+        return None
+    sharing = acc.sharing
+    return AcceleratorArgs(
+        acc.type, acc.count, acc.driver_version,
+        sharing_strategy=capacity().sharing.strategies[sharing.strategy].api if sharing else None,
+        max_clients_per_gpu=sharing.max_clients_per_gpu if sharing else 1)
+
+
+def _flex_start_args(pool: NodePoolConfig) -> FlexStartArgs | None:
+    if not pool.flex_start:
+        return None
+    queued = capacity().queued
+    return FlexStartArgs(
+        queued=pool.queued,
+        max_run_seconds=pool.max_run_hours * 3600 if pool.max_run_hours else None,
+        reservation_affinity=queued.reservation_affinity,
+        location_policy=queued.location_policy)
 
 
 def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
@@ -129,14 +199,14 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
                                     c.maintenance_window.duration_hours,
                                     c.maintenance_window.days),
         node_service_account=identity.node_sa.email, labels=labels,
-        secrets_key=secrets_key.key.id if secrets_key else None),
+        secrets_key=secrets_key.key.id if secrets_key else None,
+        dcgm=any(p.is_gpu for p in cfg.node_pools)),
         # GKE checks at creation that its service agent may use the key.
         opts=pulumi.ResourceOptions(depends_on=[*apis.resources, network.nat,
                                                 *([secrets_key.grant] if secrets_key else [])]))
 
     pools = []
     for pool in cfg.node_pools:
-        acc = pool.accelerator
         pools.append(NodePool(f"{NAME}-{pool.name}", NodePoolArgs(
             pool_name=pool.name, project=cfg.project, cluster=cluster.name,
             location=cfg.location, node_locations=cfg.pool_zones(pool),
@@ -146,7 +216,8 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
             labels={**pool.labels, "node-pool": pool.name},
             resource_labels={**labels, "node-pool": pool.name},
             taints=tuple((t.key, t.value, t.effect) for t in pool.taints),
-            accelerator=AcceleratorArgs(acc.type, acc.count, acc.driver_version) if acc else None,
+            accelerator=_accelerator_args(pool),
+            flex_start=_flex_start_args(pool),
         )))
 
     outputs: dict[str, Any] = {
@@ -165,7 +236,8 @@ def _gke(cfg: PlatformConfig, stack: str, labels: dict[str, str], apis: Apis,
             kserve_runtimes=cfg.workloads.serving.enabled
             and cfg.workloads.serving.runtime == "tensorflow",
             workload_service_accounts={w: sa.email for w, sa in identity.workload_sas.items()},
-            pipeline_root=storage.buckets["pipeline-root"].name.apply(lambda b: f"gs://{b}/")),
+            pipeline_root=storage.buckets["pipeline-root"].name.apply(lambda b: f"gs://{b}/"),
+            kueue=kf.kueue, queues=tuple(queue_specs(cfg))),
             # Upstream controllers need nodes to run on before their installs count as ready.
             opts=pulumi.ResourceOptions(depends_on=pools))
         outputs[exports.KUBEFLOW_VERSIONS] = kubeflow.versions

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import yaml
 
+from facts.capacity import capacity as capacity_catalog
 from facts.hardware import catalog
 from facts.preview import Preview
 from infra.config import NodePoolConfig, PlatformConfig
@@ -93,7 +94,10 @@ def quotas(cfg: PlatformConfig) -> list[Finding]:
         gpus = _gpus_per_node(pool)
         if gpus:
             metric = t["gpu_metric"][_gpu_type(pool)]
-            need[("PREEMPTIBLE_" if pool.spot else "") + metric] += pool.max_nodes * gpus
+            # Spot and flex-start capacity both count against the preemptible GPU quota.
+            preemptible = pool.spot or (pool.flex_start and capacity_catalog().flex_start
+                                        .preemptible_quota)
+            need[("PREEMPTIBLE_" if preemptible else "") + metric] += pool.max_nodes * gpus
             gpus_all += pool.max_nodes * gpus
     findings = [Finding("quota", "warn", f"{metric} in {cfg.region}", f"≥ {value}",
                         _quota_check(cfg.project, cfg.region, metric),
@@ -239,9 +243,15 @@ def serving_workloads(cfg: PlatformConfig, preview: Preview) -> list[Workload]:
     cpu_pools = [p.name for p in cfg.node_pools if _gpus_per_node(p) == 0]
     pool = cfg.workloads.serving.gpu_pool or (cpu_pools[0] if cpu_pools else "")
     return [_workload(f"InferenceService {r.inputs['metadata']['name']}", pool,
-                      r.inputs["spec"]["predictor"]["containers"][0])
+                      _predictor_container(r.inputs["spec"]["predictor"]))
             for r in preview.resources
             if r.type == "kubernetes:serving.kserve.io/v1beta1:InferenceService"]
+
+
+def _predictor_container(predictor: dict[str, Any]) -> dict[str, Any]:
+    """The predictor's serving container: our image's, or a KServe runtime's `model` block,
+    which carries the resources the runtime's container gets."""
+    return predictor["containers"][0] if predictor.get("containers") else predictor["model"]
 
 
 def workloads(cfg: PlatformConfig, stack: str, preview: Preview) -> list[Workload]:

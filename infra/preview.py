@@ -109,6 +109,8 @@ def _computed(type_token: str, name: str, inputs: dict[str, Any], project: str) 
     elif type_token == "gcp:container/cluster:Cluster":
         fake |= {"endpoint": "203.0.113.10",
                  "masterAuth": {"clusterCaCertificate": "Q0EtQ0VSVElGSUNBVEU="}}
+    elif type_token == "gcp:monitoring/notificationChannel:NotificationChannel":
+        fake |= {"name": f"projects/{project}/notificationChannels/{name}-id"}
     return fake
 
 

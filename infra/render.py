@@ -18,6 +18,7 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
         "workloadIdentityConfig.workloadPool", "deletionProtection"),
     "gcp:container/nodePool:NodePool": (
         "name", "nodeConfig.machineType", "nodeConfig.guestAccelerators", "nodeConfig.spot",
+        "nodeConfig.flexStart", "nodeConfig.maxRunDuration", "queuedProvisioning.enabled",
         "autoscaling.totalMinNodeCount", "autoscaling.totalMaxNodeCount"),
     "gcp:storage/bucket:Bucket": ("name", "location", "versioning.enabled",
                                   "publicAccessPrevention"),
@@ -36,6 +37,17 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "gcp:vertex/aiEndpoint:AiEndpoint": ("name", "displayName", "region"),
     "gcp:vertex/aiTensorboard:AiTensorboard": ("displayName", "region"),
     "gcp:billing/budget:Budget": ("amount.specifiedAmount.units", "thresholdRules"),
+    "gcp:vertex/aiPersistentResource:AiPersistentResource": ("name", "location",
+                                                             "resourcePools"),
+    "kubernetes:kueue.x-k8s.io/v1beta2:ResourceFlavor": ("metadata.name", "spec.nodeLabels"),
+    "kubernetes:kueue.x-k8s.io/v1beta2:ProvisioningRequestConfig": (
+        "metadata.name", "spec.provisioningClassName", "spec.managedResources"),
+    "kubernetes:kueue.x-k8s.io/v1beta2:AdmissionCheck": (
+        "metadata.name", "spec.controllerName", "spec.parameters.name"),
+    "kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue": (
+        "metadata.name", "spec.resourceGroups", "spec.admissionChecksStrategy"),
+    "kubernetes:kueue.x-k8s.io/v1beta2:LocalQueue": (
+        "metadata.namespace", "metadata.name", "spec.clusterQueue"),
 }
 
 
@@ -53,9 +65,19 @@ def _show(value: Any) -> str:
     if value == UNKNOWN:
         return "(known after apply)"
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return "; ".join(", ".join(f"{k}={_show(v)}" for k, v in d.items()
-                                   if not isinstance(v, dict)) for d in value)
+        return "; ".join(", ".join(_pairs(d)) for d in value)
     return str(value)
+
+
+def _pairs(d: dict[str, Any], prefix: str = "") -> list[str]:
+    """``key=value`` for each scalar of a mapping, nested mappings as dotted keys."""
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += _pairs(v, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}={_show(v)}")
+    return out
 
 
 def _label(r: PreviewResource) -> str:

@@ -1,9 +1,9 @@
 """`mlp`: the command line of ml-platform.
 
 Each domain owns its sub-commands (`infra`: preview, stacks, preflight, chart; `cost`; `policy`;
-the workloads: train, serve, model, pipeline, vertex); this module only wires them and sets the
-root options. Heavy libraries (TensorFlow, kfp, the Pulumi SDK) are imported inside commands,
-never at start-up, so `mlp --help` stays fast.
+the workloads: train, serve, model, pipeline, vertex, monitor, predict); this module only wires
+them and sets the root options. Heavy libraries (TensorFlow, kfp, the Pulumi SDK) are imported
+inside commands, never at start-up, so `mlp --help` stays fast.
 """
 
 from __future__ import annotations
@@ -59,6 +59,14 @@ def _register_subcommands() -> None:
     from workloads.vertex.cli import app as vertex_app
 
     app.add_typer(vertex_app, name="vertex")
+
+    from workloads.monitoring.cli import app as monitor_app
+
+    app.add_typer(monitor_app, name="monitor")
+
+    from workloads.predict_cli import app as predict_app
+
+    app.add_typer(predict_app, name="predict")
 
 
 _register_subcommands()

@@ -13,6 +13,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
+from facts.capacity import capacity
 from facts.hardware import catalog
 from facts.node_pools import pool_node_range
 from facts.text import number
@@ -25,6 +26,7 @@ from policies.base import (
     is_map,
     items,
     make_rule,
+    shown,
     truthy,
 )
 from policies.pods import KSERVE_COMPONENTS, WORKLOAD_TYPES, kind_of
@@ -102,9 +104,32 @@ def _spot_training(props: Props, config: dict, _a: ResourceValidationArgs) -> It
         config["trainingLabelValue"]
     spot = truthy(dig(props, "nodeConfig", "spot")) or truthy(
         dig(props, "nodeConfig", "preemptible"))
-    if training and not spot:
+    flex_start = truthy(dig(props, "nodeConfig", "flexStart"))
+    if training and not spot and not flex_start:
         yield "training GPU pool runs on-demand; checkpointing jobs can use Spot VMs at a " \
-              "fraction of the price"
+              "fraction of the price, or flex-start capacity when they can wait for it"
+
+
+def _flex_start_run_limit(props: Props, config: dict, _a: ResourceValidationArgs
+                          ) -> Iterator[str]:
+    if not truthy(dig(props, "nodeConfig", "flexStart")):
+        return
+    limit = config["maxRunHours"]
+    duration = dig(props, "nodeConfig", "maxRunDuration")
+    if duration is None:
+        yield f"flex-start pool sets no nodeConfig.maxRunDuration: its nodes run up to GKE's " \
+              f"default of seven days; set at most {limit} hours"
+        return
+    text = str(duration)
+    seconds = number(text.removesuffix("s")) if text.endswith("s") else None
+    if seconds is None:
+        yield f"nodeConfig.maxRunDuration {shown(duration)} is not a duration in seconds " \
+              "such as '86400s'"
+    elif seconds > limit * 3600:
+        yield f"nodeConfig.maxRunDuration {text} is above maxRunHours {limit} " \
+              f"({limit * 3600}s)"
+    if not dig(props, "autoscaling"):
+        yield "flex-start pool has no autoscaling: it obtains nodes only by scaling up"
 
 
 def _labels(props: Props, config: dict, args: ResourceValidationArgs) -> Iterator[str]:
@@ -134,7 +159,10 @@ def plain_props(value: Any) -> Any:
     return value
 
 
-PRICED_TYPES = (CLUSTER, NODE_POOL, BUDGET)
+PERSISTENT_RESOURCE = "gcp:vertex/aiPersistentResource:AiPersistentResource"
+PRICED_TYPES = (CLUSTER, NODE_POOL, BUDGET, PERSISTENT_RESOURCE)
+"""What COST-10 prices: node pools at their maximum, the cluster fee, and reserved Vertex AI
+capacity (billed whether used or not)."""
 
 
 def _budget_at_max(resources: Sequence[PolicyResource],
@@ -273,8 +301,9 @@ POLICIES = [
         [NODE_POOL], _hardware),
     MlpResourcePolicy(_rule(
         "COST-04", "gpu-training-pools-spot", "GPU pools labelled for training run on Spot "
-        "VMs.", Severity.MEDIUM, "Set node_config.spot = True on training pools; jobs "
-        "checkpoint to GCS and resume after preemption.", enforcement=ADVISORY,
+        "VMs or flex-start capacity.", Severity.MEDIUM, "Set node_config.spot = True on "
+        "training pools (jobs checkpoint to GCS and resume after preemption), or flex-start "
+        "(provisioning: flex-start or queued) for jobs that can wait.", enforcement=ADVISORY,
         config={"trainingLabelKey": {"type": "string", "default": "workload",
                                      "description": "Node label that marks a pool's use."},
                 "trainingLabelValue": {"type": "string", "default": "training",
@@ -318,4 +347,13 @@ POLICIES = [
         config={"catalog": {"type": "string", "default": "",
                             "description": "Price snapshot date (cost/data/prices); empty for "
                                            "the newest."}}), _budget_at_max),
+    MlpResourcePolicy(_rule(
+        "COST-11", "flex-start-run-limit", "Flex-start node pools autoscale and bound how long "
+        "a node runs (maxRunDuration) within the stack's limit.", Severity.MEDIUM,
+        "Set max_run_hours on the pool (node_config.max_run_duration), at most maxRunHours; "
+        "jobs there finish or checkpoint within it.",
+        config={"maxRunHours": _int("Longest a flex-start node may run, in hours (GKE's own "
+                                    "limit is in facts/data/capacity.yaml).",
+                                    capacity().flex_start.max_run_hours)}),
+        [NODE_POOL], _flex_start_run_limit),
 ]

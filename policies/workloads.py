@@ -11,6 +11,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity
 
+from facts.capacity import GKE_NODEPOOL_LABEL, capacity
 from facts.images import ALLOWED_REGISTRIES
 from facts.text import number
 from policies.base import (
@@ -40,6 +41,9 @@ from policies.pods import (
 )
 
 SERVICE = "kubernetes:core/v1:Service"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+GKE_ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+OUR_ACCELERATOR_LABEL = "ml-platform/accelerator"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 # Tags that move to new images: pinning to them pins nothing.
 MOVING_TAGS = ("latest", "nightly", "main", "master", "stable", "edge")
@@ -282,6 +286,59 @@ def _disruption_budgets(resources: Sequence[PolicyResource], config: dict
                        " replicas without a PodDisruptionBudget selecting its pods", r.urn)
 
 
+def _shared_pools(resources: Sequence[PolicyResource]) -> list[tuple[str, str, str]]:
+    """(pool name, GPU type, sharing strategy) of every node pool whose GPUs are shared."""
+    pools = []
+    for r in resources:
+        if r.resource_type != NODE_POOL:
+            continue
+        for acc in items(dig(r.props, "nodeConfig", "guestAccelerators")):
+            strategy = dig(acc, "gpuSharingConfig", "gpuSharingStrategy")
+            if strategy:
+                pools.append((str(dig(r.props, "name") or r.name), str(dig(acc, "type")),
+                              str(strategy)))
+    return pools
+
+
+def _may_land_on(selector: Any, pool: tuple[str, str, str]) -> bool:
+    """Whether a pod with this node selector can be scheduled onto the shared pool."""
+    selector = selector if is_map(selector) else {}
+    if capacity().sharing.strategy_label in selector:
+        return True
+    name, gpu, _ = pool
+    if GKE_NODEPOOL_LABEL in selector and selector[GKE_NODEPOOL_LABEL] != name:
+        return False
+    return all(selector.get(label, gpu) == gpu
+               for label in (GKE_ACCELERATOR_LABEL, OUR_ACCELERATOR_LABEL))
+
+
+def _pod_gpus(pod: PodTemplate) -> float:
+    return max((number(gpu_quantity(c, "limits")) or number(gpu_quantity(c, "requests")) or 0
+                for c in pod.containers), default=0)
+
+
+def _shared_gpu_requests(resources: Sequence[PolicyResource], config: dict
+                         ) -> Iterator[tuple[str, str | None]]:
+    pools = _shared_pools(resources)
+    if not pools:
+        return
+    limit = config["maxGpusOnSharedPool"]
+    for r in resources:
+        if r.resource_type not in WORKLOAD_TYPES:
+            continue
+        for pod in extract(r.resource_type, r.props).templates:
+            gpus = _pod_gpus(pod)
+            if gpus <= limit:
+                continue
+            for pool in pools:
+                if _may_land_on(dig(pod.spec, "nodeSelector"), pool):
+                    kind = kind_of(r.resource_type, r.props)
+                    yield (f"{kind} {dig(r.props, 'metadata', 'name')}: {pod.path} asks for "
+                           f"{gpus:g} nvidia.com/gpu and may land on pool {pool[0]}, whose "
+                           f"{pool[1]} GPUs are shared ({pool[2]}); a container there gets at "
+                           f"most {limit} (GKE refuses the pod)", r.urn)
+
+
 POLICIES = [
     workload_policy(_rule(
         "WL-01", "workload-pod-templates-readable",
@@ -351,6 +408,16 @@ POLICIES = [
         "PodDisruptionBudget selecting their pods.", Severity.MEDIUM,
         "Add a policy/v1 PodDisruptionBudget (minAvailable: 1) in the same namespace whose "
         "selector matches the pod labels."), _disruption_budgets),
+    MlpStackPolicy(_rule(
+        "WL-14", "shared-gpu-single-device", "A workload that asks for more than one GPU per "
+        "container never lands on a node pool whose GPUs are shared (time-sharing or MPS).",
+        Severity.HIGH, "Select a pool without GPU sharing (nodeSelector "
+        "cloud.google.com/gke-nodepool), or ask for one nvidia.com/gpu on the shared pool.",
+        config={"maxGpusOnSharedPool": {
+            "type": "integer", "minimum": 1,
+            "default": capacity().sharing.max_gpus_per_container,
+            "description": "Most nvidia.com/gpu one container may ask for on a shared GPU "
+                           "node (GKE: 1)."}}), _shared_gpu_requests),
     MlpResourcePolicy(_rule(
         "WL-13", "no-loadbalancer-services", "No Service of type LoadBalancer on a public IP.",
         Severity.HIGH, "Use ClusterIP behind the ingress gateway, or annotate "

@@ -20,8 +20,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from facts.capacity import capacity
 from facts.identities import WORKLOADS
 from facts.images import PREDICTOR_IMAGE, TRAINER_IMAGE, trainer_tag
+from facts.monitoring import FEATURE_LOG_FOLDER
 from infra import names
 from infra.charts import chart_path
 from infra.components._opts import child_opts
@@ -32,12 +34,31 @@ from infra.config import NodePoolConfig, PlatformConfig, ServingRelease, Trainin
 RELEASE = "cifar10"
 
 
+def _pool(cfg: PlatformConfig, pool_name: str | None) -> NodePoolConfig | None:
+    return next((p for p in cfg.node_pools if p.name == pool_name), None)
+
+
 def _gpu(cfg: PlatformConfig, pool_name: str | None) -> dict[str, Any]:
-    pool: NodePoolConfig | None = next(
-        (p for p in cfg.node_pools if p.name == pool_name), None)
+    """The chart's `gpu` values for a pool: its GPU type and count, or on a shared pool one
+    shared GPU with the pool's sharing strategy and clients per GPU (GKE's node labels)."""
+    pool = _pool(cfg, pool_name)
     if pool is None or pool.accelerator is None:
         return {"type": "", "count": 0}
-    return {"type": pool.accelerator.type, "count": pool.accelerator.count}
+    sharing = pool.accelerator.sharing
+    if sharing is None:
+        return {"type": pool.accelerator.type, "count": pool.accelerator.count}
+    return {"type": pool.accelerator.type, "count": capacity().sharing.max_gpus_per_container,
+            "sharing": {"strategy": sharing.strategy,
+                        "maxClientsPerGpu": sharing.max_clients_per_gpu}}
+
+
+def _queue(cfg: PlatformConfig, pool_name: str | None) -> dict[str, Any]:
+    """The chart's `queue` values: a queued-provisioning pool's Kueue queue, else none."""
+    pool = _pool(cfg, pool_name)
+    if pool is None or not pool.queued:
+        return {"name": "", "maxRunDurationSeconds": 0}
+    return {"name": pool.name,
+            "maxRunDurationSeconds": pool.max_run_hours * 3600 if pool.max_run_hours else 0}
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +99,7 @@ def training_values(cfg: PlatformConfig, release: TrainingRelease,
                    "tensorboardDir": _concat(models, "/tensorboard/", RELEASE)},
         "replicas": {"chief": 1, "worker": release.workers},
         "gpu": gpu,
+        "queue": _queue(cfg, release.gpu_pool),
     }
     if release.search_space:
         values["katib"] = {"enabled": True, **katib_spec(load_space(release.search_space))}
@@ -110,6 +132,12 @@ def serving_values(cfg: PlatformConfig, release: ServingRelease,
         "maxReplicas": release.max_replicas,
         "gpu": _gpu(cfg, release.gpu_pool),
     }
+    if cfg.monitoring.enabled and release.runtime == "custom":
+        values["monitoring"] = {
+            "featureLog": pulumi.Output.concat("gs://", buckets["models"], "/",
+                                               FEATURE_LOG_FOLDER),
+            # None: the predictor's own default (workloads/monitoring/defaults.yaml).
+            "sampleRate": cfg.monitoring.feature_sample_rate, "podMonitoring": True}
     return _merge(values, release.values)
 
 

@@ -55,6 +55,9 @@ class ClusterArgs:
     labels: dict[str, str]
     secrets_key: pulumi.Input[str] | None = None
     """Cloud KMS key for application-layer Secrets encryption; None leaves it off."""
+    dcgm: bool = False
+    """Export GKE's managed DCGM metrics (GPU utilisation, memory) to managed Prometheus; for
+    clusters with GPU pools."""
 
 
 def _window(m: MaintenanceArgs) -> gcp.container.ClusterMaintenancePolicyArgs:
@@ -125,7 +128,7 @@ class Cluster(pulumi.ComponentResource):
             logging_config=gcp.container.ClusterLoggingConfigArgs(
                 enable_components=["SYSTEM_COMPONENTS", "WORKLOADS"]),
             monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
-                enable_components=["SYSTEM_COMPONENTS"],
+                enable_components=["SYSTEM_COMPONENTS", *(["DCGM"] if args.dcgm else [])],
                 managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(
                     enabled=True)),
             addons_config=gcp.container.ClusterAddonsConfigArgs(

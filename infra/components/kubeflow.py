@@ -35,6 +35,7 @@ from facts.identities import WORKLOADS, WorkloadName
 from facts.stacks import REPO_ROOT
 from facts.versions import KSERVE_DEPLOYMENT_MODE, Pin, pins
 from infra.components._opts import child_opts
+from infra.kueue import KUEUE_NAMESPACE, QueueSpec, chart_values, queue_objects
 
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 KUBEFLOW_NAMESPACE = "kubeflow"
@@ -59,6 +60,10 @@ class KubeflowArgs:
     """Google service-account emails the Kubernetes service accounts act as."""
     pipeline_root: pulumi.Input[str]
     """`gs://…/` where Pipelines stores every v2 artifact."""
+    kueue: bool = False
+    """Install Kueue (job queueing, the ProvisioningRequest admission check)."""
+    queues: tuple[QueueSpec, ...] = ()
+    """Queue chains of the stack's queued-provisioning pools (`infra.kueue`)."""
 
 
 class Kubeflow(pulumi.ComponentResource):
@@ -116,6 +121,9 @@ class Kubeflow(pulumi.ComponentResource):
                             KSERVE_NAMESPACE, {"kserve": {"servingruntime": {"enabled": True}}},
                             [crd, controller])
 
+        if args.kueue:
+            self._kueue(versions["kueue"])
+
         self.versions = {key: versions[_pin_key(key)].version for key in self.installs}
         self.register_outputs({
             "installed": self.versions,
@@ -132,6 +140,32 @@ class Kubeflow(pulumi.ComponentResource):
                                   else [])]}[workload]
         return [self.namespaces[WORKLOADS[workload].namespace],
                 *(self.installs[key] for key in installs)]
+
+    def _kueue(self, pin: Pin) -> None:
+        """Kueue, after the Training Operator whose TFJobs it admits, then each queued pool's
+        queue chain (flavor, provisioning config, admission check, cluster and local queues)."""
+        ns = self._namespace(KUEUE_NAMESPACE)
+        after = [self.installs[k] for k in ("training-operator",) if k in self.installs]
+        kueue = self._chart("kueue", pin, KUEUE_NAMESPACE, chart_values(), [ns, *after])
+        for spec in self._args.queues:
+            created: list[pulumi.Resource] = []
+            for obj in queue_objects(spec):
+                meta = obj["metadata"]
+                namespace = meta.get("namespace")
+                deps: list[pulumi.Resource] = [kueue, *created]
+                if namespace in self.namespaces:
+                    deps.append(self.namespaces[namespace])
+                elif namespace == KUBEFLOW_NAMESPACE and "pipelines-cluster-scoped" in \
+                        self.installs:
+                    deps.append(self.installs["pipelines-cluster-scoped"])
+                suffix = f"-{namespace}" if namespace else ""
+                created.append(k8s.apiextensions.CustomResource(
+                    f"{self._name}-kueue-{obj['kind'].lower()}-{spec.name}{suffix}",
+                    api_version=obj["apiVersion"], kind=obj["kind"],
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=meta["name"], namespace=namespace, labels=meta["labels"]),
+                    spec=obj["spec"],
+                    opts=self._child(deps)))
 
     def _child(self, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions.merge(

@@ -26,6 +26,22 @@ class AcceleratorArgs:
     count: int
     driver_version: str
     """DEFAULT or LATEST: GKE installs the driver; never INSTALLATION_DISABLED here."""
+    sharing_strategy: str | None = None
+    """The GKE API's gpu_sharing_strategy (TIME_SHARING, MPS), or None for whole GPUs."""
+    max_clients_per_gpu: int = 1
+
+
+@dataclass(frozen=True)
+class FlexStartArgs:
+    """Dynamic Workload Scheduler flex-start, with or without queued provisioning."""
+
+    queued: bool
+    """Nodes only through a ProvisioningRequest (Kueue's admission check creates it)."""
+    max_run_seconds: int | None
+    """GKE removes a node after this long; None keeps GKE's default (seven days)."""
+    reservation_affinity: str
+    """Flex-start capacity never comes from a reservation (NO_RESERVATION)."""
+    location_policy: str
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,7 @@ class NodePoolArgs:
     taints: tuple[tuple[str, str, str], ...] = ()
     """(key, value, effect) in the GKE API's spelling, e.g. NO_SCHEDULE."""
     accelerator: AcceleratorArgs | None = None
+    flex_start: FlexStartArgs | None = None
 
 
 def initial_nodes_per_zone(min_nodes: int, zones: int) -> int:
@@ -61,8 +78,11 @@ class NodePool(pulumi.ComponentResource):
 
     A GPU pool additionally gets its guest accelerators with GKE-managed driver installation, the
     ``nvidia.com/gpu=present:NoSchedule`` taint (so only pods that request GPUs land there) and an
-    accelerator label for node selectors. Spot pools use the ANY location policy so the
-    autoscaler takes whichever zone has capacity.
+    accelerator label for node selectors, and with sharing, GKE's time-sharing or MPS setting
+    (GKE then labels the nodes with the strategy and the clients per GPU). Spot and flex-start
+    pools use the ANY location policy so the autoscaler takes whichever zone has capacity;
+    flex-start pools get the Dynamic Workload Scheduler provisioning model, their maximum run
+    duration and, when queued, nodes only through a ProvisioningRequest.
     """
 
     pool: gcp.container.NodePool
@@ -74,6 +94,7 @@ class NodePool(pulumi.ComponentResource):
         taints = list(args.taints)
         labels = dict(args.labels)
         accelerators = None
+        flex = args.flex_start
         if acc is not None:
             if not any(key == GPU_TAINT_KEY for key, _, _ in taints):
                 taints.append((GPU_TAINT_KEY, "present", "NO_SCHEDULE"))
@@ -84,6 +105,11 @@ class NodePool(pulumi.ComponentResource):
                 gpu_driver_installation_config=gcp.container
                 .NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
                     gpu_driver_version=acc.driver_version),
+                gpu_sharing_config=gcp.container
+                .NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
+                    gpu_sharing_strategy=acc.sharing_strategy,
+                    max_shared_clients_per_gpu=acc.max_clients_per_gpu)
+                if acc.sharing_strategy else None,
             )]
         self.pool = gcp.container.NodePool(
             f"{name}-pool",
@@ -99,8 +125,11 @@ class NodePool(pulumi.ComponentResource):
             autoscaling=gcp.container.NodePoolAutoscalingArgs(
                 total_min_node_count=args.min_nodes,
                 total_max_node_count=args.max_nodes,
-                location_policy="ANY" if args.spot else "BALANCED",
+                location_policy=flex.location_policy if flex
+                else "ANY" if args.spot else "BALANCED",
             ),
+            queued_provisioning=gcp.container.NodePoolQueuedProvisioningArgs(enabled=True)
+            if flex and flex.queued else None,
             management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
             upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(
                 strategy="SURGE", max_surge=1, max_unavailable=0),
@@ -110,6 +139,11 @@ class NodePool(pulumi.ComponentResource):
                 disk_size_gb=args.disk_size_gb,
                 disk_type=args.disk_type,
                 spot=args.spot,
+                flex_start=True if flex else None,
+                max_run_duration=f"{flex.max_run_seconds}s"
+                if flex and flex.max_run_seconds else None,
+                reservation_affinity=gcp.container.NodePoolNodeConfigReservationAffinityArgs(
+                    consume_reservation_type=flex.reservation_affinity) if flex else None,
                 service_account=args.service_account,
                 oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
                 labels=labels,

@@ -1,4 +1,6 @@
-"""Vertex AI resources for the managed flavour: a TensorBoard and an Endpoint.
+"""Vertex AI resources for the managed flavour: a TensorBoard, an Endpoint, the BigQuery dataset
+batch predictions are loaded into and, when a stack declares one, a persistent resource
+(reserved training capacity).
 
 Jobs (custom training, hyperparameter tuning, pipelines), model upload and deployment to the
 endpoint are API calls made by the workloads, not declarable resources; this component creates
@@ -22,6 +24,19 @@ from infra.components._opts import child_opts
 
 
 @dataclass(frozen=True)
+class PersistentResourceArgs:
+    """Machines Vertex AI keeps for the stack's training jobs while the resource exists."""
+
+    name: str
+    machine_type: str
+    accelerator_type: str | None
+    """The Vertex AI accelerator name (NVIDIA_TESLA_T4), or None."""
+    accelerator_count: int
+    replicas: int
+    max_replicas: int | None
+
+
+@dataclass(frozen=True)
 class VertexArgs:
     project: str
     region: str
@@ -29,6 +44,14 @@ class VertexArgs:
     endpoint_display_name: str
     tensorboard_display_name: str
     labels: dict[str, str]
+    persistent_resource: PersistentResourceArgs | None = None
+    pipelines_account: pulumi.Input[str] | None = None
+    """Writes batch predictions into the predictions dataset (BigQuery load jobs)."""
+
+
+def predictions_dataset_id(stack: str) -> str:
+    """The BigQuery dataset batch predictions are loaded into: letters, digits, underscores."""
+    return f"mlp_{stack.replace('-', '_')}_predictions"
 
 
 def endpoint_id(project: str, stack: str) -> str:
@@ -46,6 +69,8 @@ class VertexAi(pulumi.ComponentResource):
 
     endpoint: gcp.vertex.AiEndpoint
     tensorboard: gcp.vertex.AiTensorboard
+    predictions: gcp.bigquery.Dataset
+    persistent_resource: gcp.vertex.AiPersistentResource | None
 
     def __init__(self, name: str, args: VertexArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -71,7 +96,67 @@ class VertexAi(pulumi.ComponentResource):
             labels=args.labels,
             opts=child,
         )
+        # Batch predictions land here, one table per run (`mlp predict batch --target vertex`).
+        self.predictions = gcp.bigquery.Dataset(
+            f"{name}-predictions",
+            project=args.project,
+            dataset_id=predictions_dataset_id(args.stack),
+            location=args.region,
+            friendly_name="CIFAR-10 batch predictions",
+            description="Batch prediction results: one table per run",
+            labels=args.labels,
+            opts=child,
+        )
+        if args.pipelines_account is not None:
+            gcp.bigquery.DatasetIamMember(
+                f"{name}-predictions-writer",
+                project=args.project,
+                dataset_id=self.predictions.dataset_id,
+                role="roles/bigquery.dataEditor",
+                member=pulumi.Output.from_input(args.pipelines_account).apply(
+                    lambda e: f"serviceAccount:{e}"),
+                opts=child,
+            )
+        self.persistent_resource = _persistent_resource(name, args, child)
         self.register_outputs({
             "endpoint": self.endpoint.name,
             "tensorboard": self.tensorboard.id,
+            "predictions": self.predictions.dataset_id,
+            **({"persistent_resource": self.persistent_resource.name}
+               if self.persistent_resource else {}),
         })
+
+
+def _persistent_resource(name: str, args: VertexArgs, opts: pulumi.ResourceOptions
+                         ) -> gcp.vertex.AiPersistentResource | None:
+    """Reserved training capacity: one resource pool of identical machines, billed while it
+    exists; with `max_replicas`, Vertex AI scales the pool between the two counts."""
+    res = args.persistent_resource
+    if res is None:
+        return None
+    v = gcp.vertex
+    return v.AiPersistentResource(
+        f"{name}-persistent-resource",
+        project=args.project,
+        location=args.region,
+        name=res.name,
+        display_name=res.name,
+        labels=args.labels,
+        resource_pools=[v.AiPersistentResourceResourcePoolArgs(
+            id=f"{res.name}-pool",
+            machine_spec=v.AiPersistentResourceResourcePoolMachineSpecArgs(
+                machine_type=res.machine_type,
+                accelerator_type=res.accelerator_type,
+                accelerator_count=res.accelerator_count or None),
+            replica_count=str(res.replicas),
+            autoscaling_spec=v.AiPersistentResourceResourcePoolAutoscalingSpecArgs(
+                min_replica_count=str(res.replicas), max_replica_count=str(res.max_replicas))
+            if res.max_replicas else None,
+        )],
+        # Jobs on the resource must name their own service account (`mlp vertex` submits as
+        # the stack's training account) instead of Vertex AI's custom-code service agent.
+        resource_runtime_spec=v.AiPersistentResourceResourceRuntimeSpecArgs(
+            service_account_spec=v.AiPersistentResourceResourceRuntimeSpecServiceAccountSpecArgs(
+                enable_custom_service_account=True)),
+        opts=opts,
+    )

@@ -54,6 +54,9 @@ def test_study_prices_and_cud_rates():
     new = load_catalog("2026-07-30")
     assert new.machine("n1-standard-32", "spot").usd == Decimal("0.53608")
     for machine, by in new.compute.items():
+        if "cud-1y" not in by:
+            assert machine.startswith("g2-"), machine  # G2 comes with L4s: no GPU CUD prices
+            continue
         on_demand = by["on-demand"].usd
         assert abs(by["cud-1y"].usd / on_demand - Decimal("0.63")) < Decimal("0.001"), machine
         assert abs(by["cud-3y"].usd / on_demand - Decimal("0.45")) < Decimal("0.001"), machine
@@ -61,10 +64,12 @@ def test_study_prices_and_cud_rates():
 
 def test_lookups_name_what_is_priced():
     prices = load_catalog()
-    with pytest.raises(PriceNotFound, match=r"n1-standard-96.*priced: n1-standard-16"):
+    with pytest.raises(PriceNotFound, match=r"n1-standard-96.*priced: .*n1-standard-16"):
         prices.machine("n1-standard-96")
     with pytest.raises(PriceNotFound, match=r"nvidia-l4.*G2"):
-        prices.gpu("nvidia-l4")
+        load_catalog("2024-02-01").gpu("nvidia-l4")
+    with pytest.raises(PriceNotFound, match="n1-standard-8' has no flex-start price"):
+        prices.machine("n1-standard-8", "flex-start")
     with pytest.raises(PriceNotFound, match="no cud-1y price"):
         prices.gpu("nvidia-tesla-v100", "cud-1y")
     with pytest.raises(PriceNotFound, match="snapshots: 2024-02-01, 2026-07-30"):
@@ -139,12 +144,14 @@ def test_a_status_must_be_earned(tmp_path, old, new, message):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("date", ["2024-02-01", "2026-07-30"])
-def test_regraded_snapshots(date):
+@pytest.mark.parametrize(("date", "derived"), [("2024-02-01", 8), ("2026-07-30", 61)])
+def test_regraded_snapshots(date, derived):
     prices = load_catalog(date)
     counts = prices.status_counts()
     assert sum(counts.values()) == len(prices.all_prices())
-    assert counts["verified"] == 6 and counts["derived"] == 8
+    # 2026-07-30 adds 53 derived prices: G2 machines (on-demand, spot, flex-start), the L4,
+    # Vertex training on G2 and L4, and Vertex training on Spot VMs.
+    assert counts["verified"] == 6 and counts["derived"] == derived
     for key, price in prices.all_prices():
         source = prices.sources[price.source]
         if price.status == "verified":
@@ -177,10 +184,15 @@ def test_a_second_region_is_priced_on_the_same_date():
     assert load_catalog("2026-07-30", "us-central1") == us
     # the same keys as the default region, less what no source gave for EMEA
     missing = {k for k, _ in us.all_prices()} - {k for k, _ in eu.all_prices()}
-    assert missing == {"gpus.nvidia-tesla-t4.cud-1y", "gpus.nvidia-tesla-t4.cud-3y",
-                       "vertex.prediction_machine.n1-standard-2"}
+    # G2 and the L4 (with their flex-start rates) and Vertex spot rates are priced in
+    # us-central1 only
+    g2_l4 = {k for k, _ in us.all_prices() if "g2-" in k or "nvidia-l4" in k
+             or k.startswith("vertex.spot_training_")}
+    assert missing - g2_l4 == {"gpus.nvidia-tesla-t4.cud-1y", "gpus.nvidia-tesla-t4.cud-3y",
+                               "vertex.prediction_machine.n1-standard-2"}
+    assert g2_l4 <= missing
     # N1 machines cost more there, the T4 the same (the sources' figures)
-    for machine in us.compute:
+    for machine in (m for m in us.compute if m.startswith("n1-")):
         assert eu.machine(machine).usd > us.machine(machine).usd
     assert eu.gpu("nvidia-tesla-t4").usd == us.gpu("nvidia-tesla-t4").usd
     # every GPU the region's zones offer on N1 is priced

@@ -197,6 +197,8 @@ def test_machine_prices_are_derived_from_hardware_shapes(skus, prices_dir):
     core, ram = sel.rate("n1-core", "on-demand"), sel.rate("n1-ram", "on-demand")
     for machine, by in new.compute.items():
         shape = hardware().machine(machine)
+        if shape.family != "n1":
+            continue  # no rule reads G2 core and RAM SKUs: carried over (next test)
         memory = Decimal(str(shape.memory_gb))
         assert by["on-demand"].usd == shape.vcpus * core.usd + memory * ram.usd
         assert by["on-demand"].status == "derived"
@@ -217,11 +219,24 @@ def test_carried_over_prices_keep_their_date_source_and_status(skus, prices_dir)
     built = build_snapshot(select_rates(skus, "us-central1", DAY), prices_dir / "2026-07-30.yaml",
                            DAY, "recorded")
     carried = dict(built.carried)
+    # The recordings have no G2 or L4 SKUs: every G2 and L4 price is carried over.
+    g2 = [f"g2-standard-{n}" for n in hardware().families["g2"].shapes["standard"][1]]
+    n1 = [f"n1-standard-{n}" for n in (4, 8, 16, 32)]
     assert set(carried) == {
         "gpus.nvidia-tesla-v100.spot", "gke.free_tier_credit_per_month", "vertex.pipeline_run",
         "sustained_use.n1", *(f"vertex.prediction_gpu.{g}" for g in
                               ("nvidia-tesla-t4", "nvidia-tesla-p4", "nvidia-tesla-p100",
-                               "nvidia-tesla-v100"))}
+                               "nvidia-tesla-v100")),
+        *(f"compute.{m}.{p}" for m in g2 for p in ("on-demand", "spot", "flex-start")),
+        *(f"vertex.training_machine.{m}" for m in g2),
+        *(f"gpus.nvidia-l4.{p}" for p in ("on-demand", "spot", "flex-start")),
+        "vertex.training_gpu.nvidia-l4",
+        # Vertex spot rates: derived from Compute Engine spot prices the recordings leave as
+        # they were, so carried unchanged
+        *(f"vertex.spot_training_machine.{m}" for m in (*n1, *g2)),
+        *(f"vertex.spot_training_gpu.{g}" for g in ("nvidia-tesla-t4", "nvidia-tesla-p4",
+                                                    "nvidia-tesla-p100", "nvidia-tesla-v100",
+                                                    "nvidia-l4"))}
     # the T4 commitments the snapshot had from a third party's quote are now read from the SKUs
     t4 = load_catalog_file(write_snapshot(built, prices_dir)).gpu("nvidia-tesla-t4", "cud-1y")
     assert t4.status == "verified" and "75EB-68C0-259C" in t4.note
@@ -230,7 +245,10 @@ def test_carried_over_prices_keep_their_date_source_and_status(skus, prices_dir)
     assert new.gke["free_tier_credit_per_month"] == old.gke["free_tier_credit_per_month"]
     assert new.gpu("nvidia-tesla-v100", "spot") == old.gpu("nvidia-tesla-v100", "spot")
     assert new.sources["skypilot-gcp"] == old.sources["skypilot-gcp"]
-    assert "gcp-calc-2026" not in new.sources  # nothing carried cites it any more
+    # Only the carried G2 and L4 prices still cite the third-party copy.
+    assert {k for k, v in carried.items() if v["source"] == "gcp-calc-2026"} == {
+        *(f"compute.{m}.{p}" for m in g2 for p in ("on-demand", "spot")),
+        "gpus.nvidia-l4.on-demand", "gpus.nvidia-l4.spot"}
 
 
 def test_a_snapshot_that_does_not_load_is_not_written(prices_dir):

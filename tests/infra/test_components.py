@@ -182,13 +182,21 @@ def test_workloads_get_bucket_roles_only_and_nodes_only_the_minimal_role():
     project_roles = {r.inputs["role"] for r in preview.of_type("gcp:projects/iAMMember:IAMMember")}
     assert project_roles == set(NODE_ROLES)
     role_of = {b.inputs["name"]: b.inputs["labels"]["data-role"] for b in preview.of_type(BUCKET)}
+    members = preview.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
     grants = {(r.inputs["member"].split(":")[1].split("@")[0], role_of[r.inputs["bucket"]],
                r.inputs["role"])
-              for r in preview.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
+              for r in members if "condition" not in r.inputs}
     assert ("mlp-dev-serving", "models", "roles/storage.objectViewer") in grants
     assert not any(who == "mlp-dev-serving" and role != "roles/storage.objectViewer"
                    for who, _, role in grants)
     assert not any("admin" in role.lower() and who == "mlp-dev-serving" for who, _, role in grants)
+    # The one conditional grant: the predictor may create objects under its feature log only.
+    (log_writer,) = [r for r in members if "condition" in r.inputs]
+    assert log_writer.inputs["member"].startswith("serviceAccount:mlp-dev-serving@")
+    assert log_writer.inputs["role"] == "roles/storage.objectCreator"
+    assert log_writer.inputs["condition"]["expression"] == (
+        f'resource.name.startsWith("projects/_/buckets/{log_writer.inputs["bucket"]}/objects/'
+        'cifar10/monitoring/features/")')
     # dev has no Vertex staging bucket, so grants on it are not declared.
     assert len(grants) == sum(len(set(w.bucket_roles) & set(role_of.values()))
                               for w in WORKLOADS.values())

@@ -169,6 +169,7 @@ def test_a_bare_key_and_its_namespaced_twin_are_duplicates(tmp_path):
     ("config:\n  x: !!binary aGVsbG8=\n", "tag tag:yaml.org,2002:binary is not allowed"),
     ("config:\n  1: x\n", "config key 1 must be a string"),
     ("config: {unclosed\n", "cannot read it as YAML: line 2, column 1:"),
+    ("config:\n  gcp:project: a\x01b\n", "unacceptable character #x0001"),
 ])
 def test_hostile_yaml_is_one_line_never_a_traceback(tmp_path, text, says):
     assert says in _preview_stderr(_stack_text(tmp_path, text))

@@ -28,8 +28,18 @@ def test_real_values_are_not_flagged(tmp_path, dev_config):
     platform["budget"]["billing_account"] = "01A2B3-C4D5E6-F7A8B9"
     platform["cluster"]["authorized_networks"] = [{"cidr": "34.120.0.0/24",
                                                    "display_name": "office"}]
+    platform["monitoring"]["notification_channels"] = [{"address": "ml-oncall@acme.io"}]
     cfg = read_stack_file(write_stack(tmp_path, "real", dev_config)).platform()
     assert find_placeholders(cfg) == []
+
+
+def test_an_example_domain_alert_address_is_a_placeholder(tmp_path, dev_config):
+    """RFC 2606 reserves example.com/.net/.org: alerts sent there reach nobody."""
+    dev_config["ml-platform:platform"]["monitoring"]["notification_channels"] = [
+        {"address": "ops@acme.io"}, {"address": "Team@Example.NET"}]
+    cfg = read_stack_file(write_stack(tmp_path, "mail", dev_config)).platform()
+    assert [(p.key, p.value) for p in find_placeholders(cfg) if "monitoring" in p.key] == [
+        ("monitoring.notification_channels[1].address", "Team@Example.NET")]
 
 
 def test_a_narrower_documentation_range_is_still_a_placeholder(tmp_path, dev_config):

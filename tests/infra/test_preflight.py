@@ -44,7 +44,8 @@ def test_spot_pools_need_the_preemptible_gpu_quota():
 def test_every_placeholder_is_a_todo_with_its_fix():
     todo = {f.what: f.fix for f in report("prod").findings if f.section == "placeholder"}
     assert set(todo) == {"gcp:project", "budget.billing_account",
-                         "cluster.authorized_networks[0].cidr"}
+                         "cluster.authorized_networks[0].cidr",
+                         "monitoring.notification_channels[0].address"}
     assert todo["gcp:project"] == "pulumi config set gcp:project <value>"
 
 

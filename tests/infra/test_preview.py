@@ -25,7 +25,8 @@ GKE_COUNTS = {
             "ml-platform:gke:NodePool": 2, "gcp:storage/bucket:Bucket": 3,
             "gcp:serviceaccount/account:Account": 4,
             "gcp:serviceaccount/iAMMember:IAMMember": 4,
-            "gcp:storage/bucketIAMMember:BucketIAMMember": 7,
+            # 7 bucket roles of the workloads, and the predictor's feature-log writer
+            "gcp:storage/bucketIAMMember:BucketIAMMember": 8,
             "gcp:artifactregistry/repository:Repository": 1,
             "gcp:compute/routerNat:RouterNat": 1},
     "prod": {"gcp:container/cluster:Cluster": 1, "gcp:container/nodePool:NodePool": 3,

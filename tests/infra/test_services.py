@@ -83,3 +83,11 @@ def test_stack_without_budget_or_kms_enables_neither(tmp_path, dev_config):
     assert missing_services(preview) == []
     enabled = {r.inputs["service"] for r in preview.of_type(SERVICE)}
     assert not enabled & {"billingbudgets.googleapis.com", "cloudkms.googleapis.com"}
+
+
+def test_the_capacity_example_enables_every_api_its_resources_need():
+    example = Path(__file__).parents[2] / "stacks" / "examples" / "Pulumi.capacity.yaml"
+    preview = run_preview(read_stack_file(example))
+    assert any(r.type == "gcp:vertex/aiPersistentResource:AiPersistentResource"
+               for r in preview.resources)
+    assert missing_services(preview) == []

@@ -84,6 +84,13 @@ def patch(obj: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 
 DELETE = object()
+# A time-shared T4 pool (4 clients per GPU) named gpu-t4-shared, and a flex-start L4 pool.
+SHARED_POOL = patch(patch(GOOD_POOL, "name", "gpu-t4-shared"),
+                    "nodeConfig.guestAccelerators.0.gpuSharingConfig",
+                    {"gpuSharingStrategy": "TIME_SHARING", "maxSharedClientsPerGpu": 4})
+WHOLE_POOL = patch(GOOD_POOL, "name", "gpu-t4")
+FLEX_POOL = patch(patch(patch(GOOD_POOL, "nodeConfig.spot", False), "nodeConfig.flexStart", True),
+                  "nodeConfig.maxRunDuration", "86400s")
 K8S = "kubernetes:"
 TFJOB, EXPERIMENT, ISVC = (f"{K8S}kubeflow.org/v1:TFJob", f"{K8S}kubeflow.org/v1beta1:Experiment",
                            f"{K8S}serving.kserve.io/v1beta1:InferenceService")
@@ -226,8 +233,12 @@ CASES: list[tuple[str, list, list, str]] = [
      [(POOL, patch(GOOD_POOL, "nodeConfig.machineType", "a3-highgpu-8g")),
       (POOL, patch(GOOD_POOL, "nodeConfig.guestAccelerators.0.type", "nvidia-h100-80gb"))],
      "outside allowed"),
-    ("gpu-training-pools-spot", [(POOL, GOOD_POOL)],
+    ("gpu-training-pools-spot", [(POOL, GOOD_POOL), (POOL, FLEX_POOL)],
      [(POOL, patch(GOOD_POOL, "nodeConfig.spot", False))], "on-demand"),
+    ("flex-start-run-limit", [(POOL, FLEX_POOL), (POOL, GOOD_POOL)],
+     [(POOL, patch(FLEX_POOL, "nodeConfig.maxRunDuration", DELETE)),
+      (POOL, patch(FLEX_POOL, "nodeConfig.maxRunDuration", "700000s")),
+      (POOL, patch(FLEX_POOL, "nodeConfig.maxRunDuration", "1d"))], "maxRunDuration"),
     ("required-cost-labels", [(BUCKET, GOOD_BUCKET), (POOL, GOOD_POOL)],
      [(BUCKET, patch(GOOD_BUCKET, "labels", {"team": "x"})),
       (POOL, patch(GOOD_POOL, "nodeConfig.resourceLabels.env", ""))], "lacks"),
@@ -247,7 +258,41 @@ CASES: list[tuple[str, list, list, str]] = [
      [(ISVC, patch(isvc(), "spec.predictor.maxReplicas", DELETE)),
       (ISVC, patch(isvc(), "spec.predictor.maxReplicas", 40))], "maxReplicas"),
 ]
+ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
+ENDPOINT = "gcp:vertex/aiEndpoint:AiEndpoint"
+CHANNELS = ["projects/p/notificationChannels/1"]
+SERVING_ALERT = {"combiner": "OR", "notificationChannels": CHANNELS, "conditions": [{
+    "displayName": "errors", "conditionPrometheusQueryLanguage": {
+        "query": 'sum(rate(cifar10_http_requests_total{code=~"5.."}[5m])) > 0.01'}}]}
+VERTEX_ALERT = {"combiner": "OR", "notificationChannels": CHANNELS, "conditions": [{
+    "displayName": "latency", "conditionThreshold": {
+        "filter": 'metric.type="aiplatform.googleapis.com/prediction/online/'
+                  'prediction_latencies"'}}]}
+DRIFT_ALERT = {"combiner": "OR", "notificationChannels": CHANNELS, "conditions": [{
+    "displayName": "drift", "conditionThreshold": {
+        "filter": 'metric.type="logging.googleapis.com/user/drift"'}}]}
+
+
+def _on(pool: str | None = None, gpus: int = 2,
+        labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """A TFJob asking for `gpus` T4s, pinned to `pool` when given, with extra node labels."""
+    spec = pod_spec(container(gpus=gpus), gpu_node=True)
+    if pool:
+        spec["nodeSelector"]["cloud.google.com/gke-nodepool"] = pool
+    spec["nodeSelector"] |= labels or {}
+    return tfjob(spec)
+
+
 STACK_CASES: list[tuple[str, list, list, str]] = [
+    ("shared-gpu-single-device",
+     [[(POOL, SHARED_POOL), (TFJOB, _on(gpus=1))],
+      [(POOL, SHARED_POOL), (POOL, WHOLE_POOL), (TFJOB, _on("gpu-t4"))],
+      [(POOL, WHOLE_POOL), (TFJOB, _on())]],
+     [[(POOL, SHARED_POOL), (TFJOB, _on())],
+      [(POOL, SHARED_POOL), (POOL, WHOLE_POOL), (TFJOB, _on("gpu-t4-shared"))],
+      [(POOL, SHARED_POOL), (TFJOB, _on(labels={"cloud.google.com/gke-gpu-sharing-strategy":
+                                                 "time-sharing"}))]],
+     "shared"),
     ("serving-disruption-budget",
      [[(DEPLOY, deployment()), ("kubernetes:policy/v1:PodDisruptionBudget", {
          "metadata": {"name": "web", "namespace": "ml-serving"},
@@ -273,6 +318,15 @@ STACK_CASES: list[tuple[str, list, list, str]] = [
       [("gcp:billing/budget:Budget", BUDGET),
        (POOL, patch(GOOD_POOL, "autoscaling.totalMaxNodeCount", 3))]],
      "maximum size costs"),
+    ("serving-alert",
+     [[(ISVC, isvc()), (ALERT, SERVING_ALERT)],
+      [(ENDPOINT, {"name": "123", "region": "us-central1"}), (ALERT, VERTEX_ALERT)],
+      [(BUCKET, GOOD_BUCKET)]],
+     [[(ISVC, isvc())],
+      [(ISVC, isvc()), (ALERT, patch(SERVING_ALERT, "notificationChannels", []))],
+      [(ISVC, isvc()), (ALERT, DRIFT_ALERT)],
+      [(ENDPOINT, {"name": "123", "region": "us-central1"}), (ALERT, DRIFT_ALERT)]],
+     "no alert policy on serving"),
 ]
 
 

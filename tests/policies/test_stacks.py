@@ -34,6 +34,16 @@ def test_shipped_stack_passes_mandatory_policies(stack: str) -> None:
     assert report.count("unknown") > 0
 
 
+def test_the_capacity_example_stack_passes_its_mandatory_policies() -> None:
+    from facts.stacks import REPO_ROOT
+
+    example = REPO_ROOT / "stacks" / "examples" / "Pulumi.capacity.yaml"
+    preview = run_preview(read_stack_file(example), mode="apply")
+    report = evaluate(preview, config_for_stack("capacity"))  # no config file: pack defaults
+    assert report.mandatory == [], report.mandatory
+    assert report.checks > 0
+
+
 @pytest.mark.parametrize(("policy", "resource"), [
     ("storage-bucket-private", "public-data"),
     ("no-public-iam-members", "public-read"),

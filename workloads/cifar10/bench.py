@@ -592,6 +592,53 @@ def bench_batch_settings(width: float, seconds: float, workdir: Path, sizes: Seq
                      for size, wait in settings]}
 
 
+def bench_feature_log(width: float, workdir: Path, seconds: float = 3.0, rounds: int = 3,
+                      concurrency: int = 4) -> dict[str, object]:
+    """The predictor with and without its feature log (every request logged), alternating
+    `rounds` times so both variants see the same machine; medians per variant, and the spread
+    of the rounds as the noise any difference is read against."""
+    _export(width, workdir)
+    runs: dict[str, list[dict[str, object]]] = {"without_feature_log": [],
+                                                 "with_feature_log": []}
+    logged = 0
+    for round_ in range(rounds):
+        for name in runs:
+            log = workdir / f"feature-log-{round_}"
+            extra = ["--feature-log", str(log), "--feature-sample-rate", "1"] \
+                if name == "with_feature_log" else []
+            port = _free_port()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "workloads.cifar10.serve", "--model-dir",
+                 str(workdir / "model"), "--host", "127.0.0.1", "--port", str(port), *extra],
+                cwd=REPO, env=_server_env(), stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            url = f"http://127.0.0.1:{port}/v1/models/cifar10:predict"
+            try:
+                _wait_ready(url, proc)
+                runs[name].append(_load(url, seconds, concurrency, 1))
+            finally:
+                proc.terminate()  # SIGTERM: the server drains and the log writes what it holds
+                proc.wait(timeout=60)
+            logged += sum(len(f.read_text().splitlines()) for f in log.rglob("*.jsonl"))
+    result: dict[str, object] = {
+        "model": f"vgg (num_layers 3, num_units 1024, width {width}), untrained weights",
+        "client": f"{concurrency} keep-alive clients, 1 image per V1 request, {seconds:g} s "
+                  f"per round after 3 warm-up requests each, {rounds} rounds alternating the "
+                  "two servers",
+        "records_logged": logged}
+    for name, rounds_of in runs.items():
+        result[name] = {key: statistics.median(float(r[key]) for r in rounds_of)
+                        for key in ("requests_per_s", "p50_ms", "p99_ms")}
+        result[name]["p50_ms_rounds"] = [r["p50_ms"] for r in rounds_of]
+    off, on = result["without_feature_log"], result["with_feature_log"]
+    noise = max(max(v["p50_ms_rounds"]) - min(v["p50_ms_rounds"]) for v in (off, on))
+    difference = on["p50_ms"] - off["p50_ms"]
+    result["p50_difference_ms"] = round(difference, 2)
+    result["p50_spread_between_rounds_ms"] = round(noise, 2)
+    result["difference_within_noise"] = abs(difference) <= noise
+    return result
+
+
 def _rss_mb(pid: int, field: str) -> float:
     """`VmRSS` (now) or `VmHWM` (peak since the last reset) of a process, in MiB."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -661,7 +708,8 @@ def bench_body_limit(width: float, workdir: Path) -> dict[str, object]:
     return result
 
 
-SECTIONS = ("training", "precision", "serving", "batch-settings", "body-limit")
+SECTIONS = ("training", "precision", "serving", "batch-settings", "body-limit",
+            "feature-log")
 """What `--only` can re-measure alone; each is a top-level key of the results file."""
 
 
@@ -692,12 +740,16 @@ def measure(section: str, workdir: Path, quick: bool) -> dict[str, object]:
         return bench_batch_settings(width=0.25, seconds=0.3 if quick else 3.0,
                                     workdir=workdir, sizes=(8,) if quick else (8, 16, 32, 64),
                                     waits=(0.0,) if quick else (0.0, 1.0, 2.0, 5.0))
+    if section == "feature-log":
+        return bench_feature_log(width=0.25, workdir=workdir, seconds=0.3 if quick else 3.0,
+                                 rounds=1 if quick else 3)
     return bench_body_limit(width=0.25, workdir=workdir)
 
 
 RESULT_KEYS = {"training": "training", "precision": "precision_accuracy",
                "serving": "serving", "batch-settings": "serving_batch_settings",
-               "body-limit": "predictor_memory_at_body_limit"}
+               "body-limit": "predictor_memory_at_body_limit",
+               "feature-log": "serving_feature_log"}
 """The results file's key of each section."""
 
 

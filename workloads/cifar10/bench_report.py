@@ -118,6 +118,26 @@ def memory_table(memory: dict[str, Any]) -> list[str]:
     return rows
 
 
+def feature_log_table(log: dict[str, Any]) -> list[str]:
+    """The predictor with and without its feature log, and whether the difference is noise."""
+    rows = [f"The feature log, every request logged (`serving_feature_log`; {log['client']}):",
+            "", "| predictor | requests/s | p50 (ms) | p99 (ms) | p50 of each round (ms) |",
+            "|---|---|---|---|---|"]
+    for key, label in (("without_feature_log", "without feature log"),
+                       ("with_feature_log", "with feature log")):
+        row = log[key]
+        rounds = ", ".join(f"{v:.2f}" for v in row["p50_ms_rounds"])
+        rows.append(f"| {label} | {row['requests_per_s']:.1f} | {row['p50_ms']:.2f} | "
+                    f"{row['p99_ms']:.2f} | {rounds} |")
+    verdict = ("the benchmark cannot tell the log's cost from its own noise"
+               if log["difference_within_noise"] else "the difference is larger than that noise")
+    rows += ["", f"The medians differ by {log['p50_difference_ms']:.2f} ms at p50, "
+                 f"{'less' if log['difference_within_noise'] else 'more'} than the "
+                 f"{log['p50_spread_between_rounds_ms']:.2f} ms between rounds of the same "
+                 f"server: {verdict}."]
+    return rows
+
+
 def gpu_lines(gpu: dict[str, Any]) -> list[str]:
     if not gpu:
         return ["No GPU run yet: `results-gpu.yaml` is written by `make bench-gpu` on a GPU, "
@@ -152,6 +172,8 @@ def render(results: dict[str, Any], gpu: dict[str, Any]) -> str:
                   ""]
     if "predictor_memory_at_body_limit" in results:
         parts += [*memory_table(results["predictor_memory_at_body_limit"]), ""]
+    if "serving_feature_log" in results:
+        parts += [*feature_log_table(results["serving_feature_log"]), ""]
     parts += gpu_lines(gpu)
     return "\n".join(parts) + "\n"
 

@@ -1,7 +1,8 @@
 """Where the predictor finds its model, checked without TensorFlow.
 
 `mlp serve` checks a local `--model-dir` here before importing the server (kserve takes seconds
-to import, TensorFlow more), so a wrong folder is one line at once.
+to import, TensorFlow more), so a wrong folder is one line at once. `resolve_model_dir` (local or
+`gs://`, through TensorFlow's gfile) is the one rule the predictor and batch prediction load by.
 """
 
 from __future__ import annotations
@@ -46,3 +47,20 @@ def local_model_problem(path: str) -> str | None:
         return None
     return (f"no SavedModel in {path}: expected saved_model.pb there or in a numbered version "
             f"folder such as {path.rstrip('/')}/1; {hint}")
+
+
+def resolve_model_dir(path: str) -> str:
+    """The SavedModel folder: `path` itself, or its highest numbered version subfolder."""
+    import tensorflow as tf
+
+    base = path.rstrip("/")
+    if tf.io.gfile.exists(f"{base}/saved_model.pb"):
+        return base
+    versions = sorted((int(name.strip("/")) for name in
+                       (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])
+                       if name.strip("/").isdigit()), reverse=True)
+    for version in versions:
+        if tf.io.gfile.exists(f"{base}/{version}/saved_model.pb"):
+            return f"{base}/{version}"
+    raise FileNotFoundError(f"no SavedModel in {path!r}: expected saved_model.pb there or in a "
+                            f"numbered version folder such as {base}/1")

@@ -42,18 +42,24 @@ from facts.cli import ArgumentParser, print_error
 from facts.verbosity import print_traceback_if_debug
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME
 from workloads.cifar10.batching import Batcher, BatchSettings, add_arguments, settings_from
+from workloads.cifar10.features import FEATURE_LOG_ENV, FEATURE_RATE_ENV, FeatureLog
 from workloads.cifar10.guards import (
     DEFAULT_DRAIN_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_REQUEST_TIMEOUT_S,
+    REQUEST_ID_HEADER,
     BodyTooLarge,
     Limits,
     Refused,
     log,
     log_refusal,
 )
-from workloads.cifar10.model_folder import default_model_dir, local_model_problem
+from workloads.cifar10.model_folder import (
+    default_model_dir,
+    local_model_problem,
+    resolve_model_dir,
+)
 
 DEFAULT_MAX_BATCH = 128
 V2_DTYPES = {"FP32": np.float32, "FP64": np.float64, "FP16": np.float16, "UINT8": np.uint8,
@@ -84,23 +90,6 @@ def default_max_body_bytes(max_batch: int) -> int:
     image = json.dumps(np.full(IMAGE_SHAPE, LONGEST_PIXEL).tolist())
     most_verbose = max_batch * (len(image) + len(", "))
     return math.ceil(most_verbose * BODY_HEADROOM) + BODY_ENVELOPE_BYTES
-
-
-def resolve_model_dir(path: str) -> str:
-    """The SavedModel folder: `path` itself, or its highest numbered version subfolder."""
-    import tensorflow as tf
-
-    base = path.rstrip("/")
-    if tf.io.gfile.exists(f"{base}/saved_model.pb"):
-        return base
-    versions = sorted((int(name.strip("/")) for name in
-                       (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])
-                       if name.strip("/").isdigit()), reverse=True)
-    for version in versions:
-        if tf.io.gfile.exists(f"{base}/{version}/saved_model.pb"):
-            return f"{base}/{version}"
-    raise FileNotFoundError(f"no SavedModel in {path!r}: expected saved_model.pb there or in a "
-                            f"numbered version folder such as {base}/1")
 
 
 def validate_images(array_like: Any, field: str, max_batch: int) -> np.ndarray:
@@ -278,6 +267,8 @@ class Cifar10Model(Model):
         self.model_dir = model_dir
         self.max_batch = max_batch
         self.classifier = None
+        self.feature_log: FeatureLog | None = None
+        """Where the monitored features of sampled requests go (`features.FeatureLog`)."""
         settings = batching or BatchSettings()
         self.batcher = Batcher(self._probabilities, settings) if settings.enabled else None
 
@@ -291,6 +282,11 @@ class Cifar10Model(Model):
     def _probabilities(self, images: np.ndarray) -> np.ndarray:
         return self.classifier(images).numpy()
 
+    def _observe(self, images: np.ndarray, probs: np.ndarray, headers: dict | None) -> None:
+        """Hand the batch to the feature log, which samples and writes it off this path."""
+        if self.feature_log is not None:
+            self.feature_log.observe(images, probs, (headers or {}).get(REQUEST_ID_HEADER))
+
     async def _infer(self, images: np.ndarray) -> np.ndarray:
         """Probabilities for `images`, batched with concurrent requests (see `batching`)."""
         if self.batcher is not None:
@@ -303,6 +299,7 @@ class Cifar10Model(Model):
         if isinstance(payload, InferRequest):
             images = self._v2_images(payload)
             probs = await self._infer(images)
+            self._observe(images, probs, headers)
             output = InferOutput("probabilities", list(probs.shape), "FP32")
             output.set_data_from_numpy(probs.astype(np.float32), binary_data=False)
             return InferResponse(payload.id or str(uuid.uuid4()), self.name, [output])
@@ -314,6 +311,7 @@ class Cifar10Model(Model):
                                '{"instances": [image, ...]}')
         images = validate_images(payload["instances"], "instances", self.max_batch)
         probs = await self._infer(images)
+        self._observe(images, probs, headers)
         body: dict[str, Any] = {"predictions": probs.tolist()}
         if payload.get("return_labels") is True:
             body["labels"] = [CLASS_NAMES[i] for i in probs.argmax(axis=1)]
@@ -356,6 +354,7 @@ class PredictorServer:
 
         from workloads.cifar10.fast_v1 import FastV1Predict
         from workloads.cifar10.guards import BodyLimit, guarded_protocol
+        from workloads.cifar10.http_metrics import RequestMetrics
 
         self.limits = limits or Limits(default_max_body_bytes(model.max_batch))
         self._socket = listener or bind(host, port)
@@ -368,7 +367,8 @@ class PredictorServer:
                                 workers=1, grace_period=math.ceil(self.limits.drain_timeout_s))
         config = self._rest.config
         config.host = self.host
-        config.app = BodyLimit(FastV1Predict(_kserve_app(), model), self.limits.max_body_bytes)
+        config.app = RequestMetrics(
+            BodyLimit(FastV1Predict(_kserve_app(), model), self.limits.max_body_bytes))
         config.http = guarded_protocol(self.limits)
         config.timeout_keep_alive = self.limits.idle_timeout_s
         self._thread: threading.Thread | None = None
@@ -524,8 +524,23 @@ def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.Ar
                         "images need as V1 JSON with the longest numbers, plus 25%%")
     for name, default, what in TIMEOUTS:
         p.add_argument(f"--{name}", type=float, default=default, metavar="SECONDS", help=what)
+    p.add_argument("--feature-log", default=os.environ.get(FEATURE_LOG_ENV) or None,
+                   metavar="FOLDER",
+                   help=f"write the monitored features of sampled requests under this folder "
+                        f"(local or gs://; ${FEATURE_LOG_ENV}); default: not logged")
+    p.add_argument("--feature-sample-rate", type=float,
+                   default=os.environ.get(FEATURE_RATE_ENV) or _default_sample_rate(),
+                   metavar="RATE",
+                   help=f"share of requests whose features are logged, (0, 1] "
+                        f"(${FEATURE_RATE_ENV}; default: workloads/monitoring/defaults.yaml)")
     add_arguments(p)
     return p
+
+
+def _default_sample_rate() -> float:
+    from workloads.monitoring.settings import load_settings
+
+    return load_settings().sample_rate
 
 
 def limits_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Limits:
@@ -553,6 +568,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     if args.max_batch < 1:
         parser.error(f"--max-batch {args.max_batch} is not allowed; use an integer ≥ 1")
     limits = limits_from(args, parser)
+    rate = args.feature_sample_rate
+    if not (math.isfinite(rate) and 0 < rate <= 1):
+        parser.error(f"--feature-sample-rate {rate} is not allowed; use a number in (0, 1]")
     batching = settings_from(args, parser)
     problem = local_model_problem(args.model_dir)
     if problem:
@@ -577,12 +595,25 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         print_traceback_if_debug()
         print_error(str(err))
         return 2
+    if args.feature_log:
+        model.feature_log = FeatureLog(args.feature_log, model_version(model.classifier.path),
+                                       sample_rate=rate)
     server = PredictorServer(model, limits=limits, listener=listener)
     print(f"serving {args.model_name} from {model.classifier.path} on {server.url} (body limit "
           f"{limits.max_body_bytes} bytes; batches of up to {batching.max_size} images, waiting "
           f"at most {batching.max_wait_ms:g} ms)", flush=True)
-    server.run()
+    try:
+        server.run()
+    finally:
+        if model.feature_log is not None:
+            model.feature_log.close()
     return 0
+
+
+def model_version(path: str) -> str:
+    """The served version: the numbered folder the SavedModel is in (`.../cifar10/3` → `3`),
+    else the folder's name."""
+    return path.rstrip("/").rsplit("/", 1)[-1] or "unknown"
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ from workloads.cifar10.supervise import (
 if TYPE_CHECKING:
     import keras
 
+    from workloads.cifar10.data import Holdout
     from workloads.cifar10.loop import EpochResult
 
 class OutputError(RuntimeError):
@@ -189,19 +190,24 @@ def preflight(cfg: TrainConfig, role: Role, shape: Mapping[str, object]) -> None
 
 
 def export_run(model: keras.Model, cfg: TrainConfig, metrics: Mapping[str, object],
-               target: str) -> None:
-    """Write the SavedModel and `metrics.json` to `target`; on failure remove what was written
-    (no partial `variables_temp`) and raise `OutputError`. The backup is still there, so the
-    same `--run-id` exports again without training."""
+               target: str, reference: str | None = None) -> None:
+    """Write the SavedModel, `metrics.json` and the reference features (JSONL text, see
+    `features.REFERENCE_FILE`) to `target`; on failure remove what was written (no partial
+    `variables_temp`) and raise `OutputError`. The backup is still there, so the same
+    `--run-id` exports again without training."""
     import tensorflow as tf
 
     from workloads.cifar10.export import export_saved_model, float32_copy
+    from workloads.cifar10.features import REFERENCE_FILE
     from workloads.cifar10.model import build_model
 
     served = float32_copy(model, lambda: build_model(cfg.model, cfg.num_layers, cfg.num_units,
                                                      cfg.width))
     try:
         export_saved_model(served, target)
+        if reference is not None:
+            with tf.io.gfile.GFile(join(target, REFERENCE_FILE), "w") as f:
+                f.write(reference)
         with tf.io.gfile.GFile(join(target, "metrics.json"), "w") as f:
             f.write(json.dumps(metrics, indent=2) + "\n")
     except (tf.errors.OpError, OSError) as err:
@@ -224,6 +230,21 @@ def evaluation(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, objec
         per_class[name] = float(confusion[index, index] / total) if total else None
     return {"accuracy": float((predicted == labels).mean()), "examples": len(labels),
             "per_class_accuracy": per_class, "confusion_matrix": confusion.tolist()}
+
+
+def reference_features(model: keras.Model, splits: Holdout, batch_size: int) -> str:
+    """The monitored features (`workloads.cifar10.features`) of the validation set and of the
+    first `REFERENCE_TRAIN_MAX` training images, as JSONL: what serving is compared with."""
+    from workloads.cifar10 import data
+    from workloads.cifar10.features import REFERENCE_TRAIN_MAX, reference_lines
+
+    def batches():
+        for split, ds in (("train", splits.train.take(REFERENCE_TRAIN_MAX)),
+                          ("validation", splits.validation)):
+            for images, _labels in data.eval_pipeline(ds, batch_size):
+                yield split, images.numpy(), model(images, training=False).numpy()
+
+    return reference_lines(batches())
 
 
 def _git_commit() -> str | None:
@@ -334,9 +355,10 @@ def train(cfg: TrainConfig, environ: Mapping[str, str] | None = None) -> dict[st
         "run_id": cfg.run_id,
         "export_dir": cfg.export_dir,
     }
+    reference = reference_features(model, splits, cfg.batch_size) if role.is_chief else None
     # Saving may run collectives, so every worker saves; only the chief keeps its copy.
     target = cfg.export_dir if role.is_chief else tempfile.mkdtemp(prefix="cifar10-export-")
-    export_run(model, cfg, metrics, target)
+    export_run(model, cfg, metrics, target, reference)
     if role.is_chief:
         print(f"Test-accuracy={metrics['accuracy']:.6f}", flush=True)
         print(f"exported SavedModel and metrics.json to {target}", flush=True)

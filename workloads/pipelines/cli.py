@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,6 +27,23 @@ TagOpt = Annotated[str | None, typer.Option(
     "--tag", help="tag of the pushed trainer/predictor images (default: defaults.yaml)")]
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-p", help="pipeline parameter NAME=VALUE (repeatable), e.g. -p epochs=50")]
+TrainingValuesOpt = Annotated[Path | None, typer.Option(
+    "--training-values", help="kubeflow: train on the pool a stack's training profile names: "
+    "the file `mlp chart values cifar10-training STACK --out FILE` writes (a shared pool: one "
+    "shared GPU; a queued pool: admitted by Kueue)", dir_okay=False)]
+
+
+def _pool(training_values: Path | None):
+    """The training step's `PoolTarget` from `--training-values`, or None without it."""
+    if training_values is None:
+        return None
+    from workloads.pipelines.settings import SettingsError
+    from workloads.pipelines.targets import load_pool_target
+
+    try:
+        return load_pool_target(training_values)
+    except SettingsError as err:
+        raise _fail(str(err)) from None
 
 
 def _fail(message: str) -> typer.Exit:
@@ -43,14 +60,16 @@ def compile_cmd(
         "--out", help="IR YAML to write (default: build/cifar10-pipeline-<target>.yaml)")] = None,
     registry: RegistryOpt = None,
     tag: TagOpt = None,
+    training_values: TrainingValuesOpt = None,
 ) -> None:
     """Compile the pipeline for one target to kfp IR YAML."""
     from workloads.pipelines.pipeline import compile_pipeline
     from workloads.pipelines.settings import SettingsError
 
+    pool = _pool(training_values)
     path = out or Path("build") / f"cifar10-pipeline-{target}.yaml"
     try:
-        compile_pipeline(target, path, registry, tag)  # type: ignore[arg-type]
+        compile_pipeline(target, path, registry, tag, pool=pool)  # type: ignore[arg-type]
     except SettingsError as err:
         raise _fail(str(err)) from None
     typer.echo(f"compiled {target} pipeline to {path}")
@@ -78,6 +97,7 @@ def run_cmd(
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help="create a recurring run instead (cron; kubeflow: 6 fields with "
                            "seconds, vertex: 5 fields)")] = None,
+    training_values: TrainingValuesOpt = None,
 ) -> None:
     """Run the pipeline: --local here, or --target kubeflow|vertex to submit (or schedule) it."""
     from workloads.pipelines.settings import SettingsError, check_parameters
@@ -85,6 +105,10 @@ def run_cmd(
 
     if local == (target is not None):
         raise _fail("give exactly one of --local or --target kubeflow|vertex")
+    pool = _pool(training_values)
+    if pool is not None and target != "kubeflow":
+        raise _fail("--training-values place the training step on a node pool of a cluster: "
+                    "use --target kubeflow")
     try:
         arguments = parse_arguments(param or [])
         # Before anything is built, submitted or trained: a bad value costs nothing.
@@ -94,7 +118,7 @@ def run_cmd(
                 raise SubmitError("--schedule needs --target kubeflow|vertex, not --local")
             _run_local(out, arguments)
         elif target == "kubeflow":
-            _run_kubeflow(arguments, host, registry, tag, schedule)
+            _run_kubeflow(arguments, host, registry, tag, schedule, pool)
         else:
             if stack_outputs is None:
                 raise SubmitError("--target vertex needs --stack-outputs FILE (pulumi stack "
@@ -154,15 +178,15 @@ def _watch_tasks(out: Path) -> Iterator[None]:
             watcher.join()
 
 
-def _compiled(target: str, registry: str | None, tag: str | None) -> Path:
+def _compiled(target: str, registry: str | None, tag: str | None, pool: Any = None) -> Path:
     from workloads.pipelines.pipeline import compile_pipeline
 
     out = Path(tempfile.mkdtemp(prefix="cifar10-pipeline-")) / f"cifar10-pipeline-{target}.yaml"
-    return compile_pipeline(target, out, registry, tag)  # type: ignore[arg-type]
+    return compile_pipeline(target, out, registry, tag, pool=pool)  # type: ignore[arg-type]
 
 
 def _run_kubeflow(arguments: dict[str, str], host: str | None, registry: str | None,
-                  tag: str | None, schedule: str | None) -> None:
+                  tag: str | None, schedule: str | None, pool: Any = None) -> None:
     import kfp
 
     from workloads.pipelines.pipeline import build_pipeline
@@ -179,9 +203,9 @@ def _run_kubeflow(arguments: dict[str, str], host: str | None, registry: str | N
     if schedule:
         check_cron(schedule, fields=6)
     url = host or DEFAULT_KFP_HOST
-    args = cast_arguments(build_pipeline("kubeflow", registry, tag), arguments)
+    args = cast_arguments(build_pipeline("kubeflow", registry, tag, pool=pool), arguments)
     check_kfp_host(url)
-    package = _compiled("kubeflow", registry, tag)
+    package = _compiled("kubeflow", registry, tag, pool)
     try:
         client = kfp.Client(host=url)
         if schedule:

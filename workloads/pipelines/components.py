@@ -88,9 +88,10 @@ def deploy_kserve(model: Input[Model], name: str, namespace: str, image: str,
 
 def deploy_vertex(model: Input[Model], project: str, region: str, endpoint_id: str,
                   image: str, display_name: str, machine_type: str, traffic_percent: int,
-                  service_account: str) -> str:
+                  service_account: str, feature_log: str) -> str:
     """Upload the model to Vertex AI and deploy it to the endpoint with a traffic split; the
-    deployed model runs as `service_account` (the stack's serving account)."""
+    deployed model runs as `service_account` (the stack's serving account) and, with
+    `feature_log`, logs the monitored features of sampled requests there."""
     import json
 
     from google.cloud import aiplatform
@@ -98,7 +99,15 @@ def deploy_vertex(model: Input[Model], project: str, region: str, endpoint_id: s
     from workloads.pipelines.deploy import deploy_to_vertex, vertex_upload_args
     from workloads.pipelines.steps import MODEL_VERSION
 
-    upload = vertex_upload_args(display_name, f"{model.uri.rstrip('/')}/{MODEL_VERSION}", image)
+    environment = {}
+    if feature_log:
+        from workloads.cifar10.features import FEATURE_LOG_ENV, FEATURE_RATE_ENV
+        from workloads.monitoring.settings import load_settings
+
+        environment = {FEATURE_LOG_ENV: feature_log,
+                       FEATURE_RATE_ENV: str(load_settings().sample_rate)}
+    upload = vertex_upload_args(display_name, f"{model.uri.rstrip('/')}/{MODEL_VERSION}", image,
+                                environment=environment)
     result = deploy_to_vertex(aiplatform, project=project, region=region,
                               endpoint_id=endpoint_id, upload=upload,
                               machine_type=machine_type, traffic_percent=traffic_percent,

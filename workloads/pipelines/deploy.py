@@ -103,11 +103,12 @@ def apply_inference_service(api: CustomObjects, manifest: dict[str, Any]) -> str
 
 
 def vertex_upload_args(display_name: str, artifact_uri: str, image: str,
-                       labels: dict[str, str] | None = None) -> dict[str, Any]:
+                       labels: dict[str, str] | None = None,
+                       environment: dict[str, str] | None = None) -> dict[str, Any]:
     """Keyword arguments of `aiplatform.Model.upload` for the custom predictor container.
 
     Vertex AI copies `artifact_uri` and passes it as `AIP_STORAGE_URI`, the port as
-    `AIP_HTTP_PORT`; the predictor reads both.
+    `AIP_HTTP_PORT`; the predictor reads both. `environment` adds variables (the feature log).
     """
     if not artifact_uri.startswith("gs://"):
         raise DeployError(f"artifact_uri {artifact_uri!r} must be a gs:// URI for Vertex AI")
@@ -121,6 +122,8 @@ def vertex_upload_args(display_name: str, artifact_uri: str, image: str,
         "serving_container_predict_route": f"/v1/models/{MODEL_NAME}:predict",
         "serving_container_health_route": f"/v1/models/{MODEL_NAME}",
         "labels": dict(labels or {}),
+        **({"serving_container_environment_variables": dict(environment)}
+           if environment else {}),
         "sync": True,
     }
 

@@ -28,6 +28,7 @@ from workloads.pipelines.settings import (
     load_settings,
     serving_identity,
 )
+from workloads.pipelines.targets import PoolTarget
 
 GKE_ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
 """Node label GKE puts on every GPU node, naming its accelerator."""
@@ -57,11 +58,14 @@ def gpu_request(settings: PipelineSettings, target: Target) -> tuple[str, int] |
 
 
 def build_pipeline(target: Target, registry: str | None = None, tag: str | None = None,
-                   settings: PipelineSettings | None = None) -> Any:
+                   settings: PipelineSettings | None = None, pool: PoolTarget | None = None
+                   ) -> Any:
     """The pipeline for `target` with images from `registry` at `tag` (defaults: settings).
 
     Steps run in the trainer image, training on a GPU in its `-gpu` variant; deployments serve
-    the predictor image.
+    the predictor image. With `pool` (kubeflow only) training runs on the pool a stack's
+    training profile names: its GPU, a shared GPU's node labels, a queued pool's Kueue queue
+    (`targets.pool_target`).
     """
     from kfp import dsl, kubernetes
 
@@ -71,6 +75,12 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
     if target not in TARGETS:
         raise SettingsError(f"target {target!r} is not allowed; use one of {', '.join(TARGETS)}")
     settings = settings or load_settings()
+    if pool is not None:
+        if target != "kubeflow":
+            raise SettingsError("--training-values place the training step on a node pool of "
+                                "a cluster: use --target kubeflow")
+        settings = settings.model_copy(update={"accelerator": pool.accelerator,
+                                               "accelerator_count": pool.accelerator_count})
     images = settings.images(registry, tag)
     gpu = gpu_request(settings, target)
     c = make_components(images.trainer,
@@ -98,6 +108,12 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
             kubernetes.add_node_selector(trained, GKE_ACCELERATOR_LABEL, settings.accelerator)
             kubernetes.add_toleration(trained, key=GPU_TAINT_KEY, operator="Exists",
                                       effect="NoSchedule")
+            for key, value in sorted((pool.node_selector if pool else {}).items()):
+                kubernetes.add_node_selector(trained, key, value)
+            for key, value in sorted((pool.pod_labels if pool else {}).items()):
+                kubernetes.add_pod_label(trained, key, value)
+            for key, value in sorted((pool.pod_annotations if pool else {}).items()):
+                kubernetes.add_pod_annotation(trained, key, value)
         scored = c.evaluate(dataset=data.outputs["dataset"], model=trained.outputs["model"],
                             accuracy_threshold=p["accuracy_threshold"])
         scored.set_display_name("evaluate")
@@ -121,7 +137,7 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
     if target == "vertex":
         @dsl.pipeline(name=PIPELINE_NAME, description=__doc__.splitlines()[0])
         def cifar10_vertex(project: str, region: str, endpoint_id: str,
-                           serving_service_account: str = "",
+                           serving_service_account: str = "", feature_log: str = "",
                            data_source: str = hp.data,
                            train_size: int = hp.synthetic_train_size,
                            test_size: int = hp.synthetic_test_size,
@@ -135,7 +151,7 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
                            traffic_percent: int = serving.traffic_percent) -> float:
             p = dict(locals())
             vertex = {k: p.pop(k) for k in ("project", "region", "endpoint_id",
-                                             "traffic_percent")}
+                                             "traffic_percent", "feature_log")}
             vertex["service_account"] = p.pop("serving_service_account")
             return body(p, vertex)
 
@@ -155,11 +171,12 @@ def build_pipeline(target: Target, registry: str | None = None, tag: str | None 
 
 
 def compile_pipeline(target: Target, out: Path, registry: str | None = None,
-                     tag: str | None = None, settings: PipelineSettings | None = None) -> Path:
+                     tag: str | None = None, settings: PipelineSettings | None = None,
+                     pool: PoolTarget | None = None) -> Path:
     """Compile the `target` build to IR YAML at `out` (parent folders are created)."""
     from kfp import compiler
 
-    pipeline = build_pipeline(target, registry, tag, settings)
+    pipeline = build_pipeline(target, registry, tag, settings, pool)
     out.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(out))
     return out

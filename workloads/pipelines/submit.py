@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from facts import exports
+from facts.monitoring import FEATURE_LOG_FOLDER
 from workloads.pipelines.settings import PIPELINE_NAME, PipelineSettings, load_settings
 
 STAGING_BUCKET = exports.bucket("vertex-staging")
@@ -155,6 +156,8 @@ def vertex_run_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
     account (the stack lets the pipelines account act as it).
     """
     project, region = outputs[exports.PROJECT], outputs[exports.REGION]
+    models = outputs.get(exports.bucket("models"))
+    feature_log = f"gs://{models}/{FEATURE_LOG_FOLDER}" if models else ""
     return {
         "project": project,
         "location": region,
@@ -163,7 +166,8 @@ def vertex_run_config(outputs: Mapping[str, Any]) -> dict[str, Any]:
         "registry": outputs[exports.REGISTRY_URL],
         "parameters": {"project": project, "region": region,
                        "endpoint_id": str(outputs[exports.ENDPOINT_ID]),
-                       "serving_service_account": outputs[SERVING_ACCOUNT]},
+                       "serving_service_account": outputs[SERVING_ACCOUNT],
+                       "feature_log": feature_log},
     }
 
 
@@ -209,10 +213,11 @@ def schedule_kubeflow(package: Path, arguments: Mapping[str, Any], client: Any, 
 
 
 def vertex_job(package: Path, config: Mapping[str, Any], arguments: Mapping[str, Any],
-               job_factory: Callable[..., Any], labels: Mapping[str, str] | None = None) -> Any:
+               job_factory: Callable[..., Any], labels: Mapping[str, str] | None = None,
+               display_name: str = PIPELINE_NAME) -> Any:
     """An `aiplatform.PipelineJob` for the compiled Vertex package (not yet submitted)."""
     return job_factory(
-        display_name=PIPELINE_NAME, template_path=str(package),
+        display_name=display_name, template_path=str(package),
         pipeline_root=config["pipeline_root"],
         parameter_values={**config["parameters"], **arguments},
         project=config["project"], location=config["location"], enable_caching=False,

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from facts.cli import completion
+from facts.capacity import capacity
+from facts.cli import choice, completion
 from workloads.tuning.space import space_names
 
 app = typer.Typer(no_args_is_help=True, help="Vertex AI jobs for the CIFAR-10 trainer: custom "
@@ -35,6 +36,38 @@ DryRunOpt = Annotated[bool, typer.Option(
     "--dry-run", help="print the request as JSON and send nothing")]
 ArgOpt = Annotated[list[str] | None, typer.Option(
     "--arg", help="trainer flag passed through, e.g. --arg=--epochs=20 (repeatable)")]
+SchedulingOpt = Annotated[choice(capacity().vertex.strategies), typer.Option(  # type: ignore[valid-type]
+    "--scheduling", help="standard (on demand), spot (Spot VMs: cheaper, preemptible; the "
+                         "trainer resumes from its checkpoint) or flex-start (Dynamic Workload "
+                         "Scheduler: starts when all GPUs are free; L4)")]
+MaxWaitOpt = Annotated[str | None, typer.Option(
+    "--max-wait-hours", help="flex-start only: give up after waiting this long for the GPUs "
+                             "(0: wait as long as it takes)")]
+PersistentOpt = Annotated[str | None, typer.Option(
+    "--persistent-resource", help="run on this persistent resource (reserved capacity), e.g. "
+                                  "the stack's vertexPersistentResource output; 'stack' reads "
+                                  "it from --stack-outputs")]
+
+
+def _scheduling(strategy: str, max_wait: str | None, persistent: str | None,
+                outputs: dict[str, Any]) -> Any:
+    """The job's `Scheduling` from the options; exit 2 naming the option on bad input."""
+    from facts import exports
+    from facts.cli import fail
+    from workloads.vertex.jobs import Scheduling
+
+    hours = None
+    if max_wait is not None:
+        try:
+            hours = float(max_wait)
+        except ValueError:
+            raise fail(f"--max-wait-hours: {max_wait!r} is not a number of hours") from None
+    if persistent == "stack":
+        persistent = outputs.get(exports.PERSISTENT_RESOURCE)
+        if not persistent:
+            raise fail(f"--persistent-resource stack: the stack outputs have no "
+                       f"{exports.PERSISTENT_RESOURCE} (declare vertex.persistent_resource)")
+    return Scheduling(strategy, hours, persistent)
 
 
 def _where(stack_outputs: Path | None, project: str | None, region: str | None,
@@ -64,6 +97,7 @@ def _where(stack_outputs: Path | None, project: str | None, region: str | None,
              "staging_bucket": staging,
              "image": image,
              "service_account": outputs.get(exports.workload_service_account("training"))}
+    where["outputs"] = outputs
     missing = [k for k in ("project", "location", "staging_bucket", "image") if not where[k]]
     if missing:
         raise fail(f"missing {', '.join(missing)}: pass --stack-outputs FILE or the options "
@@ -71,7 +105,8 @@ def _where(stack_outputs: Path | None, project: str | None, region: str | None,
     return where
 
 
-def _finish(job: Any, dry_run: bool, service_account: str | None) -> None:
+def _finish(job: Any, dry_run: bool, service_account: str | None,
+            scheduling: Any = None) -> None:
     from workloads.vertex.jobs import request
 
     if dry_run:
@@ -82,7 +117,12 @@ def _finish(job: Any, dry_run: bool, service_account: str | None) -> None:
             spec["service_account"] = service_account
         typer.echo(json.dumps(body, indent=2))
         return
-    job.submit(service_account=service_account)
+    run_kwargs = scheduling.run_kwargs() if scheduling is not None else {}
+    if hasattr(job, "submit"):
+        job.submit(service_account=service_account, **run_kwargs)
+    else:  # a HyperparameterTuningJob submits through run(); sync=False returns at once
+        job.run(service_account=service_account, sync=False, **run_kwargs)
+        job.wait_for_resource_creation()
     typer.echo(f"submitted {job.resource_name}")
 
 
@@ -104,7 +144,9 @@ def custom_job_cmd(
     accelerator_count: Annotated[int, typer.Option("--accelerator-count")] = 0,
     replicas: Annotated[int, typer.Option(
         "--replicas", help="1: single worker; N > 1: a chief and N-1 workers")] = 1,
-    arg: ArgOpt = None, dry_run: DryRunOpt = False,
+    arg: ArgOpt = None, scheduling: SchedulingOpt = "standard",
+    max_wait_hours: MaxWaitOpt = None, persistent_resource: PersistentOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """A CustomJob running the trainer on one or several machines."""
     from facts.cli import fail
@@ -112,6 +154,7 @@ def custom_job_cmd(
 
     where = _where(stack_outputs, project, region, staging_bucket, image, tag,
                    gpu=accelerator is not None)
+    plan = _scheduling(scheduling, max_wait_hours, persistent_resource, where["outputs"])
     try:
         job = custom_job("cifar10-train", where["image"],
                          Machine(machine_type, accelerator, accelerator_count),
@@ -119,10 +162,11 @@ def custom_job_cmd(
                          staging_bucket=where["staging_bucket"], args=arg or [],
                          replicas=replicas, credentials=_credentials(dry_run),
                          base_output_dir=(f"{where['staging_bucket'].rstrip('/')}/cifar10-train/"
-                                          f"{time.strftime('%Y%m%d-%H%M%S')}"))
+                                          f"{time.strftime('%Y%m%d-%H%M%S')}"),
+                         scheduling=plan)
     except JobError as err:
         raise fail(str(err)) from None
-    _finish(job, dry_run, where["service_account"])
+    _finish(job, dry_run, where["service_account"], plan)
 
 
 @app.command("tune")
@@ -133,7 +177,9 @@ def tune_cmd(
         autocompletion=completion(space_names))] = "vertex-study",
     stack_outputs: OutputsOpt = None, project: ProjectOpt = None, region: RegionOpt = None,
     staging_bucket: BucketOpt = None, image: ImageOpt = None, tag: TagOpt = None,
-    arg: ArgOpt = None, dry_run: DryRunOpt = False,
+    arg: ArgOpt = None, scheduling: SchedulingOpt = "standard",
+    max_wait_hours: MaxWaitOpt = None, persistent_resource: PersistentOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """A HyperparameterTuningJob from a search-space file (default: the study's Vertex search)."""
     from facts.cli import fail
@@ -146,10 +192,12 @@ def tune_cmd(
         raise fail(str(err)) from None
     gpu = search.machine is not None and search.machine.accelerator_type is not None
     where = _where(stack_outputs, project, region, staging_bucket, image, tag, gpu)
+    plan = _scheduling(scheduling, max_wait_hours, persistent_resource, where["outputs"])
     try:
         job = tuning_job(search, where["image"], project=where["project"],
                          location=where["location"], staging_bucket=where["staging_bucket"],
-                         fixed_args=arg or [], credentials=_credentials(dry_run))
+                         fixed_args=arg or [], credentials=_credentials(dry_run),
+                         scheduling=plan)
     except (JobError, NotExpressible) as err:
         raise fail(str(err)) from None
-    _finish(job, dry_run, where["service_account"])
+    _finish(job, dry_run, where["service_account"], plan)

@@ -20,6 +20,27 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- end -}}
 
+{{/* Node labels GKE puts on nodes whose GPUs are shared; argument: the gpu values. */}}
+{{- define "cifar10-training.sharingSelector" -}}
+{{- with .sharing }}{{ if .strategy }}
+cloud.google.com/gke-gpu-sharing-strategy: {{ .strategy }}
+cloud.google.com/gke-max-shared-clients-per-gpu: {{ .maxClientsPerGpu | quote }}
+{{- end }}{{ end }}
+{{- end -}}
+
+{{/* Kueue's queue label and ProvisioningRequest annotation of a job (nothing without a queue).
+     Argument: dict "root" $ "what" "labels"|"annotations". */}}
+{{- define "cifar10-training.queueMeta" -}}
+{{- $q := .root.Values.queue | default dict -}}
+{{- if $q.name -}}
+{{- if eq .what "labels" }}
+kueue.x-k8s.io/queue-name: {{ $q.name }}
+{{- else if $q.maxRunDurationSeconds }}
+provreq.kueue.x-k8s.io/maxRunDurationSeconds: {{ $q.maxRunDurationSeconds | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* Trainer arguments common to training and tuning; tuned parameters follow and win. */}}
 {{- define "cifar10-training.args" -}}
 {{- range $key, $value := .Values.hyperparameters }}
@@ -60,6 +81,7 @@ spec:
   {{- if $v.gpu.type }}
   nodeSelector:
     cloud.google.com/gke-accelerator: {{ $v.gpu.type }}
+    {{- include "cifar10-training.sharingSelector" $v.gpu | nindent 4 }}
   tolerations:
     - key: nvidia.com/gpu
       operator: Exists
