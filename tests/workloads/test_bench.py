@@ -139,3 +139,17 @@ def test_the_readme_benchmark_tables_are_generated_from_the_committed_results() 
     results = bench_report._read(bench_report.BENCHMARKS / "results.yaml")
     for goal in results["goals"].values():
         assert ("**met**" if goal["met"] else "not met") in block
+
+
+@pytest.mark.slow
+def test_the_feature_log_section_measures_both_servers_and_logs_what_it_served(tmp_path) -> None:
+    """`--only feature-log` at smoke size: one round of each server, every request of the
+    logged one written to the feature log."""
+    from workloads.cifar10.bench import measure
+
+    section = measure("feature-log", tmp_path, quick=True)
+    for name in ("without_feature_log", "with_feature_log"):
+        assert section[name]["requests_per_s"] > 0
+        assert len(section[name]["p50_ms_rounds"]) == 1
+    assert section["records_logged"] > 0
+    assert isinstance(section["difference_within_noise"], bool)
