@@ -74,6 +74,20 @@ def test_kubeflow_runs_and_schedules_with_the_defaults_cron() -> None:
         run_monitoring_kubeflow(dict(ARGS), None, None, None, "0 * * * *", factory)
 
 
+def test_a_kubeflow_api_refusal_is_one_line_naming_the_host() -> None:
+    from kfp_server_api.exceptions import ApiException
+
+    client = fake_kfp_client()
+    client.create_run_from_pipeline_package.side_effect = ApiException(
+        status=403, reason="Forbidden\nHTTP response headers: {...}")
+    with pytest.raises(SubmitError) as info:
+        run_monitoring_kubeflow(dict(ARGS), "http://kfp.example:8888", None, None, None,
+                                lambda host: client)
+    message = str(info.value)
+    assert message.startswith("Kubeflow Pipelines at http://kfp.example:8888 refused the run: ")
+    assert "\n" not in message and "headers" not in message
+
+
 def test_vertex_schedule_runs_as_the_pipelines_account() -> None:
     jobs: list[RecordingPipelineJob] = []
 

@@ -84,6 +84,7 @@ def run_monitoring_kubeflow(arguments: dict[str, Any], host: str | None, registr
         cast_arguments,
         check_cron,
         check_kfp_host,
+        kfp_refusals,
         schedule_kubeflow,
         submit_kubeflow,
     )
@@ -98,14 +99,15 @@ def run_monitoring_kubeflow(arguments: dict[str, Any], host: str | None, registr
 
         check_kfp_host(url)
         client_factory = kfp.Client
-    client = client_factory(host=url)
-    if schedule:
-        recurring = schedule_kubeflow(package, args, client, schedule,
-                                      experiment=MONITORING_EXPERIMENT,
-                                      name=f"{MONITORING_PIPELINE}-recurring")
-        return f"recurring monitoring run {recurring.recurring_run_id} created ({schedule})"
-    run = submit_kubeflow(package, args, client, experiment=MONITORING_EXPERIMENT,
-                          run_name=f"{MONITORING_PIPELINE}-{time.strftime('%Y%m%d-%H%M%S')}")
+    with kfp_refusals(url):
+        client = client_factory(host=url)
+        if schedule:
+            recurring = schedule_kubeflow(package, args, client, schedule,
+                                          experiment=MONITORING_EXPERIMENT,
+                                          name=f"{MONITORING_PIPELINE}-recurring")
+            return f"recurring monitoring run {recurring.recurring_run_id} created ({schedule})"
+        run = submit_kubeflow(package, args, client, experiment=MONITORING_EXPERIMENT,
+                              run_name=f"{MONITORING_PIPELINE}-{time.strftime('%Y%m%d-%H%M%S')}")
     return f"monitoring run {run.run_id} submitted to {url}"
 
 

@@ -192,10 +192,10 @@ def _run_kubeflow(arguments: dict[str, str], host: str | None, registry: str | N
     from workloads.pipelines.pipeline import build_pipeline
     from workloads.pipelines.submit import (
         DEFAULT_KFP_HOST,
-        SubmitError,
         cast_arguments,
         check_cron,
         check_kfp_host,
+        kfp_refusals,
         schedule_kubeflow,
         submit_kubeflow,
     )
@@ -206,7 +206,7 @@ def _run_kubeflow(arguments: dict[str, str], host: str | None, registry: str | N
     args = cast_arguments(build_pipeline("kubeflow", registry, tag, pool=pool), arguments)
     check_kfp_host(url)
     package = _compiled("kubeflow", registry, tag, pool)
-    try:
+    with kfp_refusals(url):
         client = kfp.Client(host=url)
         if schedule:
             recurring = schedule_kubeflow(package, args, client, schedule)
@@ -214,23 +214,6 @@ def _run_kubeflow(arguments: dict[str, str], host: str | None, registry: str | N
         else:
             run = submit_kubeflow(package, args, client)
             typer.echo(f"run {run.run_id} submitted to {url}")
-    except _kfp_api_errors() as err:
-        raise SubmitError(f"Kubeflow Pipelines at {url} refused the run: "
-                          f"{_first_line(err)}") from err
-
-
-def _kfp_api_errors() -> tuple[type[BaseException], ...]:
-    """What kfp.Client raises when the API is unreachable or answers with an error."""
-    from kfp_server_api.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
-
-    return ApiException, HTTPError, ConnectionError
-
-
-def _first_line(err: BaseException) -> str:
-    """An exception's message on one line (API errors carry headers and bodies after it)."""
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]
 
 
 def _run_vertex(arguments: dict[str, str], stack_outputs: Path, tag: str | None,

@@ -34,6 +34,21 @@ class SubmitError(ValueError):
     """Arguments that cannot make a run; the message names the field, value and what is allowed."""
 
 
+@contextmanager
+def kfp_refusals(url: str) -> Iterator[None]:
+    """Within the block, what kfp.Client raises when the API at `url` is unreachable or answers
+    with an error becomes one `SubmitError` line naming the host (API errors carry headers and
+    bodies after their first line)."""
+    from kfp_server_api.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except (ApiException, HTTPError, ConnectionError) as err:
+        first = (str(err).strip() or type(err).__name__).splitlines()[0]
+        raise SubmitError(f"Kubeflow Pipelines at {url} refused the run: {first}") from err
+
+
 @dataclass(frozen=True)
 class LocalRun:
     """What a local run produced: accuracy, whether the gate passed, and where the files are."""
