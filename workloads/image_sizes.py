@@ -40,6 +40,7 @@ from facts.stacks import REPO_ROOT
 RESULTS = Path(__file__).parent / "cifar10" / "benchmarks" / "image-sizes.yaml"
 ROLES = ("iac", "trainer", "trainer-gpu", "predictor", "dev")
 ESTIMATED = "trainer-gpu"
+README = REPO_ROOT / "workloads" / "README.md"
 """The role whose size comes from the lock (see the module docstring)."""
 DOCKER = Path(__file__).parent / "cifar10" / "docker"
 IMAGES = {"trainer": DOCKER / "Dockerfile.trainer", "trainer-gpu": DOCKER / "Dockerfile.trainer",
@@ -329,7 +330,30 @@ def main(argv: list[str] | None = None) -> int:
     for role in ROLES:
         print(f"{role:12} {before['roles'][role]['mb']:>6} MB -> {after[role]['mb']:>6} MB "
               f"({smaller[role]:.0%} smaller)")
+    README.write_text(with_table(README.read_text(), results))
+    print(f"table written to {README.relative_to(REPO_ROOT)}")
     return 0
+
+
+README_START = "<!-- image-sizes:start (from cifar10/benchmarks/image-sizes.yaml) -->"
+README_END = "<!-- image-sizes:end -->"
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    """The README's rows: each group's MB before and after, and how much smaller."""
+    rows = ["| group | before | after | smaller by |", "|---|---|---|---|"]
+    for role in ROLES:
+        before, after = results["before"]["roles"][role]["mb"], results["after"][role]["mb"]
+        note = " (estimate)" if role == ESTIMATED else ""
+        rows.append(f"| `{role}` | {before:,} | {after:,} | "
+                    f"{results['smaller_by'][role]:.0%}{note} |")
+    return rows
+
+
+def with_table(text: str, results: dict[str, Any]) -> str:
+    """`text` with the rows between the image-sizes markers replaced."""
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    return text[:start] + "\n" + "\n".join(table(results)) + "\n" + text[end:]
 
 
 if __name__ == "__main__":
