@@ -166,3 +166,18 @@ def test_the_feature_log_section_measures_both_servers_and_logs_what_it_served(t
         assert len(section[name]["p50_ms_rounds"]) == 1
     assert section["records_logged"] > 0
     assert isinstance(section["difference_within_noise"], bool)
+
+
+@pytest.mark.parametrize(("cores", "unused"), [(1.2, True), (1.6, False)])
+def test_the_cpu_sentence_says_cpu_is_left_unused_only_when_it_is(cores: float,
+                                                                  unused: bool) -> None:
+    from workloads.cifar10.bench_report import cpu_lines
+
+    row = {"server_cpu_ms_per_request": 1.3, "server_cores": cores}
+    serving = {"matrix": {"1_image_per_request": {"16_clients": {
+        "ours_kserve": row, "direct_serving_function": {"server_cpu_ms_per_request": 2.3,
+                                                        "server_cores": 1.7}}}}}
+    text = cpu_lines(serving, 2)[0]
+    assert f"used 1.3 ms of CPU per request ({cores:g} cores" in text
+    assert ("leaves CPU unused" in text) is unused
+    assert cpu_lines({"matrix": {}}, 2) == []

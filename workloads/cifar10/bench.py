@@ -297,10 +297,22 @@ def _bodies(images_per_request: int, count: int = 8) -> list[bytes]:
             for i in range(count)]
 
 
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User plus system CPU seconds process `pid` has used so far (Linux), else None."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _load(url: str, seconds: float, concurrency: int, images_per_request: int,
-          warmup: int = 3) -> dict[str, object]:
+          warmup: int = 3, pid: int | None = None) -> dict[str, object]:
     """`concurrency` keep-alive clients each sending V1 predicts back to back for `seconds`
-    (after `warmup` requests each); requests/s, images/s and latency percentiles.
+    (after `warmup` requests each); requests/s, images/s and latency percentiles, and with the
+    server's `pid` the CPU it used per request and on average (cores).
 
     Bodies are encoded before the clock starts and sent with `http.client`, so the clients,
     which share the machine with the server, spend as little CPU as a client can.
@@ -360,18 +372,25 @@ def _load(url: str, seconds: float, concurrency: int, images_per_request: int,
     for thread in threads:
         thread.start()
     warmed.wait()
+    cpu_before = _cpu_seconds(pid)
     start = time.perf_counter()
     stop_at[0] = start + seconds
     go.set()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - start
+    cpu_after = _cpu_seconds(pid)
     ms = sorted(1000 * x for x in latencies)
-    return {"requests": len(ms), "errors": errors,
-            "requests_per_s": round(len(ms) / wall, 1),
-            "images_per_s": round(len(ms) * images_per_request / wall, 1),
-            "p50_ms": round(statistics.median(ms), 2),
-            "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 2)}
+    row: dict[str, object] = {
+        "requests": len(ms), "errors": errors, "requests_per_s": round(len(ms) / wall, 1),
+        "images_per_s": round(len(ms) * images_per_request / wall, 1),
+        "p50_ms": round(statistics.median(ms), 2),
+        "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 2)}
+    if cpu_before is not None and cpu_after is not None and ms:
+        used = cpu_after - cpu_before
+        row["server_cpu_ms_per_request"] = round(1000 * used / len(ms), 3)
+        row["server_cores"] = round(used / wall, 2)
+    return row
 
 
 def _export(width: float, workdir: Path) -> None:
@@ -489,9 +508,10 @@ def model_call_rates(width: float, workdir: Path, sizes: Sequence[int],
 
 def _median_row(runs: list[dict[str, object]]) -> dict[str, object]:
     """One cell from its repeated runs: the median of each figure, and how many runs."""
-    keys = ("requests_per_s", "images_per_s", "p50_ms", "p99_ms")
-    row: dict[str, object] = {key: round(statistics.median(r[key] for r in runs), 2)
-                              for key in keys}
+    keys = ("requests_per_s", "images_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_request",
+            "server_cores")
+    row: dict[str, object] = {key: round(statistics.median(r[key] for r in runs), 3)
+                              for key in keys if all(key in r for r in runs)}
     row["requests"] = sum(int(r["requests"]) for r in runs)
     row["errors"] = sum(int(r["errors"]) for r in runs)
     row["runs"] = len(runs)
@@ -521,7 +541,8 @@ def bench_serving(width: float, seconds: float, workdir: Path, repeats: int = 3,
                 runs: dict[str, list[dict[str, object]]] = {name: [] for name in running}
                 for _ in range(repeats):
                     for name, server in running.items():
-                        runs[name].append(_load(server.url, seconds, c, n))
+                        runs[name].append(_load(server.url, seconds, c, n,
+                                                pid=server.proc.pid))
                 row[f"{c}_clients"] = {name: _median_row(r) for name, r in runs.items()}
     alone = model_call_rates(width, workdir, sorted({1, *concurrency}), seconds / 2)
     return {

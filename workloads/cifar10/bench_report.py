@@ -85,6 +85,24 @@ def serving_table(serving: dict[str, Any]) -> list[str]:
     return rows
 
 
+def cpu_lines(serving: dict[str, Any], usable_cpus: object) -> list[str]:
+    """What the servers' CPU at 16 one-image clients says about what limits them."""
+    cell = serving["matrix"].get("1_image_per_request", {}).get("16_clients", {})
+    pair = [cell.get(name, {}) for name in ("ours_kserve", "direct_serving_function")]
+    if not all("server_cpu_ms_per_request" in row for row in pair):
+        return []
+    ours, direct = pair
+    text = (f"At 16 one-image clients the predictor used {ours['server_cpu_ms_per_request']:g} "
+            f"ms of CPU per request ({ours['server_cores']:g} cores on average), the direct "
+            f"server {direct['server_cpu_ms_per_request']:g} ms ({direct['server_cores']:g} "
+            f"cores), of {usable_cpus} usable CPUs.")
+    if isinstance(usable_cpus, int) and ours["server_cores"] < 0.75 * usable_cpus:
+        text += (" The predictor leaves CPU unused: its one event-loop thread reads, decodes "
+                 "and answers each request in turn, and a batch waits for those of all its "
+                 "clients.")
+    return [text, ""]
+
+
 def training_table(training: dict[str, Any]) -> list[str]:
     rows = ["| images/s after the first epoch | study (its pipeline, `fit`, float32) | ours, "
             "float32 | ours, as shipped | ours / study | shipped / float32 |",
@@ -172,7 +190,8 @@ def render(results: dict[str, Any], gpu: dict[str, Any]) -> str:
              "", *goals_table(results), ""]
     if "serving" in results:
         parts += ["Serving on loopback (" + results["serving"]["cells"] + "):", "",
-                  *serving_table(results["serving"]), ""]
+                  *serving_table(results["serving"]), "",
+                  *cpu_lines(results["serving"], machine.get("usable_cpus"))]
     if "training" in results:
         parts += [*training_table(results["training"]), ""]
     if "precision_accuracy" in results:
