@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -14,7 +14,15 @@ from facts.capacity import capacity
 from facts.stacks import REPO_ROOT
 from mlp.cli import app
 from workloads.tuning.space import load_space
-from workloads.vertex.jobs import JobError, Machine, Scheduling, custom_job, request, tuning_job
+from workloads.vertex.jobs import (
+    MAX_WAIT_HOURS,
+    JobError,
+    Machine,
+    Scheduling,
+    custom_job,
+    request,
+    tuning_job,
+)
 
 IMAGE = "us-central1-docker.pkg.dev/mlp-vertex-000000/ml-platform/cifar10-trainer:0.1.0"
 WHERE = {"project": "mlp-vertex-000000", "location": "us-central1",
@@ -66,7 +74,7 @@ def test_a_job_on_a_persistent_resource_names_it():
      "not no GPU on n1-standard-8"),
     (T4, Scheduling("cheap"), "scheduling", "'cheap' is not allowed"),
     (T4, Scheduling("spot", 2), "max_wait_hours", "applies only to scheduling 'flex-start'"),
-    (L4, Scheduling("flex-start", -1), "max_wait_hours", "must be a number of hours >= 0"),
+    (L4, Scheduling("flex-start", -1), "max_wait_hours", "must be a number of hours from 0 to"),
     (T4, Scheduling("spot", persistent_resource="r1"), "scheduling",
      "cannot run on a persistent resource"),
     (T4, Scheduling(persistent_resource="Bad_Name"), "persistent_resource",
@@ -81,13 +89,16 @@ def test_refused_scheduling_names_the_option(machine, plan, field, says):
 
 @settings(max_examples=50, deadline=None)
 @given(hours=st.text(max_size=8))
+@example(hours="1E10").via("a wait no protobuf Duration holds")
+@example(hours="87660000")
+@example(hours="87660001")
 def test_max_wait_hours_from_the_command_line_is_a_number_or_exit_2(hours):
     result = runner.invoke(app, [
         "vertex", "custom-job", "--stack-outputs", str(OUTPUTS), "--machine-type",
         "g2-standard-8", "--accelerator", "nvidia-l4", "--accelerator-count", "1",
         "--scheduling", "flex-start", "--max-wait-hours", hours, "--dry-run"])
     try:
-        ok = float(hours) >= 0 and float(hours) != float("inf")
+        ok = 0 <= float(hours) <= MAX_WAIT_HOURS
     except ValueError:
         ok = False
     if ok:

@@ -65,6 +65,11 @@ class Machine:
                        "accelerator_count": self.accelerator_count}
 
 
+MAX_WAIT_HOURS = 315_576_000_000 // 3600
+"""The longest wait `max_wait_duration` can carry: a protobuf Duration holds at most
+315,576,000,000 seconds (google/protobuf/duration.proto)."""
+
+
 @dataclass(frozen=True)
 class Scheduling:
     """How Vertex AI obtains a job's machines: `Scheduling.strategy` and its maximum wait.
@@ -104,9 +109,11 @@ class Scheduling:
             if self.strategy != "flex-start":
                 raise JobError(f"max_wait_hours {self.max_wait_hours:g} applies only to "
                                "scheduling 'flex-start'")
-            if not math.isfinite(self.max_wait_hours) or self.max_wait_hours < 0:
+            if not math.isfinite(self.max_wait_hours) or not (
+                    0 <= self.max_wait_hours <= MAX_WAIT_HOURS):
                 raise JobError(f"max_wait_hours {self.max_wait_hours!r} must be a number of "
-                               "hours >= 0 (0 waits as long as it takes)")
+                               f"hours from 0 to {MAX_WAIT_HOURS:,} (0 waits as long as it "
+                               "takes)")
         if self.persistent_resource is not None:
             if not _RESOURCE_ID.fullmatch(self.persistent_resource):
                 raise JobError(f"persistent_resource {self.persistent_resource!r} is not a "
