@@ -8,6 +8,10 @@
    into the `after` block of `infra/benchmarks/toolchain.yaml` with the goals they are held to.
    The file's `before` block, measured once before these commands took several stacks, is kept.
 
+3. `--suite`: the test suite as `make test` runs it (pytest on 2 workers), once: its wall time
+   against the 4-minute goal, its counts and its slowest tests, into
+   `infra/benchmarks/test-suite.yaml`. Not part of `make bench`, which CI runs after the suite.
+
 Run with `make bench` or `python -m infra.bench` (`--toolchain-only` for part 2 alone).
 """
 
@@ -27,6 +31,10 @@ from facts.machine import machine_info
 
 RESULTS = Path(__file__).parent / "benchmarks" / "preview.json"
 TOOLCHAIN = Path(__file__).parent / "benchmarks" / "toolchain.yaml"
+SUITE = Path(__file__).parent / "benchmarks" / "test-suite.yaml"
+SUITE_GOAL_S = 240.0
+"""The test suite's wall-time goal on 2 cores."""
+SUITE_COMMAND = ["pytest", "-n", "2", "-q", "-p", "no:cacheprovider", "--durations=15"]
 RUNS = 5
 TOOLCHAIN_RUNS = 3
 GOALS_S = {"preview_all": 10.0, "demo_without_pipeline": 40.0}
@@ -77,6 +85,34 @@ def toolchain(runs: int = TOOLCHAIN_RUNS) -> dict[str, object]:
             "runs": runs, "wall_s": timings, "goals": goals}
 
 
+def parse_pytest_output(text: str) -> dict[str, object]:
+    """Counts from pytest's last line and the slowest tests it lists (`--durations`)."""
+    import re
+
+    counts = {word: int(n) for n, word in re.findall(
+        r"(\d+) (passed|failed|skipped|errors?|deselected)", text.strip().splitlines()[-1])}
+    slowest = [{"seconds": float(sec), "phase": phase, "test": test}
+               for sec, phase, test in re.findall(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)$",
+                                                  text, re.MULTILINE)]
+    return {"counts": counts, "slowest": slowest}
+
+
+def measure_suite() -> dict[str, object]:
+    """One run of the suite as `make test` runs it: wall seconds, counts, slowest tests."""
+    repo = Path(__file__).resolve().parents[1]
+    load = [round(x, 2) for x in os.getloadavg()]
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", *SUITE_COMMAND], capture_output=True, text=True,
+                          cwd=repo)
+    wall = round(time.perf_counter() - start, 1)
+    found = parse_pytest_output(done.stdout)
+    return {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_info(), "load_average_before": load,
+            "command": " ".join(["python -m", *SUITE_COMMAND]), "exit_code": done.returncode,
+            "wall_s": wall, **found,
+            "goal": {"goal_s": SUITE_GOAL_S, "met": bool(wall <= SUITE_GOAL_S)}}
+
+
 def write_toolchain(after: dict[str, object], path: Path = TOOLCHAIN) -> None:
     """Replace the `after` block of the toolchain results, keeping the recorded `before`."""
     import yaml
@@ -94,8 +130,9 @@ ROWS = (("preview_all", "`mlp preview` of every stack"),
         ("demo_without_pipeline", "`make demo PIPELINE=0`"))
 
 
-def toolchain_table(data: dict[str, object]) -> str:
-    """The before/after table of `toolchain.yaml`, with each goal and whether it is met."""
+def toolchain_table(data: dict[str, object], suite: dict[str, object] | None = None) -> str:
+    """The before/after table of `toolchain.yaml`, with each goal and whether it is met, and
+    the test suite's last timing (`test-suite.yaml`) when there is one."""
     before = (data.get("before") or {}).get("wall_s", {})  # type: ignore[union-attr]
     after = data.get("after") or {}
     lines = ["| command | before (s) | after (s) | goal | |", "|---|---|---|---|---|"]
@@ -106,12 +143,24 @@ def toolchain_table(data: dict[str, object]) -> str:
         met = {True: "**met**", False: "not met"}.get(goal.get("met"), "not measured")
         lines.append(f"| {label} | {then if then is not None else '—'} | "
                      f"{now if now is not None else '—'} | ≤ {GOALS_S[key]:g} s | {met} |")
+    if suite:
+        met = "**met**" if suite["goal"]["met"] else "not met"  # type: ignore[index]
+        lines.append(f"| `make test` ({suite['counts'].get('passed', 0):,} tests, 2 workers; "  # type: ignore[union-attr]
+                     f"measured {suite['measured_at']}) | — | {suite['wall_s']} | "
+                     f"≤ {SUITE_GOAL_S:g} s | {met} |")
     when = after.get("measured_at", "not yet")
     load = after.get("load_average")
     lines += ["", f"Before: {(data.get('before') or {}).get('commit', '?')}, one process per "  # type: ignore[union-attr]
               f"stack; after: measured {when}"
               + (f", load average {load[0]:g}" if load else "") + "."]
     return "\n".join(lines) + "\n"
+
+
+def read_suite(path: Path = SUITE) -> dict[str, object] | None:
+    """The last test-suite timing, or None before the first `--suite` run."""
+    import yaml
+
+    return (yaml.safe_load(path.read_text()) or None) if path.exists() else None
 
 
 def write_table(markdown: Path, path: Path = TOOLCHAIN) -> None:
@@ -123,7 +172,7 @@ def write_table(markdown: Path, path: Path = TOOLCHAIN) -> None:
     if start < 0 or end < start:
         raise SystemExit(f"error: {markdown}: no toolchain-table markers")
     head = text.index("\n", start) + 1
-    table = toolchain_table(yaml.safe_load(path.read_text()) or {})
+    table = toolchain_table(yaml.safe_load(path.read_text()) or {}, read_suite())
     markdown.write_text(text[:head] + table + text[end:])
     print(f"toolchain table written to {markdown}")
 
@@ -132,6 +181,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     if args[:1] == ["--table"] and len(args) == 2:
         write_table(Path(args[1]))
+        return
+    if "--suite" in args:
+        import yaml
+
+        result = measure_suite()
+        SUITE.write_text("# Written by `python -m infra.bench --suite`; regenerate, do not "
+                         "edit.\n" + yaml.safe_dump(result, sort_keys=False))
+        print(f"test suite: {result['wall_s']} s wall, {result['counts']}; written {SUITE}")
+        if result["exit_code"] != 0:
+            raise SystemExit(f"error: the test suite failed (exit {result['exit_code']})")
         return
     if "--toolchain-only" in args:
         write_toolchain(toolchain())

@@ -123,9 +123,23 @@ def test_commands_that_need_no_pulumi_do_not_import_it(args: list[str], tmp_path
 def test_the_readme_toolchain_table_is_generated_from_its_results() -> None:
     import yaml
 
-    from infra.bench import TABLE_END, TABLE_START, TOOLCHAIN, toolchain_table
+    from infra.bench import TABLE_END, TABLE_START, TOOLCHAIN, read_suite, toolchain_table
 
     readme = (REPO_ROOT / "README.md").read_text()
     start = readme.index("\n", readme.index(TABLE_START)) + 1
     assert readme[start:readme.index(TABLE_END)] == toolchain_table(
-        yaml.safe_load(TOOLCHAIN.read_text())), "run: python -m infra.bench --table README.md"
+        yaml.safe_load(TOOLCHAIN.read_text()), read_suite()), (
+        "run: python -m infra.bench --table README.md")
+
+
+def test_pytest_counts_and_slowest_tests_are_read_from_its_output() -> None:
+    from infra.bench import parse_pytest_output
+
+    text = ("..s.\n== slowest 15 durations ==\n34.14s call     tests/a.py::test_x[1]\n"
+            "6.51s setup    tests/b.py::test_y\n== short test summary info ==\n"
+            "1 failed, 1436 passed, 1 skipped in 190.52s (0:03:10)\n")
+    found = parse_pytest_output(text)
+    assert found["counts"] == {"failed": 1, "passed": 1436, "skipped": 1}
+    assert found["slowest"] == [
+        {"seconds": 34.14, "phase": "call", "test": "tests/a.py::test_x[1]"},
+        {"seconds": 6.51, "phase": "setup", "test": "tests/b.py::test_y"}]

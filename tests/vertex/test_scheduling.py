@@ -87,7 +87,7 @@ def test_refused_scheduling_names_the_option(machine, plan, field, says):
     assert message.startswith(field + " ") and says in message and "\n" not in message
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(hours=st.text(max_size=8))
 @example(hours="1E10").via("a wait no protobuf Duration holds")
 @example(hours="87660000")
