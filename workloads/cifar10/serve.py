@@ -620,10 +620,10 @@ def settle_heap(model: Cifar10Model) -> None:
     """Answer one blank image, so that TensorFlow has built what a request touches, then move
     every object alive into the collector's permanent generation (`gc.freeze`).
 
-    A V1 request decodes into about a thousand lists. Every few hundred requests CPython runs a
-    full collection, and that walks every object the process holds: about 460,000 once
-    TensorFlow, KServe and the model are loaded, some 110 ms on one core in which no request is
-    read or answered. That pause was the p99 at 16 clients (`serving` in
+    A V1 request decodes into about a thousand lists, so the collector runs often, and now and
+    then it runs a full collection, which walks every object the process holds: about 460,000
+    once TensorFlow, KServe and the model are loaded, some 110 ms on one core in which no
+    request is read or answered. That pause was the p99 at 16 clients (`serving` in
     `benchmarks/results.yaml`). Frozen objects are never walked again; what requests allocate
     is collected as before.
     """
