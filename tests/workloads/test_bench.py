@@ -177,7 +177,11 @@ def test_the_cpu_sentence_says_cpu_is_left_unused_only_when_it_is(cores: float,
     serving = {"matrix": {"1_image_per_request": {"16_clients": {
         "ours_kserve": row, "direct_serving_function": {"server_cpu_ms_per_request": 2.3,
                                                         "server_cores": 1.7}}}}}
+    direct = serving["matrix"]["1_image_per_request"]["16_clients"]["direct_serving_function"]
+    direct["requests_per_s"] = 500.0
     text = cpu_lines(serving, 2)[0]
     assert f"used 1.3 ms of CPU per request ({cores:g} cores" in text
     assert ("leaves CPU unused" in text) is unused
+    # 3 × 500 requests/s at 1.3 ms each
+    assert "(1,500.0) would take 1.95 cores for the predictor alone, of the 2." in text
     assert cpu_lines({"matrix": {}}, 2) == []

@@ -100,6 +100,15 @@ def cpu_lines(serving: dict[str, Any], usable_cpus: object) -> list[str]:
         text += (" The predictor leaves CPU unused: its one event-loop thread reads, decodes "
                  "and answers each request in turn, and a batch waits for those of all its "
                  "clients.")
+    if isinstance(usable_cpus, int):
+        from workloads.cifar10.bench import GOALS
+
+        ratio = GOALS["requests_per_s_ratio_at_16_clients"]
+        target = ratio * cell["direct_serving_function"]["requests_per_s"]
+        cores = ours["server_cpu_ms_per_request"] * target / 1000
+        text += (f" At that CPU per request, {ratio:g}× the direct server's requests/s "
+                 f"({_n(target)}) would take {cores:.2f} cores for the predictor alone, of "
+                 f"the {usable_cpus}.")
     return [text, ""]
 
 
