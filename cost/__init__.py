@@ -9,10 +9,11 @@ is priced resource by resource.
 
 DEPENDS_ON: dict[str, str] = {
     "infra": "`mlp cost stack <stack>` prices a stack's plan, and only the Pulumi program's "
-             "offline preview says what a stack declares (`infra.cli.preview_from`, in `cost.cli` "
-             "only); a saved preview is read with `facts.preview`. `cost.sizing` gives Kubeflow's "
-             "pods their own nodes from the requests the Pulumi program's ownership catalogue "
-             "records (`infra.ownership`) against a node's allocatable share after GKE's "
-             "reservations, as preflight computes it (`infra.preflight.allocatable`).",
+             "offline preview says what a stack declares (`infra.sources.preview_from`, in "
+             "`cost.cli` only); a saved preview is read with `facts.preview`. `cost.sizing` "
+             "gives Kubeflow's pods their own nodes from the requests the Pulumi program's "
+             "ownership catalogue records (`infra.ownership`) against a node's allocatable "
+             "share after GKE's reservations, as preflight computes it "
+             "(`infra.preflight.allocatable`).",
 }
 """Packages of the same layer this one imports, and why (tests/layers/test_imports.py)."""

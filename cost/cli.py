@@ -104,7 +104,7 @@ def stack(
         chosen_stacks,
         for_each_stack,
     )
-    from infra.cli import PREVIEW_SOURCES
+    from infra.sources import PREVIEW_SOURCES
 
     names = chosen_stacks(stacks, all_stacks)
     several = len(names) > 1
@@ -135,7 +135,7 @@ def _price_stack(stack_name: str | None, stack_file: Path | None, preview_file: 
     from cost.usage import load_usage
     from facts.cli import fail
     from facts.stack_selection import stack_file_path
-    from infra.cli import preview_from
+    from infra.sources import preview_from
 
     if name is not None:
         preview_file = stack_file_path(preview_file, name, several, "--preview", output=False)

@@ -13,13 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-"""Pulumi's wire marker for a value unknown at preview; readers treat it as not applicable."""
+from facts.preview_wire import SCHEMA_VERSION, SECRET, UNKNOWN
 
-SECRET = "[secret]"
-"""What a secret value reads as offline: `secure:` config values and secret outputs alike."""
-
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "SECRET", "UNKNOWN", "Preview", "PreviewFileError",
+           "PreviewResource", "load_preview"]
 
 
 @dataclass(frozen=True)

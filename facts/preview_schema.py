@@ -28,7 +28,7 @@ from pydantic import (
     field_validator,
 )
 
-from facts.preview import SCHEMA_VERSION, UNKNOWN
+from facts.preview_wire import SCHEMA_VERSION, UNKNOWN
 from facts.stacks import StackNameError, check_stack_name
 from facts.text import shown
 

@@ -102,8 +102,8 @@ def values(
     from facts.cli import fail
     from infra.charts import ChartError
     from infra.charts import render as render_chart
-    from infra.cli import resolve_stack_file
     from infra.config import ConfigError
+    from infra.sources import resolve_stack_file
 
     if name != LAUNCHED_CHART:
         raise fail(f"chart '{name}' is not launched with helm; allowed: {LAUNCHED_CHART} "

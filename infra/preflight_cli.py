@@ -29,7 +29,7 @@ def preflight(
     warnings otherwise, 2 on bad input. Several stacks (or --all) run in one process."""
     from facts.cli import fail
     from facts.stack_selection import check_templates, chosen_stacks, for_each_stack
-    from infra.cli import STACK_SOURCES, resolve_stack_file
+    from infra.sources import STACK_SOURCES, resolve_stack_file
 
     names = chosen_stacks(stacks, all_stacks)
     if (not names) == (stack_file is None):
@@ -50,15 +50,15 @@ def _preflight_one(resolved, json_path: Path | None, several: bool) -> None:
     """`mlp preflight` for one read stack file."""
     from facts.cli import fail
     from facts.stack_selection import stack_file_path
-    from infra.cli import _run_preview
     from infra.config import ConfigError
     from infra.preflight import preflight as run
+    from infra.sources import run_stack_preview
 
     try:
         cfg = resolved.platform()
     except ConfigError as err:
         raise fail(str(err)) from None
-    report = run(cfg, resolved.name, _run_preview(resolved))
+    report = run(cfg, resolved.name, run_stack_preview(resolved))
     data = json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"
     if json_path is not None and str(json_path) == "-":
         typer.echo(data, nl=False)

@@ -116,7 +116,7 @@ def _check_one(stack: str | None, stack_file: Path | None, preview_file: Path | 
     from rich.console import Console
 
     from facts.stack_selection import stack_file_path
-    from infra.cli import preview_from
+    from infra.sources import preview_from
     from policies.pack import all_policies
     from policies.render import render_report, to_sarif, write_json
     from policies.runner import evaluate

@@ -196,12 +196,12 @@ def test_an_install_the_catalogue_does_not_know_is_refused():
 def test_mlp_preview_exits_1_and_names_the_owners(monkeypatch):
     pin = pins()["katib"]
     broken = _replace_directory(preview_of("dev"), "katib", pin.directory)
-    monkeypatch.setattr(cli, "_run_preview", lambda resolved: broken)
+    monkeypatch.setattr(cli, "run_stack_preview", lambda resolved: broken)
     result = CliRunner().invoke(app, ["preview", "dev", "-q"])
     assert result.exit_code == 1
     assert "Namespace kubeflow has 2 owners" in result.output
     assert "[mlp-kubeflow-katib]" in result.output
-    monkeypatch.setattr(cli, "_run_preview", lambda resolved: preview_of("dev"))
+    monkeypatch.setattr(cli, "run_stack_preview", lambda resolved: preview_of("dev"))
     assert CliRunner().invoke(app, ["preview", "dev", "-q"]).exit_code == 0
 
 
