@@ -13,22 +13,21 @@ from decimal import Decimal
 from functools import cache
 
 from cost.catalog import PriceCatalog, PriceNotFound
+from cost.per_model import load_throughput_data
 from cost.pricing import (
     Bill,
     Line,
     PricingError,
     SudUse,
-    check_attachment,
     cluster_fee_lines,
     gpu_name,
     node_lines,
     pooled_sud_lines,
     relabelled,
-    shape,
     sud_uses,
+    vertex_lines,
 )
 from cost.scenario import (
-    Gpu,
     NodePool,
     Ops,
     Scenario,
@@ -36,6 +35,7 @@ from cost.scenario import (
     fixed_max_runs,
     persistent_max_runs,
 )
+from cost.sizing import serving_size, sized_pools
 from facts.hardware import catalog
 
 MODELS: dict[str, str] = {
@@ -70,18 +70,12 @@ def _pool_lines(s: Scenario, prices: PriceCatalog, pool: NodePool,
                       sustained_use=not _pooled(s))
 
 
-def _sized(s: Scenario) -> list[tuple[NodePool, str]]:
-    from cost.sizing import sized_pools  # sizing reads per_model, which reads this module
-
-    return sized_pools(s)
-
-
 def _gke_pools(s: Scenario, prices: PriceCatalog, bill: Bill, pools: list[NodePool],
                uses: list[SudUse]) -> None:
     """The scenario's pools and the pools sized for Kubeflow and serving, each labelled."""
     for pool in pools:
         bill.lines += relabelled(_pool_lines(s, prices, pool, uses), prefix=f"[{pool.name}] ")
-    for pool, how in _sized(s):
+    for pool, how in sized_pools(s):
         bill.lines += relabelled(_pool_lines(s, prices, pool, uses), prefix=f"[{pool.name}] ")
         bill.notes.append(f"{pool.name} pool sized: {how}")
 
@@ -138,8 +132,6 @@ def spot_rerun(s: Scenario) -> Decimal:
 
 @cache
 def _assumed_spot_rerun() -> Decimal:
-    from cost.per_model import load_throughput_data
-
     return load_throughput_data().assumptions["spot_rerun"].value
 
 
@@ -257,8 +249,6 @@ def _vertex_serving(s: Scenario, prices: PriceCatalog, runs: int, bill: Bill) ->
         bill.lines += vertex_lines(prices, "Endpoint (online prediction)", "prediction",
                                    e.machine_type, e.gpu, e.hours_per_month * e.replicas)
     elif s.serving is not None:
-        from cost.sizing import serving_size
-
         size = serving_size(s.serving)
         bill.lines += vertex_lines(prices, "Endpoint (online prediction)", "prediction",
                                    s.serving.machine_type, None,
@@ -272,23 +262,6 @@ def _vertex_serving(s: Scenario, prices: PriceCatalog, runs: int, bill: Bill) ->
     bill.lines += _ops_lines(v.ops)
     if not prices.vertex_sustained_use:
         bill.notes.append("no sustained-use discount on Vertex compute (none documented)")
-
-
-def vertex_lines(prices: PriceCatalog, label: str, kind: str, machine_type: str,
-                 gpu: Gpu | None, node_hours: Decimal) -> list[Line]:
-    """Vertex node-hours of a shape and its GPU-hours, at the training or prediction rates."""
-    shape(machine_type)
-    mprice = prices.vertex(f"{kind}_machine", machine_type)
-    lines = [Line(f"{label} ({machine_type})", node_hours, "node-hours", mprice.usd,
-                  mprice.usd * node_hours, mprice)]
-    if gpu:
-        name = gpu_name(gpu.type)
-        check_attachment(machine_type, name, gpu.count)
-        gprice = prices.vertex(f"{kind}_gpu", name)
-        gpu_hours = node_hours * gpu.count
-        lines.append(Line(f"{label} {catalog().accelerators[name].display_name}", gpu_hours,
-                          "GPU-hours", gprice.usd, gprice.usd * gpu_hours, gprice))
-    return lines
 
 
 BILLS: dict[str, Callable[[Scenario, PriceCatalog, int], Bill]] = {

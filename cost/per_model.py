@@ -10,7 +10,7 @@ into dollars at each option's hourly price. Every throughput says where it comes
 - `given`: `--throughput` / `--requests-per-s` on the command line.
 
 Hourly prices come from the price snapshot through `cost.pricing.node_lines` and
-`cost.models.vertex_lines`, the same arithmetic as every other bill: on-demand usage hours get
+`cost.pricing.vertex_lines`, the same arithmetic as every other bill: on-demand usage hours get
 no sustained-use discount.
 """
 
@@ -25,8 +25,7 @@ from typing import Any, Literal
 import yaml
 
 from cost.catalog import PriceCatalog, PriceNotFound
-from cost.models import vertex_lines
-from cost.pricing import Line, PricingError, gpu_name, node_lines
+from cost.pricing import Line, PricingError, gpu_name, node_lines, vertex_lines
 from cost.scenario import Gpu
 
 THROUGHPUT_FILE = Path(__file__).parent / "data" / "throughput.yaml"

@@ -14,9 +14,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cost.catalog import PriceCatalog, PriceNotFound
-from cost.models import vertex_lines
 from cost.money import ZERO, plain, usd
-from cost.pricing import Bill, PricingError, cluster_fee_lines, node_lines, relabelled
+from cost.pricing import Bill, PricingError, cluster_fee_lines, node_lines, relabelled, vertex_lines
 from cost.scenario import Gpu, ScenarioError
 from cost.usage import PlanUsage
 from facts.node_pools import ZONE, pool_node_range, pool_zone_count

@@ -11,10 +11,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from cost.catalog import Price, PriceCatalog
 from cost.money import ZERO, cents, plain
 from facts.hardware import AttachmentError, MachineShape, UnknownMachineType, catalog
+
+if TYPE_CHECKING:
+    from cost.scenario import Gpu
 
 
 class PricingError(ValueError):
@@ -300,4 +304,21 @@ def cluster_fee_lines(prices: PriceCatalog, *, regional: bool, free_tier: bool,
         amount = min(credit.usd, fee.usd * hours)
         lines.append(Line("GKE free tier credit (zonal, one per billing account)", Decimal(1),
                           "months", -amount, -amount, credit))
+    return lines
+
+
+def vertex_lines(prices: PriceCatalog, label: str, kind: str, machine_type: str,
+                 gpu: Gpu | None, node_hours: Decimal) -> list[Line]:
+    """Vertex node-hours of a shape and its GPU-hours, at the training or prediction rates."""
+    shape(machine_type)
+    mprice = prices.vertex(f"{kind}_machine", machine_type)
+    lines = [Line(f"{label} ({machine_type})", node_hours, "node-hours", mprice.usd,
+                  mprice.usd * node_hours, mprice)]
+    if gpu:
+        name = gpu_name(gpu.type)
+        check_attachment(machine_type, name, gpu.count)
+        gprice = prices.vertex(f"{kind}_gpu", name)
+        gpu_hours = node_hours * gpu.count
+        lines.append(Line(f"{label} {catalog().accelerators[name].display_name}", gpu_hours,
+                          "GPU-hours", gprice.usd, gprice.usd * gpu_hours, gprice))
     return lines

@@ -6,9 +6,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cost.catalog import PRICING_MODELS, PriceCatalog, PriceNotFound
-from cost.models import vertex_lines
 from cost.money import cents
-from cost.pricing import Bill, PricingError, node_lines
+from cost.pricing import Bill, PricingError, node_lines, vertex_lines
 from cost.scenario import GPU_COUNT_RANGE, Gpu
 
 
