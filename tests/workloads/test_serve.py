@@ -214,3 +214,28 @@ def test_the_predictor_warms_up_and_freezes_its_heap_before_serving(
         gc.unfreeze()
     assert seen["warm_up_rows"] == (1, len(CLASS_NAMES))
     assert seen["frozen_when_serving"] > seen["frozen_at_warm_up"] + 100_000
+
+
+@pytest.mark.parametrize(("signatures", "says"), [
+    ({"predict"}, "has no 'serving_default' signature (it has predict)"),
+    ({"serving_default", "serving_uint8"}, "signature 'serving_default' takes 'x' float32 "
+                                           "[None, 4] and answers 'y'"),
+])
+def test_a_savedmodel_that_is_not_a_cifar10_export_is_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], signatures: set[str],
+        says: str) -> None:
+    import tensorflow as tf
+
+    from workloads.cifar10.serve import main
+
+    class Foreign(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def double(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {"y": x * 2}
+
+    module = Foreign()
+    tf.saved_model.save(module, str(tmp_path / "1"),
+                        signatures={name: module.double for name in signatures})
+    assert main(["--model-dir", str(tmp_path), "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the SavedModel at ") and says in err and "\n" not in err

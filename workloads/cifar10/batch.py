@@ -165,7 +165,7 @@ def predict_batch(model_dir: str, source: str, output: str, batch_size: int = DE
     import io
 
     from facts.progress import StepProgress
-    from workloads.cifar10.export import LoadedClassifier
+    from workloads.cifar10.export import LoadedClassifier, NotAnExport
     from workloads.cifar10.features import write_text
     from workloads.cifar10.model_folder import resolve_model_dir
 
@@ -176,7 +176,7 @@ def predict_batch(model_dir: str, source: str, output: str, batch_size: int = DE
     total = count_source(source)
     try:
         classifier = LoadedClassifier(resolve_model_dir(model_dir))
-    except FileNotFoundError as err:
+    except (FileNotFoundError, NotAnExport) as err:
         raise BatchError(str(err)) from None
     out = io.StringIO()
     count = 0

@@ -60,6 +60,32 @@ def export_saved_model(model: keras.Model, path: str) -> str:
     return path
 
 
+class NotAnExport(ValueError):
+    """A SavedModel that is not this workload's export; the message says what it lacks."""
+
+
+def _signature(module: object, path: str, name: str, dtype: tf.DType) -> Callable:
+    """Signature `name` of a loaded SavedModel, checked to take `images` [N, 32, 32, 3] of
+    `dtype` and to answer `probabilities`; NotAnExport naming what differs."""
+    found = module.signatures  # type: ignore[attr-defined]
+    expected = f"{INPUT_NAME!r} {dtype.name} [N, 32, 32, 3] → {OUTPUT_NAME!r}"
+    if name not in found:
+        raise NotAnExport(f"the SavedModel at {path!r} has no {name!r} signature (it has "
+                          f"{', '.join(sorted(found)) or 'none'}); serve a CIFAR-10 export, "
+                          f"whose {' and '.join(SIGNATURES)} take {expected}")
+    fn = found[name]
+    spec = fn.structured_input_signature[1].get(INPUT_NAME)
+    if (spec is None or spec.dtype != dtype or spec.shape.as_list() != [None, *IMAGE_SHAPE]
+            or OUTPUT_NAME not in fn.structured_outputs):
+        takes = ", ".join(f"{key!r} {value.dtype.name} {value.shape.as_list()}"
+                          for key, value in fn.structured_input_signature[1].items())
+        answers = ", ".join(map(repr, fn.structured_outputs))
+        raise NotAnExport(f"the SavedModel at {path!r}: signature {name!r} takes "
+                          f"{takes or 'nothing'} and answers {answers or 'nothing'}; a CIFAR-10 "
+                          f"export takes {expected}")
+    return fn
+
+
 class LoadedClassifier:
     """A loaded export: call with a float32 or uint8 batch, get probabilities as numpy."""
 
@@ -69,8 +95,8 @@ class LoadedClassifier:
                                     "pass the version folder, e.g. MODEL_DIR/1")
         self.path = path
         self._module = tf.saved_model.load(path)
-        self._float = self._module.signatures["serving_default"]
-        self._uint8 = self._module.signatures["serving_uint8"]
+        self._float = _signature(self._module, path, SIGNATURES[0], tf.float32)
+        self._uint8 = _signature(self._module, path, SIGNATURES[1], tf.uint8)
 
     def __call__(self, images: tf.Tensor) -> tf.Tensor:
         fn = self._uint8 if images.dtype == tf.uint8 else self._float

@@ -591,11 +591,13 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     from workloads.quiet_tf import import_tensorflow_quietly
 
     import_tensorflow_quietly()
+    from workloads.cifar10.export import NotAnExport
+
     model = Cifar10Model(args.model_dir, name=args.model_name, max_batch=args.max_batch,
                          batching=batching)
     try:
         model.load()
-    except FileNotFoundError as err:
+    except (FileNotFoundError, NotAnExport) as err:
         listener.close()
         print_traceback_if_debug()
         print_error(str(err))
