@@ -89,8 +89,9 @@ def parse_pytest_output(text: str) -> dict[str, object]:
     """Counts from pytest's last line and the slowest tests it lists (`--durations`)."""
     import re
 
+    last = (text.strip().splitlines() or [""])[-1]
     counts = {word: int(n) for n, word in re.findall(
-        r"(\d+) (passed|failed|skipped|errors?|deselected)", text.strip().splitlines()[-1])}
+        r"(\d+) (passed|failed|skipped|errors?|deselected)", last)}
     slowest = [{"seconds": float(sec), "phase": phase, "test": test}
                for sec, phase, test in re.findall(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)$",
                                                   text, re.MULTILINE)]

@@ -143,3 +143,4 @@ def test_pytest_counts_and_slowest_tests_are_read_from_its_output() -> None:
     assert found["slowest"] == [
         {"seconds": 34.14, "phase": "call", "test": "tests/a.py::test_x[1]"},
         {"seconds": 6.51, "phase": "setup", "test": "tests/b.py::test_y"}]
+    assert parse_pytest_output("") == {"counts": {}, "slowest": []}
