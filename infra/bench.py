@@ -187,11 +187,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         import yaml
 
         result = measure_suite()
+        if result["exit_code"] != 0:  # a failed run's time is not the suite's: keep the last
+            raise SystemExit(f"error: the test suite failed (exit {result['exit_code']}, "
+                             f"{result['counts']}); {SUITE} is unchanged")
         SUITE.write_text("# Written by `python -m infra.bench --suite`; regenerate, do not "
                          "edit.\n" + yaml.safe_dump(result, sort_keys=False))
         print(f"test suite: {result['wall_s']} s wall, {result['counts']}; written {SUITE}")
-        if result["exit_code"] != 0:
-            raise SystemExit(f"error: the test suite failed (exit {result['exit_code']})")
         return
     if "--toolchain-only" in args:
         write_toolchain(toolchain())
