@@ -67,9 +67,12 @@ def _ceiling(busy: dict[str, Any]) -> str:
     """The throughput goal's ceiling, when the results measured the model alone."""
     if "ceiling_ratio" not in busy:
         return ""
-    verdict = "above" if busy["reachable"] else "below"
+    from workloads.cifar10.bench import BUSY_CLIENTS
+
+    verdict = "above" if busy["ceiling_above_goal"] else "below"
     return (f"; ceiling {busy['ceiling_ratio']:g}× ({verdict} the goal): the model alone, "
-            f"16 images per call, answers {_n(busy['model_alone_images_per_s'])} images/s")
+            f"{BUSY_CLIENTS} images per call, answers {_n(busy['model_alone_images_per_s'])} "
+            f"images/s")
 
 
 def serving_table(serving: dict[str, Any]) -> list[str]:
@@ -87,13 +90,15 @@ def serving_table(serving: dict[str, Any]) -> list[str]:
 
 def cpu_lines(serving: dict[str, Any], usable_cpus: object) -> list[str]:
     """What the servers' CPU at 16 one-image clients says about what limits them."""
-    cell = serving["matrix"].get("1_image_per_request", {}).get("16_clients", {})
+    from workloads.cifar10.bench import BUSY_CLIENTS, GOALS
+
+    cell = serving["matrix"].get("1_image_per_request", {}).get(f"{BUSY_CLIENTS}_clients", {})
     pair = [cell.get(name, {}) for name in ("ours_kserve", "direct_serving_function")]
     if not all("server_cpu_ms_per_request" in row for row in pair):
         return []
     ours, direct = pair
-    text = (f"At 16 one-image clients the predictor used {ours['server_cpu_ms_per_request']:g} "
-            f"ms of CPU per request ({ours['server_cores']:g} cores on average), the direct "
+    text = (f"At {BUSY_CLIENTS} one-image clients the predictor used "
+            f"{ours['server_cpu_ms_per_request']:g} ms of CPU per request ({ours['server_cores']:g} cores on average), the direct "
             f"server {direct['server_cpu_ms_per_request']:g} ms ({direct['server_cores']:g} "
             f"cores), of {usable_cpus} usable CPUs.")
     if isinstance(usable_cpus, int) and ours["server_cores"] < 0.75 * usable_cpus:
@@ -101,8 +106,6 @@ def cpu_lines(serving: dict[str, Any], usable_cpus: object) -> list[str]:
                  "and answers each request in turn, and a batch waits for those of all its "
                  "clients.")
     if isinstance(usable_cpus, int):
-        from workloads.cifar10.bench import GOALS
-
         ratio = GOALS["requests_per_s_ratio_at_16_clients"]
         target = ratio * cell["direct_serving_function"]["requests_per_s"]
         cores = ours["server_cpu_ms_per_request"] * target / 1000
