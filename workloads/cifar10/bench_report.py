@@ -98,7 +98,8 @@ def cpu_lines(serving: dict[str, Any], usable_cpus: object) -> list[str]:
         return []
     ours, direct = pair
     text = (f"At {BUSY_CLIENTS} one-image clients the predictor used "
-            f"{ours['server_cpu_ms_per_request']:g} ms of CPU per request ({ours['server_cores']:g} cores on average), the direct "
+            f"{ours['server_cpu_ms_per_request']:g} ms of CPU per request "
+            f"({ours['server_cores']:g} cores on average), the direct "
             f"server {direct['server_cpu_ms_per_request']:g} ms ({direct['server_cores']:g} "
             f"cores), of {usable_cpus} usable CPUs.")
     if isinstance(usable_cpus, int) and ours["server_cores"] < 0.75 * usable_cpus:
