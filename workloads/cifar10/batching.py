@@ -31,13 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_MAX_SIZE = 32
-"""Images per model call. Measured on 2 CPU cores (`serving_batch_settings` in
-`benchmarks/results.yaml`): the model alone gains little past 32 images per call, and at 16
-one-image clients sizes 16 to 64 serve alike, 8 less."""
+DEFAULT_MAX_SIZE = 8
+"""Images per model call. Measured on 2 CPU cores with the model on one thread
+(`serving_batch_settings` in `benchmarks/results.yaml`): at 16 one-image clients, batches of 8
+serve the most requests/s, since one batch runs while the next one's requests are read; 16 to
+64 serve alike, and fewer."""
 DEFAULT_MAX_WAIT_MS = 2.0
 """Longest a batch waits for requests still being read (see the module docstring). Measured
-there too: no wait serves fewer requests/s at 16 clients; 1 to 5 ms serve alike."""
+there too: at 16 clients, waits of 0 to 5 ms serve alike."""
 MAX_SIZE_LIMIT = 4096
 """Larger batches are refused as settings: more images than any request limit allows."""
 MAX_WAIT_LIMIT_MS = 1000.0

@@ -417,7 +417,8 @@ SERVERS = {
     "direct_serving_function": "plain HTTP server calling the SavedModel's serving_default "
                                "per request, batch as sent",
     "ours_unbatched": "the KServe predictor with --batch-max-size 1 (each request alone)",
-    "ours_kserve": "the KServe predictor as shipped (adaptive batching, default settings)",
+    "ours_kserve": "the KServe predictor as shipped (adaptive batching, default settings, "
+                   "the model on every CPU but one)",
 }
 """The servers the benchmark compares, by the key their results are stored under."""
 CONCURRENCY = (1, 4, 16)
@@ -530,6 +531,7 @@ def bench_serving(width: float, seconds: float, workdir: Path, repeats: int = 3,
     server's run and not on one server's whole column.
     """
     from workloads.cifar10.batching import DEFAULT_MAX_SIZE, DEFAULT_MAX_WAIT_MS
+    from workloads.cifar10.model_threads import default_threads, usable_cpus
 
     _export(width, workdir)
     matrix: dict[str, dict[str, dict[str, object]]] = {}
@@ -553,6 +555,7 @@ def bench_serving(width: float, seconds: float, workdir: Path, repeats: int = 3,
         "cells": f"each cell the median of {repeats} runs, the servers taking turns",
         "servers": {name: SERVERS[name] for name in servers},
         "ours_batching": {"max_size": DEFAULT_MAX_SIZE, "max_wait_ms": DEFAULT_MAX_WAIT_MS},
+        "ours_model_threads": default_threads(usable_cpus()),
         "matrix": matrix,
         "model_alone_images_per_s_by_batch_size": alone,
     }

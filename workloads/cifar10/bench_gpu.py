@@ -207,7 +207,8 @@ def bench_serving(sizes: Sizes, workdir: Path) -> dict[str, object]:
                                  images_per_request=(1, 32),
                                  servers=("direct_serving_function", "ours_kserve"))
     return {key: matrix[key] for key in ("model", "client", "servers", "ours_batching",
-                                         "matrix", "model_alone_images_per_s_by_batch_size")}
+                                         "ours_model_threads", "matrix",
+                                         "model_alone_images_per_s_by_batch_size")}
 
 
 def run(smoke: bool, workdir: Path) -> dict[str, object]:

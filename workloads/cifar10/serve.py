@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from facts.cli import ArgumentParser, print_error
 from facts.verbosity import print_traceback_if_debug
-from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME
+from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME, model_threads
 from workloads.cifar10.batching import Batcher, BatchSettings, add_arguments, settings_from
 from workloads.cifar10.features import FEATURE_LOG_ENV, FEATURE_RATE_ENV, FeatureLog
 from workloads.cifar10.guards import (
@@ -539,6 +539,7 @@ def build_parser(prog: str = "python -m workloads.cifar10.serve") -> argparse.Ar
                    help=f"share of requests whose features are logged, (0, 1] "
                         f"(${FEATURE_RATE_ENV}; default: workloads/monitoring/defaults.yaml)")
     add_arguments(p)
+    model_threads.add_argument(p)
     return p
 
 
@@ -577,6 +578,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     if not (math.isfinite(rate) and 0 < rate <= 1):
         parser.error(f"--feature-sample-rate {rate} is not allowed; use a number in (0, 1]")
     batching = settings_from(args, parser)
+    threads = model_threads.threads_from(args, parser)
     problem = local_model_problem(args.model_dir)
     if problem:
         print_error(problem)
@@ -591,6 +593,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     from workloads.quiet_tf import import_tensorflow_quietly
 
     import_tensorflow_quietly()
+    threads = model_threads.apply_threads(threads)
     from workloads.cifar10.export import NotAnExport
 
     model = Cifar10Model(args.model_dir, name=args.model_name, max_batch=args.max_batch,
@@ -609,7 +612,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     settle_heap(model)
     print(f"serving {args.model_name} from {model.classifier.path} on {server.url} (body limit "
           f"{limits.max_body_bytes} bytes; batches of up to {batching.max_size} images, waiting "
-          f"at most {batching.max_wait_ms:g} ms)", flush=True)
+          f"at most {batching.max_wait_ms:g} ms; model operations on {threads or 'all'} "
+          f"thread(s))", flush=True)
     try:
         server.run()
     finally:
