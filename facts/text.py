@@ -33,3 +33,19 @@ def number(value: Any) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def replace_between(text: str, start: str, end: str, block: str) -> str:
+    """`text` with what lies between the line holding marker `start` and marker `end` replaced
+    by `block` (given a final newline if it lacks one); ValueError naming the markers when
+    either is missing or they are out of order.
+
+    The READMEs' generated sections sit between such markers; the start marker's line, which
+    may say how the section is generated, is kept."""
+    first, last = text.find(start), text.find(end)
+    line_end = text.find("\n", first) if first >= 0 else -1
+    if first < 0 or line_end < 0 or last <= line_end:
+        raise ValueError(f"the markers {start!r} and {end!r} are missing or out of order")
+    body = block if block.endswith("\n") else block + "\n"
+    return text[:line_end + 1] + body + text[last:]
+

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from facts.machine import machine_info
+from facts.text import replace_between
 
 RESULTS = Path(__file__).parent / "benchmarks" / "preview.json"
 TOOLCHAIN = Path(__file__).parent / "benchmarks" / "toolchain.yaml"
@@ -168,13 +169,11 @@ def write_table(markdown: Path, path: Path = TOOLCHAIN) -> None:
     """Replace the toolchain table between the markers of `markdown`."""
     import yaml
 
-    text = markdown.read_text()
-    start, end = text.find(TABLE_START), text.find(TABLE_END)
-    if start < 0 or end < start:
-        raise SystemExit(f"error: {markdown}: no toolchain-table markers")
-    head = text.index("\n", start) + 1
     table = toolchain_table(yaml.safe_load(path.read_text()) or {}, read_suite())
-    markdown.write_text(text[:head] + table + text[end:])
+    try:
+        markdown.write_text(replace_between(markdown.read_text(), TABLE_START, TABLE_END, table))
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"error: {markdown}: {err}") from None
     print(f"toolchain table written to {markdown}")
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
+from facts.text import replace_between
 from policies import CONFIG_DIR
 from policies.base import MlpPolicy, MlpStackPolicy
 from policies.runner import SEVERITY_ORDER, Report, config_for_stack
@@ -102,7 +103,4 @@ def policy_table(policies: Iterable[MlpPolicy]) -> str:
 
 def replace_table(text: str, table: str) -> str:
     """`text` with the block between the table markers replaced; ValueError if they are absent."""
-    start, end = text.find(TABLE_START), text.find(TABLE_END)
-    if start < 0 or end < start:
-        raise ValueError("the policy table markers are missing")
-    return text[: start + len(TABLE_START)] + "\n" + table + "\n" + text[end:]
+    return replace_between(text, TABLE_START, TABLE_END, table)

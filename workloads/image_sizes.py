@@ -36,12 +36,13 @@ import yaml
 
 from facts.machine import machine_info
 from facts.stacks import REPO_ROOT
+from facts.text import replace_between
 
 RESULTS = Path(__file__).parent / "cifar10" / "benchmarks" / "image-sizes.yaml"
 ROLES = ("iac", "trainer", "trainer-gpu", "predictor", "dev")
 ESTIMATED = "trainer-gpu"
-README = REPO_ROOT / "workloads" / "README.md"
 """The role whose size comes from the lock (see the module docstring)."""
+README = REPO_ROOT / "workloads" / "README.md"
 DOCKER = Path(__file__).parent / "cifar10" / "docker"
 IMAGES = {"trainer": DOCKER / "Dockerfile.trainer", "trainer-gpu": DOCKER / "Dockerfile.trainer",
           "predictor": DOCKER / "Dockerfile.predictor"}
@@ -352,8 +353,7 @@ def table(results: dict[str, Any]) -> list[str]:
 
 def with_table(text: str, results: dict[str, Any]) -> str:
     """`text` with the rows between the image-sizes markers replaced."""
-    start, end = text.index(README_START) + len(README_START), text.index(README_END)
-    return text[:start] + "\n" + "\n".join(table(results)) + "\n" + text[end:]
+    return replace_between(text, README_START, README_END, "\n".join(table(results)))
 
 
 if __name__ == "__main__":
