@@ -49,3 +49,9 @@ def replace_between(text: str, start: str, end: str, block: str) -> str:
     body = block if block.endswith("\n") else block + "\n"
     return text[:line_end + 1] + body + text[last:]
 
+
+def whole_number(text: str, digits: int = 9) -> int | str:
+    """`text` as an int when it is ASCII decimal digits, at most `digits` of them; otherwise
+    `text` unchanged, for the caller's range check to refuse by name (Python will not even
+    convert a string of more than 4,300 digits)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= digits else text

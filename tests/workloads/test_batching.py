@@ -194,3 +194,9 @@ def test_predictor_refuses_bad_batching_settings_with_exit_2_and_one_line(
     assert done.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert says in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_a_huge_variable_is_named_in_one_short_line() -> None:
+    with pytest.raises(BatchSettingError) as err:
+        settings_from_env({SIZE_ENV: "9" * 1_000_000})
+    assert str(err.value).startswith(f"${SIZE_ENV} ") and len(str(err.value)) < 300

@@ -96,3 +96,11 @@ def test_tensorflow_gets_the_count_before_it_starts() -> None:
     assert done.returncode == 0, done.stderr[-1000:]
     assert done.stdout.split() == ["1", "1"]
     assert "model operations keep 1 thread(s), not 3" in done.stderr
+
+
+def test_a_huge_variable_is_named_in_one_short_line(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = _parser()
+    with pytest.raises(SystemExit):
+        threads_from(parser.parse_args([]), parser, {THREADS_ENV: "9" * 1_000_000})
+    err = capsys.readouterr().err
+    assert f"${THREADS_ENV}" in err and len(err) < 500

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facts.text import shown, whole_number
+
 DEFAULT_MAX_SIZE = 8
 """Images per model call. Measured on 2 CPU cores with the model on one thread
 (`serving_batch_settings` in `benchmarks/results.yaml`): at 16 one-image clients, batches of 8
@@ -72,7 +74,7 @@ def check_max_size(value: object, where: str) -> int:
     """`value` if it is an integer in [1, MAX_SIZE_LIMIT]; else BatchSettingError."""
     if isinstance(value, bool) or not isinstance(value, int) or not (
             1 <= value <= MAX_SIZE_LIMIT):
-        raise BatchSettingError(f"{where} {value!r} is not allowed; use an integer in "
+        raise BatchSettingError(f"{where} {shown(value)} is not allowed; use an integer in "
                                 f"[1, {MAX_SIZE_LIMIT}] (1 turns batching off)")
     return value
 
@@ -81,7 +83,7 @@ def check_max_wait_ms(value: object, where: str) -> float:
     """`value` if it is a finite number of milliseconds in [0, MAX_WAIT_LIMIT_MS]."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not (
             math.isfinite(value) and 0 <= value <= MAX_WAIT_LIMIT_MS):
-        raise BatchSettingError(f"{where} {value!r} is not allowed; use milliseconds in "
+        raise BatchSettingError(f"{where} {shown(value)} is not allowed; use milliseconds in "
                                 f"[0, {MAX_WAIT_LIMIT_MS:g}]")
     return float(value)
 
@@ -93,8 +95,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> BatchSettings
     size, wait = DEFAULT_MAX_SIZE, DEFAULT_MAX_WAIT_MS
     if env.get(SIZE_ENV, "").strip():
         raw = env[SIZE_ENV].strip()
-        size = check_max_size(int(raw) if raw.isascii() and raw.isdigit() else raw,
-                              f"${SIZE_ENV}")
+        size = check_max_size(whole_number(raw), f"${SIZE_ENV}")
     if env.get(WAIT_ENV, "").strip():
         raw = env[WAIT_ENV].strip()
         try:

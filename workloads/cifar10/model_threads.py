@@ -20,6 +20,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from facts.text import shown, whole_number
+
 THREADS_ENV = "PREDICTOR_MODEL_THREADS"
 MAX_THREADS = 1024
 """More threads than this are refused as a setting: no machine the catalog knows has as many."""
@@ -61,7 +63,7 @@ def default_threads(cpus: int) -> int:
 def check_threads(value: object, where: str) -> int:
     """`value` if it is an integer in [0, MAX_THREADS]; else ThreadSettingError naming `where`."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_THREADS:
-        raise ThreadSettingError(f"{where} {value!r} is not allowed; use an integer in "
+        raise ThreadSettingError(f"{where} {shown(value)} is not allowed; use an integer in "
                                  f"[0, {MAX_THREADS}] (0 lets TensorFlow use every CPU)")
     return value
 
@@ -83,8 +85,7 @@ def threads_from(args: argparse.Namespace, parser: argparse.ArgumentParser,
             return check_threads(args.model_threads, "--model-threads")
         raw = env.get(THREADS_ENV, "").strip()
         if raw:
-            return check_threads(int(raw) if raw.isascii() and raw.isdigit() else raw,
-                                 f"${THREADS_ENV}")
+            return check_threads(whole_number(raw), f"${THREADS_ENV}")
     except ThreadSettingError as err:
         parser.error(str(err))
     return default_threads(usable_cpus())
