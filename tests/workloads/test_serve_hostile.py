@@ -98,6 +98,8 @@ BAD_BINARY = {
     "header length not a number": (N, N, "abc", "inference-header-content-length is 'abc'"),
     "header length negative": (N, N, "-5", "inference-header-content-length is '-5'"),
     "header length past the body": (N, N, "99999", "it must be an integer from 0 to"),
+    "header length of 5,000 digits": (N, N, "9" * 5000,
+                                      "inference-header-content-length is '99999"),
 }
 
 

@@ -40,6 +40,7 @@ from kserve.errors import InvalidInput
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from facts.cli import ArgumentParser, print_error
+from facts.text import shown, whole_number
 from facts.verbosity import print_traceback_if_debug
 from workloads.cifar10 import CLASS_NAMES, IMAGE_SHAPE, MODEL_NAME, model_threads
 from workloads.cifar10.batching import Batcher, BatchSettings, add_arguments, settings_from
@@ -170,10 +171,11 @@ def decode_v2(body: bytes, headers: Any, model_name: str) -> InferRequest:
     json_part, binary = body, b""
     declared = headers.get(INFERENCE_HEADER)
     if declared is not None:
-        if not (declared.isascii() and declared.isdigit()) or int(declared) > len(body):
-            raise InvalidInput(f"{INFERENCE_HEADER} is {declared!r}; it must be an integer from 0 "
-                               f"to {len(body)}, the body's size")
-        json_part, binary = body[:int(declared)], body[int(declared):]
+        size = whole_number(declared, digits=len(str(len(body))))
+        if not isinstance(size, int) or size > len(body):
+            raise InvalidInput(f"{INFERENCE_HEADER} is {shown(declared)}; it must be an integer "
+                               f"from 0 to {len(body)}, the body's size")
+        json_part, binary = body[:size], body[size:]
     try:
         request = _V2Request.model_validate_json(json_part)
     except ValidationError as err:
